@@ -1,0 +1,63 @@
+# Quick start:  make demo   (installs what is missing, builds, runs on the bundled sample)
+#               make test   (builds and runs every test)
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_ARGS ?=
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_DIR ?= $(HOME)/.cache/ccache
+SAMPLE := tests/fixtures/dicom/totalseg-example
+DEMO_OUT := $(BUILD)/demo
+
+.PHONY: all setup configure build demo test test-asan fuzz fuzz-smoke bench format format-check clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh $(BUILD)
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS)
+
+configure: $(BUILD)/CMakeCache.txt
+
+build: setup configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@mkdir -p $(DEMO_OUT)
+	$(BUILD)/tools/medinfer/medinfer info tests/fixtures/dicom
+	$(BUILD)/tools/medinfer/medinfer convert $(SAMPLE) -o $(DEMO_OUT)/totalseg-example.nii.gz
+	@echo "demo: wrote $(DEMO_OUT)/totalseg-example.nii.gz"
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (preset "asan").
+test-asan: setup
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS)
+
+# libFuzzer over scan+load (clang). FUZZ_SECONDS=600 for a long run.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j $(JOBS)
+	bash tests/fuzz/run_fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+fuzz-smoke: FUZZ_SECONDS=60
+fuzz-smoke: fuzz
+
+bench: setup
+	cmake -S . -B $(BUILD) -DMEDINFER_BUILD_BENCH=ON
+	cmake --build $(BUILD) -j $(JOBS)
+	bash bench/run_dicom_load.sh $(BUILD)
+
+format:
+	git ls-files '*.h' '*.cc' '*.cu' '*.cuh' | xargs clang-format -i
+
+format-check:
+	git ls-files '*.h' '*.cc' '*.cu' '*.cuh' | xargs clang-format --dry-run --Werror
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,131 @@
+#include "medinfer/buffer.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+#include <string>
+
+#ifdef MEDINFER_WITH_CUDA
+#include "core/cuda/check.cuh"
+#include "core/cuda/fill.cuh"
+#endif
+
+namespace medinfer {
+
+const char* storage_name(Storage storage) {
+  switch (storage) {
+    case Storage::kHost: return "host";
+    case Storage::kPinned: return "pinned";
+    case Storage::kDevice: return "device";
+  }
+  return "unknown";
+}
+
+bool cuda_available() {
+#ifdef MEDINFER_WITH_CUDA
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+#else
+  return false;
+#endif
+}
+
+Buffer::~Buffer() { release(); }
+
+Buffer::Buffer(Buffer&& other) noexcept { *this = std::move(other); }
+
+Buffer& Buffer::operator=(Buffer&& other) noexcept {
+  if (this != &other) {
+    release();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    storage_ = other.storage_;
+    device_ = other.device_;
+  }
+  return *this;
+}
+
+void Buffer::release() {
+  if (data_ == nullptr) return;
+  switch (storage_) {
+    case Storage::kHost: std::free(data_); break;
+#ifdef MEDINFER_WITH_CUDA
+    case Storage::kPinned: cudaFreeHost(data_); break;
+    case Storage::kDevice: {
+      int prev = 0;
+      cudaGetDevice(&prev);
+      cudaSetDevice(device_);
+      cudaFree(data_);
+      cudaSetDevice(prev);
+      break;
+    }
+#endif
+    default: break;
+  }
+  data_ = nullptr;
+  size_ = 0;
+}
+
+Result<Buffer> Buffer::allocate(size_t bytes, Storage storage, int device) {
+  Buffer b;
+  b.storage_ = storage;
+  b.device_ = device;
+  if (bytes == 0) return b;
+  const std::string what = std::to_string(bytes) + " bytes of " + storage_name(storage) +
+                           " memory";
+  switch (storage) {
+    case Storage::kHost: {
+      const size_t rounded = (bytes + 63) / 64 * 64;
+      b.data_ = std::aligned_alloc(64, rounded);
+      if (b.data_ == nullptr) return out_of_memory("cannot allocate " + what);
+      break;
+    }
+    case Storage::kPinned:
+    case Storage::kDevice: {
+#ifdef MEDINFER_WITH_CUDA
+      if (!cuda_available()) return not_supported("cannot allocate " + what + ": no CUDA device");
+      if (storage == Storage::kPinned) {
+        MI_RETURN_IF_ERROR(cuda::cuda_status(cudaMallocHost(&b.data_, bytes), "cudaMallocHost",
+                                             __FILE__, __LINE__)
+                               .with_context("allocating " + what));
+      } else {
+        int prev = 0;
+        MI_CUDA_CHECK(cudaGetDevice(&prev));
+        MI_CUDA_CHECK(cudaSetDevice(device));
+        Status st = cuda::cuda_status(cudaMalloc(&b.data_, bytes), "cudaMalloc", __FILE__,
+                                      __LINE__);
+        cudaSetDevice(prev);
+        MI_RETURN_IF_ERROR(st.with_context("allocating " + what + " on cuda:" +
+                                           std::to_string(device)));
+      }
+      break;
+#else
+      return not_supported("cannot allocate " + what + ": medinfer was built without CUDA");
+#endif
+    }
+  }
+  b.size_ = bytes;
+  return b;
+}
+
+Status Buffer::fill_f32(float value) {
+  const int64_t count = static_cast<int64_t>(size_ / sizeof(float));
+  if (storage_ != Storage::kDevice) {
+    std::fill_n(static_cast<float*>(data_), count, value);
+    return Status::ok();
+  }
+#ifdef MEDINFER_WITH_CUDA
+  int prev = 0;
+  MI_CUDA_CHECK(cudaGetDevice(&prev));
+  MI_CUDA_CHECK(cudaSetDevice(device_));
+  Status st = cuda::fill_f32(static_cast<float*>(data_), value, count, nullptr);
+  if (st.is_ok()) st = cuda::cuda_status(cudaStreamSynchronize(nullptr), "cudaStreamSynchronize",
+                                         __FILE__, __LINE__);
+  cudaSetDevice(prev);
+  return st;
+#else
+  return not_supported("device buffer without CUDA");
+#endif
+}
+
+}  // namespace medinfer

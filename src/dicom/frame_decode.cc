@@ -1,0 +1,181 @@
+// decode_frame: every transfer syntax into the caller's buffer, in one layout.
+#include "dicom/frame_decode.h"
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcpixel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "dicom/dataset.h"
+#include "dicom/fragments.h"
+#include "dicom/j2k_decode.h"
+#include "dicom/transfer_syntax.h"
+
+namespace medinfer::dicom {
+namespace {
+
+// Keeps bits [high_bit - bits_stored + 1, high_bit], shifted down, sign-extended when signed.
+template <typename T>
+void normalize_bits(T* v, size_t n, int bits_allocated, int bits_stored, int high_bit,
+                    bool sign) {
+  using U = std::make_unsigned_t<T>;
+  const int shift = high_bit + 1 - bits_stored;
+  if (bits_stored == bits_allocated && shift == 0) return;
+  const U mask = static_cast<U>((bits_stored >= 32 ? 0xFFFFFFFFull : ((1ull << bits_stored) - 1)));
+  const U sign_bit = static_cast<U>(1ull << (bits_stored - 1));
+  for (size_t i = 0; i < n; ++i) {
+    U u = static_cast<U>((static_cast<U>(v[i]) >> shift) & mask);
+    if (sign && (u & sign_bit)) u = static_cast<U>(u | static_cast<U>(~mask));
+    v[i] = static_cast<T>(u);
+  }
+}
+
+void normalize(const ImageInfo& im, void* dst) {
+  const size_t n = static_cast<size_t>(im.rows) * im.columns * im.samples_per_pixel;
+  const bool s = im.pixel_representation == 1;
+  switch (im.bits_allocated) {
+    case 8:
+      normalize_bits(static_cast<uint8_t*>(dst), n, 8, im.bits_stored, im.high_bit, s);
+      break;
+    case 16:
+      normalize_bits(static_cast<uint16_t*>(dst), n, 16, im.bits_stored, im.high_bit, s);
+      break;
+    case 32:
+      normalize_bits(static_cast<uint32_t*>(dst), n, 32, im.bits_stored, im.high_bit, s);
+      break;
+    default: break;
+  }
+}
+
+// Planar configuration 1 (RRR..GGG..BBB..) to interleaved (RGBRGB..).
+void interleave(const ImageInfo& im, void* dst) {
+  const size_t pixels = static_cast<size_t>(im.rows) * im.columns;
+  const size_t bps = frame_bytes(im) / (pixels * 3);
+  std::vector<uint8_t> planar(static_cast<uint8_t*>(dst),
+                              static_cast<uint8_t*>(dst) + frame_bytes(im));
+  auto* out = static_cast<uint8_t*>(dst);
+  for (size_t p = 0; p < pixels; ++p) {
+    for (size_t c = 0; c < 3; ++c) {
+      std::memcpy(out + (p * 3 + c) * bps, planar.data() + (c * pixels + p) * bps, bps);
+    }
+  }
+}
+
+// YBR_FULL to RGB (PS3.3 C.7.6.3.1.2), 8-bit samples, as pydicom converts.
+void ybr_full_to_rgb(const ImageInfo& im, void* dst) {
+  const size_t pixels = static_cast<size_t>(im.rows) * im.columns;
+  auto* p = static_cast<uint8_t*>(dst);
+  auto clamp = [](double v) {
+    return static_cast<uint8_t>(std::clamp(std::round(v), 0.0, 255.0));
+  };
+  for (size_t i = 0; i < pixels; ++i, p += 3) {
+    const double y = p[0], cb = p[1] - 128.0, cr = p[2] - 128.0;
+    p[0] = clamp(y + 1.402 * cr);
+    p[1] = clamp(y - 0.344136 * cb - 0.714136 * cr);
+    p[2] = clamp(y + 1.772 * cb);
+  }
+}
+
+Status unpack_one_bit(DcmDataset& ds, const ImageInfo& im, int64_t frame, void* dst) {
+  DcmElement* el = nullptr;
+  Uint8* bits = nullptr;
+  if (ds.findAndGetElement(DCM_PixelData, el).bad() || el->getUint8Array(bits).bad() ||
+      bits == nullptr) {
+    return corrupt(im.path + ": cannot read 1-bit " + tag_name(DCM_PixelData));
+  }
+  const uint64_t pixels = static_cast<uint64_t>(im.rows) * im.columns * im.samples_per_pixel;
+  const uint64_t first = static_cast<uint64_t>(frame) * pixels;
+  if ((first + pixels + 7) / 8 > el->getLength()) {
+    return corrupt(im.path + ": 1-bit pixel data too short for frame " + std::to_string(frame));
+  }
+  auto* out = static_cast<uint8_t*>(dst);
+  for (uint64_t i = 0; i < pixels; ++i) {
+    const uint64_t b = first + i;
+    out[i] = (bits[b >> 3] >> (b & 7)) & 1u;  // first pixel in the least significant bit
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status decode_frame_from(DcmFileFormat& file, const ImageInfo& im, int64_t frame, void* dst,
+                         size_t dst_bytes) {
+  if (!im.has_pixel_data || im.rows <= 0) {
+    return invalid_argument(im.path + ": not an image (no pixel data)");
+  }
+  if (frame < 0 || frame >= im.frames) {
+    return invalid_argument(im.path + ": frame " + std::to_string(frame) + " out of range (" +
+                            std::to_string(im.frames) + " frames)");
+  }
+  const size_t need = frame_bytes(im);
+  if (dst == nullptr || dst_bytes < need) {
+    return invalid_argument(im.path + ": destination holds " + std::to_string(dst_bytes) +
+                            " bytes, a frame needs " + std::to_string(need));
+  }
+  DcmDataset& ds = *file.getDataset();
+  const Codec codec = codec_for(im.transfer_syntax);
+  if (im.bits_allocated == 1) {
+    if (codec != Codec::kNative) return not_supported(im.path + ": compressed 1-bit pixel data");
+    return unpack_one_bit(ds, im, frame, dst);
+  }
+  if (codec == Codec::kNative && im.samples_per_pixel == 3 &&
+      im.photometric.rfind("YBR_FULL_422", 0) == 0) {
+    return not_supported(im.path + ": native YBR_FULL_422 (subsampled) pixel data");
+  }
+  std::string color_model = im.photometric;
+  if (codec == Codec::kJpeg2000) {
+    MI_ASSIGN_OR_RETURN(auto stream, read_frame_fragments(file, im, frame));
+    MI_RETURN_IF_ERROR(decode_j2k(im, stream, dst, dst_bytes));
+    color_model = "RGB";  // OpenJPEG undoes the ICT/RCT colour transform itself
+  } else if (codec == Codec::kUnknown) {
+    return not_supported(im.path + ": transfer syntax " + im.transfer_syntax);
+  } else {
+    DcmElement* el = nullptr;
+    if (ds.findAndGetElement(DCM_PixelData, el).bad() || el == nullptr) {
+      return corrupt(im.path + ": missing " + tag_name(DCM_PixelData));
+    }
+    auto* pixel = static_cast<DcmPixelData*>(el);
+    Uint32 start_fragment = 0;
+    OFString model;
+    OFCondition cond = pixel->getUncompressedFrame(&ds, static_cast<Uint32>(frame),
+                                                   start_fragment, dst,
+                                                   static_cast<Uint32>(need), model, nullptr);
+    if (cond.bad()) {
+      return corrupt(im.path + ": cannot decode frame " + std::to_string(frame) + " (" +
+                     transfer_syntax_name(im.transfer_syntax) + "): " + cond.text());
+    }
+    pixel->compact();  // drop values DCMTK cached, so series loads stay bounded
+    if (!model.empty()) color_model = model.c_str();
+    // DCMTK returns native colour data in the dataset's planar configuration; RLE and JPEG
+    // decoders give colour-by-plane data when the dataset says so.
+    if (im.samples_per_pixel == 3 && im.planar_configuration == 1) interleave(im, dst);
+  }
+  normalize(im, dst);
+  if (im.samples_per_pixel == 3 && im.bits_allocated == 8 &&
+      color_model.rfind("YBR_FULL", 0) == 0) {
+    ybr_full_to_rgb(im, dst);
+  }
+  return Status::ok();
+}
+
+Status decode_frame(const ImageInfo& image, int64_t frame, void* dst, size_t dst_bytes) {
+  MI_ASSIGN_OR_RETURN(auto file, open_dicom(image.path));
+  return decode_frame_from(*file, image, frame, dst, dst_bytes);
+}
+
+Result<std::vector<uint8_t>> encapsulated_frame(const ImageInfo& image, int64_t frame) {
+  if (!is_encapsulated(image.transfer_syntax)) {
+    return invalid_argument(image.path + ": pixel data is not encapsulated (" +
+                            transfer_syntax_name(image.transfer_syntax) + ")");
+  }
+  if (frame < 0 || frame >= image.frames) {
+    return invalid_argument(image.path + ": frame " + std::to_string(frame) + " out of range");
+  }
+  MI_ASSIGN_OR_RETURN(auto file, open_dicom(image.path));
+  return read_frame_fragments(*file, image, frame);
+}
+
+}  // namespace medinfer::dicom

@@ -1,0 +1,14 @@
+// Frame decoding from an already opened file (so multi-frame loads open a file once).
+#pragma once
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+
+#include "medinfer/dicom.h"
+
+namespace medinfer::dicom {
+
+Status decode_frame_from(DcmFileFormat& file, const ImageInfo& image, int64_t frame, void* dst,
+                         size_t dst_bytes);
+
+}  // namespace medinfer::dicom

@@ -1,0 +1,219 @@
+// read_header: one file's identity, image attributes and per-frame geometry.
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "dicom/dataset.h"
+#include "dicom/transfer_syntax.h"
+#include "medinfer/dicom.h"
+
+namespace medinfer::dicom {
+namespace {
+
+constexpr int64_t kMaxFrames = 1 << 20;
+
+// "image" for anything with pixel data or image attributes (so a slice missing its pixel
+// data is reported as such within its series), else the non-image object type.
+std::string kind_of(const std::string& sop_class, const std::string& modality, bool pixels) {
+  static const std::pair<const char*, const char*> kinds[] = {
+      {"1.2.840.10008.5.1.4.1.1.481.3", "RTSTRUCT"}, {"1.2.840.10008.5.1.4.1.1.66.4", "SEG"},
+      {"1.2.840.10008.5.1.4.1.1.481.2", "RTDOSE"},   {"1.2.840.10008.5.1.4.1.1.481.5", "RTPLAN"},
+      {"1.2.840.10008.5.1.4.1.1.481.8", "RTPLAN"},   {"1.2.840.10008.5.1.4.1.1.66", "RAW"},
+      {"1.2.840.10008.5.1.4.1.1.104.1", "PDF"},      {"1.2.840.10008.5.1.4.1.1.481.", "RT"},
+      {"1.2.840.10008.5.1.4.1.1.88.", "SR"},         {"1.2.840.10008.5.1.4.1.1.11.", "PR"},
+      {"1.2.840.10008.5.1.4.1.1.66.", "REG"},        {"1.2.840.10008.5.1.4.1.1.67", "RWV"},
+  };
+  for (const auto& [prefix, name] : kinds) {
+    if (sop_class.rfind(prefix, 0) == 0) return name;
+  }
+  if (pixels) return "image";
+  return modality.empty() ? "non-image" : modality;
+}
+
+// Fills geometry and rescale of `f` from whatever of `item` is present.
+void read_plane(DcmItem& item, FrameInfo& f) {
+  auto ipp = get_doubles(item, DCM_ImagePositionPatient);
+  if (ipp.size() == 3) {
+    f.has_position = true;
+    f.position = {ipp[0], ipp[1], ipp[2]};
+  }
+  auto iop = get_doubles(item, DCM_ImageOrientationPatient);
+  if (iop.size() == 6) {
+    f.has_orientation = true;
+    for (int i = 0; i < 6; ++i) f.orientation[i] = iop[i];
+  }
+  auto ps = get_doubles(item, DCM_PixelSpacing);
+  if (ps.size() == 2) {
+    f.has_pixel_spacing = true;
+    f.pixel_spacing = {ps[0], ps[1]};
+  }
+  auto st = get_doubles(item, DCM_SliceThickness);
+  if (st.size() == 1) f.slice_thickness = st[0];
+  auto slope = get_doubles(item, DCM_RescaleSlope);
+  if (slope.size() == 1 && std::isfinite(slope[0]) && slope[0] != 0.0) f.rescale_slope = slope[0];
+  auto icpt = get_doubles(item, DCM_RescaleIntercept);
+  if (icpt.size() == 1 && std::isfinite(icpt[0])) f.rescale_intercept = icpt[0];
+}
+
+// Enhanced multi-frame: functional group macros inside a shared or per-frame item.
+void read_functional_groups(DcmItem& group, FrameInfo& f) {
+  if (DcmItem* it = first_item(group, DCM_PlanePositionSequence)) read_plane(*it, f);
+  if (DcmItem* it = first_item(group, DCM_PlaneOrientationSequence)) read_plane(*it, f);
+  if (DcmItem* it = first_item(group, DCM_PixelMeasuresSequence)) read_plane(*it, f);
+  if (DcmItem* it = first_item(group, DCM_PixelValueTransformationSequence)) read_plane(*it, f);
+}
+
+Status check_image_attributes(const std::string& path, const ImageInfo& im) {
+  auto bad = [&](const DcmTagKey& tag, const std::string& what) {
+    return corrupt(path + ": " + tag_name(tag) + " " + what);
+  };
+  if (im.rows <= 0) return bad(DCM_Rows, "missing or zero");
+  if (im.columns <= 0) return bad(DCM_Columns, "missing or zero");
+  if (im.bits_allocated != 1 && im.bits_allocated != 8 && im.bits_allocated != 16 &&
+      im.bits_allocated != 32) {
+    return bad(DCM_BitsAllocated, "is " + std::to_string(im.bits_allocated) +
+                                      ", expected 1, 8, 16 or 32");
+  }
+  if (im.bits_stored <= 0 || im.bits_stored > im.bits_allocated) {
+    return bad(DCM_BitsStored, "is " + std::to_string(im.bits_stored) + " with BitsAllocated " +
+                                   std::to_string(im.bits_allocated));
+  }
+  if (im.high_bit < im.bits_stored - 1 || im.high_bit >= im.bits_allocated) {
+    return bad(DCM_HighBit, "is " + std::to_string(im.high_bit) + " with BitsStored " +
+                                std::to_string(im.bits_stored));
+  }
+  if (im.samples_per_pixel != 1 && im.samples_per_pixel != 3) {
+    return bad(DCM_SamplesPerPixel, "is " + std::to_string(im.samples_per_pixel) +
+                                        ", expected 1 or 3");
+  }
+  if (im.pixel_representation != 0 && im.pixel_representation != 1) {
+    return bad(DCM_PixelRepresentation, "is " + std::to_string(im.pixel_representation));
+  }
+  if (im.frames < 1 || im.frames > kMaxFrames) {
+    return bad(DCM_NumberOfFrames, "is " + std::to_string(im.frames));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+size_t frame_bytes(const ImageInfo& im) {
+  const size_t pixels = static_cast<size_t>(im.rows) * im.columns * im.samples_per_pixel;
+  if (im.bits_allocated <= 8) return pixels;  // 1-bit data is unpacked to one byte a pixel
+  return pixels * (im.bits_allocated / 8);
+}
+
+DType stored_dtype(const ImageInfo& im) {
+  const bool s = im.pixel_representation == 1;
+  if (im.bits_allocated <= 8) return s ? DType::kInt8 : DType::kUInt8;
+  if (im.bits_allocated == 16) return s ? DType::kInt16 : DType::kUInt16;
+  return s ? DType::kInt32 : DType::kUInt32;
+}
+
+Result<ImageInfo> read_header(const std::string& path) {
+  MI_ASSIGN_OR_RETURN(auto ff, open_dicom(path));
+  DcmDataset& ds = *ff->getDataset();
+  ImageInfo im;
+  im.path = path;
+  im.sop_class_uid = get_string(ds, DCM_SOPClassUID).value_or("");
+  if (im.sop_class_uid.empty()) {
+    im.sop_class_uid = get_string(*ff->getMetaInfo(), DCM_MediaStorageSOPClassUID).value_or("");
+  }
+  im.sop_instance_uid = get_string(ds, DCM_SOPInstanceUID).value_or("");
+  im.study_uid = get_string(ds, DCM_StudyInstanceUID).value_or("");
+  im.series_uid = get_string(ds, DCM_SeriesInstanceUID).value_or("");
+  im.frame_of_reference_uid = get_string(ds, DCM_FrameOfReferenceUID).value_or("");
+  im.modality = get_string(ds, DCM_Modality).value_or("");
+  im.series_description = get_string(ds, DCM_SeriesDescription).value_or("");
+  im.study_description = get_string(ds, DCM_StudyDescription).value_or("");
+  im.series_number = get_int(ds, DCM_SeriesNumber).value_or(0);
+  im.instance_number = get_int(ds, DCM_InstanceNumber).value_or(0);
+  // The syntax the dataset was actually read in (DCMTK detects it when meta is missing).
+  const E_TransferSyntax xfer = ds.getOriginalXfer();
+  im.transfer_syntax = DcmXfer(xfer).getXferID();
+
+  DcmElement* pixel = nullptr;
+  im.has_pixel_data = ds.findAndGetElement(DCM_PixelData, pixel).good() && pixel != nullptr;
+  im.object_kind =
+      kind_of(im.sop_class_uid, im.modality, im.has_pixel_data || ds.tagExists(DCM_Rows));
+  if (!im.has_pixel_data) return im;  // non-image object: identity is all we need
+  if (ds.tagExists(DCM_FloatPixelData) || ds.tagExists(DCM_DoubleFloatPixelData)) {
+    return not_supported(path + ": float pixel data is not supported");
+  }
+
+  im.rows = static_cast<int>(get_int(ds, DCM_Rows).value_or(0));
+  im.columns = static_cast<int>(get_int(ds, DCM_Columns).value_or(0));
+  im.samples_per_pixel = static_cast<int>(get_int(ds, DCM_SamplesPerPixel).value_or(1));
+  im.bits_allocated = static_cast<int>(get_int(ds, DCM_BitsAllocated).value_or(0));
+  im.bits_stored = static_cast<int>(get_int(ds, DCM_BitsStored).value_or(im.bits_allocated));
+  im.high_bit = static_cast<int>(get_int(ds, DCM_HighBit).value_or(im.bits_stored - 1));
+  im.pixel_representation = static_cast<int>(get_int(ds, DCM_PixelRepresentation).value_or(0));
+  im.planar_configuration = static_cast<int>(get_int(ds, DCM_PlanarConfiguration).value_or(0));
+  im.photometric = get_string(ds, DCM_PhotometricInterpretation).value_or("MONOCHROME2");
+  im.frames = get_int(ds, DCM_NumberOfFrames).value_or(1);
+  if (im.frames == 0) im.frames = 1;  // some writers put 0 for single-frame images
+  im.gantry_tilt = get_doubles(ds, DCM_GantryDetectorTilt).empty()
+                       ? 0.0
+                       : get_doubles(ds, DCM_GantryDetectorTilt)[0];
+  im.rescale_type = get_string(ds, DCM_RescaleType).value_or("");
+  MI_RETURN_IF_ERROR(check_image_attributes(path, im));
+
+  const Codec codec = codec_for(im.transfer_syntax);
+  if (codec == Codec::kUnknown) {
+    return not_supported(path + ": transfer syntax " + im.transfer_syntax + " is not supported");
+  }
+  // Native pixel data must hold every frame; a shorter value is a truncated file.
+  if (codec == Codec::kNative && pixel->getLength() != DCM_UndefinedLength) {
+    const double need_bits = static_cast<double>(im.rows) * im.columns * im.samples_per_pixel *
+                             im.bits_allocated * static_cast<double>(im.frames);
+    if (static_cast<double>(pixel->getLength()) * 8 < need_bits) {
+      return corrupt(path + ": " + tag_name(DCM_PixelData) + " holds " +
+                     std::to_string(pixel->getLength()) + " bytes, but " +
+                     std::to_string(im.frames) + " frame(s) of " + std::to_string(im.rows) +
+                     "x" + std::to_string(im.columns) + "x" +
+                     std::to_string(im.samples_per_pixel) + " at " +
+                     std::to_string(im.bits_allocated) + " bits need " +
+                     std::to_string(static_cast<long long>((need_bits + 7) / 8)));
+    }
+  }
+
+  // Geometry: top level, then shared functional groups, then per-frame groups.
+  FrameInfo base;
+  read_plane(ds, base);
+  if (DcmItem* shared = first_item(ds, DCM_SharedFunctionalGroupsSequence)) {
+    read_functional_groups(*shared, base);
+  }
+  im.frame_info.assign(static_cast<size_t>(im.frames), base);
+  DcmSequenceOfItems* per_frame = nullptr;
+  if (ds.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, per_frame).good() &&
+      per_frame != nullptr) {
+    if (static_cast<int64_t>(per_frame->card()) != im.frames) {
+      return corrupt(path + ": " + tag_name(DCM_PerFrameFunctionalGroupsSequence) + " has " +
+                     std::to_string(per_frame->card()) + " items for " +
+                     std::to_string(im.frames) + " frames");
+    }
+    for (int64_t i = 0; i < im.frames; ++i) {
+      read_functional_groups(*per_frame->getItem(static_cast<unsigned long>(i)),
+                             im.frame_info[static_cast<size_t>(i)]);
+    }
+  } else if (im.frames > 1) {
+    // Classic multi-frame (RT dose, NM): frame offsets along the normal, when given.
+    auto offsets = get_doubles(ds, DCM_GridFrameOffsetVector);
+    if (static_cast<int64_t>(offsets.size()) == im.frames && base.has_position &&
+        base.has_orientation) {
+      const auto& o = base.orientation;
+      const double n[3] = {o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5],
+                           o[0] * o[4] - o[1] * o[3]};
+      for (int64_t i = 0; i < im.frames; ++i) {
+        auto& p = im.frame_info[static_cast<size_t>(i)].position;
+        for (int a = 0; a < 3; ++a) p[a] = base.position[a] + offsets[i] * n[a];
+      }
+    }
+  }
+  return im;
+}
+
+}  // namespace medinfer::dicom

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs scan_load_fuzzer: first replays tests/fuzz/regressions/*, then fuzzes for SECONDS
+# from seeds built at run time (the small files of ../shared/data/conformance plus the
+# committed tests/fuzz/seeds). Exits non-zero if any input crashes, leaks, hangs (-timeout)
+# or runs out of memory; the input is left in BUILD_DIR/fuzz/artifacts/.
+#
+# Usage: bash tests/fuzz/run_fuzz.sh BUILD_DIR SECONDS
+# Environment:
+#   FUZZ_KEEP_GOING=1     fork mode: keep fuzzing after a finding, fail at the end
+#   FUZZ_SEED_MAX_KB=256  largest conformance file used as a seed
+#   FUZZ_MAX_LEN=1048576  largest input the fuzzer builds
+#   MEDINFER_SHARED_DATA  shared data folder (default: ../shared/data beside the repo)
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:?usage: run_fuzz.sh BUILD_DIR SECONDS}
+seconds=${2:?usage: run_fuzz.sh BUILD_DIR SECONDS}
+[[ $build = /* ]] || build=$repo/$build
+fuzzer=$build/tests/fuzz/scan_load_fuzzer
+if [[ ! -x $fuzzer ]]; then
+  echo "run_fuzz: $fuzzer is not built (cmake --preset fuzz && cmake --build --preset fuzz)" >&2
+  exit 2
+fi
+shared=${MEDINFER_SHARED_DATA:-$repo/../shared/data}
+seed_max_kb=${FUZZ_SEED_MAX_KB:-256}
+max_len=${FUZZ_MAX_LEN:-1048576}
+
+work=$build/fuzz
+corpus=$work/corpus  # kept between runs: inputs earlier runs found interesting
+seeds=$work/seeds    # rebuilt every run
+artifacts=$work/artifacts
+rm -rf "$seeds" "$artifacts" "$work/tmp"
+mkdir -p "$corpus" "$seeds" "$artifacts" "$work/tmp"
+export TMPDIR=$work/tmp  # the fuzzer's per-process scratch folders
+
+# Debian's DCMTK finds its dictionary by itself; point at it when it is only on disk.
+if [[ -z ${DCMDICTPATH:-} ]]; then
+  for dic in /usr/share/libdcmtk*/dicom.dic; do
+    [[ -f $dic ]] && export DCMDICTPATH=$dic && break
+  done
+fi
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+
+conformance=$shared/conformance
+if [[ -d $conformance ]]; then
+  while IFS= read -r -d '' f; do
+    rel=${f#"$conformance"/}
+    cp "$f" "$seeds/${rel//\//__}"
+  done < <(find "$conformance" -type f -size -"$((seed_max_kb + 1))"k \
+             ! -name '*.json' ! -name '*.nii' ! -name 'LICENSE' ! -name '*.md' -print0)
+elif [[ ${CI:-} == true ]]; then
+  echo "run_fuzz: $conformance is missing (CI needs the shared data)" >&2
+  exit 2
+else
+  echo "run_fuzz: warning: $conformance is missing; using only tests/fuzz/seeds" >&2
+fi
+echo "run_fuzz: $(ls "$seeds" | wc -l) conformance seeds (<= ${seed_max_kb} KB)," \
+     "$(ls "$repo/tests/fuzz/seeds" | wc -l) committed seeds, $(ls "$corpus" | wc -l) in corpus"
+
+opts=(-rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10 -max_len="$max_len"
+      -dict="$repo/tests/fuzz/dicom.dict" -artifact_prefix="$artifacts/")
+
+regressions=("$repo"/tests/fuzz/regressions/*)
+if [[ -e ${regressions[0]} ]]; then
+  echo "run_fuzz: replaying ${#regressions[@]} regression input(s)"
+  "$fuzzer" "${opts[@]}" "${regressions[@]}"
+fi
+
+mode=()
+if [[ ${FUZZ_KEEP_GOING:-0} == 1 ]]; then
+  mode=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+fi
+log=$work/fuzz.log
+echo "run_fuzz: fuzzing for ${seconds} s; log in $log"
+status=0
+timeout --signal=INT "$((seconds + 300))" \
+  "$fuzzer" "${opts[@]}" "${mode[@]}" -max_total_time="$seconds" -print_final_stats=1 \
+  "$corpus" "$seeds" "$repo/tests/fuzz/seeds" > "$log" 2>&1 || status=$?
+grep -E '^#[0-9]+ +(DONE|INITED)|^stat::number_of_executed_units|^stat::average_exec_per_sec' \
+  "$log" || true
+
+found=$(find "$artifacts" -type f | sort)
+if [[ $status -ne 0 || -n $found ]]; then
+  tail -n 60 "$log"
+  echo "run_fuzz: FAILED (fuzzer exit status $status). Inputs:" >&2
+  echo "${found:-  (none saved)}" >&2
+  echo "Reproduce: $fuzzer <input>; keep small reproducers in tests/fuzz/regressions/." >&2
+  exit 1
+fi
+echo "run_fuzz: no crash, leak, timeout or out-of-memory in ${seconds} s"

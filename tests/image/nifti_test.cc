@@ -1,0 +1,484 @@
+// NIfTI-1 writer and reader: round trips for every dtype (.nii and .nii.gz), dcm2niix's
+// layout and affine, header fields, an independent reader (nibabel), scaling, byte order, and
+// hostile inputs (truncated, corrupted, absurd headers) that must give errors, not crashes.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "image/nifti.h"
+#include "testing/test_data.h"
+
+namespace medinfer {
+namespace {
+
+namespace fs = std::filesystem;
+
+// An oblique grid: rotation about (1, 2, 3) by 20 degrees, anisotropic spacing.
+Geometry oblique(std::array<int64_t, 3> dims) {
+  Geometry g;
+  g.dims = dims;
+  g.spacing = {0.7, 0.85, 2.5};
+  g.origin = {-100.25, 20.5, 300.125};
+  const double ax[3] = {1 / std::sqrt(14.0), 2 / std::sqrt(14.0), 3 / std::sqrt(14.0)};
+  const double t = 20.0 * M_PI / 180.0, c = std::cos(t), s = std::sin(t);
+  for (int r = 0; r < 3; ++r) {
+    for (int k = 0; k < 3; ++k) {
+      const double cross[3][3] = {{0, -ax[2], ax[1]}, {ax[2], 0, -ax[0]}, {-ax[1], ax[0], 0}};
+      g.direction[r * 3 + k] = (r == k ? c : 0.0) + s * cross[r][k] + (1 - c) * ax[r] * ax[k];
+    }
+  }
+  return g;
+}
+
+// Deterministic values spanning the type's range, negative ones included where signed.
+Volume make_volume(const Geometry& g, DType dtype) {
+  auto r = Volume::allocate(g, dtype);
+  EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+  Volume v = std::move(r).value();
+  const int64_t n = g.voxel_count();
+  auto fill = [&](auto* p) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t x = (i * 7919 + 13) % 251 - (std::is_signed_v<T> ? 125 : 0);
+      p[i] = static_cast<T>(std::is_floating_point_v<T> ? x * 0.37 - 3.25 : double(x));
+    }
+  };
+  switch (dtype) {
+    case DType::kUInt8:
+      fill(v.data<uint8_t>());
+      break;
+    case DType::kInt8:
+      fill(v.data<int8_t>());
+      break;
+    case DType::kUInt16:
+      fill(v.data<uint16_t>());
+      break;
+    case DType::kInt16:
+      fill(v.data<int16_t>());
+      break;
+    case DType::kUInt32:
+      fill(v.data<uint32_t>());
+      break;
+    case DType::kInt32:
+      fill(v.data<int32_t>());
+      break;
+    case DType::kFloat32:
+      fill(v.data<float>());
+      break;
+    case DType::kFloat64:
+      fill(v.data<double>());
+      break;
+  }
+  return v;
+}
+
+Volume read_ok(const std::string& path) {
+  auto r = read_nifti(path);
+  EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+  return r.is_ok() ? std::move(r).value() : Volume();
+}
+
+void write_ok(const Volume& v, const std::string& path, NiftiWriteOptions opt = {}) {
+  Status st = write_nifti(v, path, opt);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+}
+
+nifti1::Header raw_header(const std::string& plain_nii) {
+  nifti1::Header h{};
+  std::ifstream in(plain_nii, std::ios::binary);
+  in.read(reinterpret_cast<char*>(&h), sizeof(h));
+  EXPECT_TRUE(in.good()) << plain_nii;
+  return h;
+}
+
+void patch_header(const std::string& plain_nii, const std::function<void(nifti1::Header&)>& fn) {
+  nifti1::Header h = raw_header(plain_nii);
+  fn(h);
+  std::fstream io(plain_nii, std::ios::binary | std::ios::in | std::ios::out);
+  io.write(reinterpret_cast<const char*>(&h), sizeof(h));
+}
+
+std::vector<char> file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& path, const char* data, size_t n) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(data, static_cast<std::streamsize>(n));
+}
+
+void gzip_file(const std::string& src, const std::string& dst) {
+  const std::vector<char> raw = file_bytes(src);
+  gzFile gz = gzopen(dst.c_str(), "wb");
+  ASSERT_NE(gz, nullptr);
+  ASSERT_EQ(gzwrite(gz, raw.data(), static_cast<unsigned>(raw.size())), int(raw.size()));
+  gzclose(gz);
+}
+
+void expect_near3(const std::array<double, 3>& a, const std::array<double, 3>& b, double tol,
+                  const std::string& what) {
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(a[i], b[i], tol) << what << " [" << i << "]";
+}
+
+TEST(NiftiTest, RoundTripAsStoredEveryDtypePlainAndGzip) {
+  const std::string dir = testing::temp_dir("nifti_roundtrip");
+  const Geometry g = oblique({7, 5, 4});
+  for (DType dt : {DType::kUInt8, DType::kInt8, DType::kUInt16, DType::kInt16, DType::kUInt32,
+                   DType::kInt32, DType::kFloat32, DType::kFloat64}) {
+    for (const char* ext : {".nii", ".nii.gz"}) {
+      SCOPED_TRACE(std::string(dtype_name(dt)) + ext);
+      const Volume v = make_volume(g, dt);
+      const std::string path = dir + "/v_" + dtype_name(dt) + ext;
+      NiftiWriteOptions opt;
+      opt.layout = NiftiLayout::kAsStored;
+      write_ok(v, path, opt);
+      const Volume r = read_ok(path);
+      ASSERT_EQ(r.dtype(), dt);
+      ASSERT_EQ(r.geometry().dims, g.dims);
+      ASSERT_EQ(r.bytes(), v.bytes());
+      EXPECT_EQ(std::memcmp(r.buffer().data(), v.buffer().data(), v.bytes()), 0);
+      expect_near3(r.geometry().spacing, g.spacing, 1e-5, "spacing");
+      expect_near3(r.geometry().origin, g.origin, 1e-4, "origin");
+      for (int i = 0; i < 9; ++i) EXPECT_NEAR(r.geometry().direction[i], g.direction[i], 1e-6);
+    }
+  }
+}
+
+// dcm2niix writes DICOM rows bottom-up: file voxel (i, j, k) is our voxel (i, ny-1-j, k),
+// and every voxel keeps its place in patient space.
+TEST(NiftiTest, Dcm2niixLayoutReversesRowsAndKeepsPositions) {
+  const std::string dir = testing::temp_dir("nifti_layout");
+  const Geometry g = oblique({6, 5, 3});
+  const Volume v = make_volume(g, DType::kInt16);
+  write_ok(v, dir + "/v.nii.gz");
+  const Volume r = read_ok(dir + "/v.nii.gz");
+  ASSERT_EQ(r.geometry().dims, g.dims);
+  const auto& d = g.dims;
+  for (int64_t k = 0; k < d[2]; ++k) {
+    for (int64_t j = 0; j < d[1]; ++j) {
+      for (int64_t i = 0; i < d[0]; ++i) {
+        const int64_t jf = d[1] - 1 - j;
+        ASSERT_EQ(r.data<int16_t>()[i + d[0] * (jf + d[1] * k)],
+                  v.data<int16_t>()[i + d[0] * (j + d[1] * k)]);
+        expect_near3(r.geometry().index_to_lps(double(i), double(jf), double(k)),
+                     g.index_to_lps(double(i), double(j), double(k)), 1e-4, "position");
+      }
+    }
+  }
+}
+
+// A stack whose slice axis runs against row x column is written in dcm2niix's order too:
+// slices reversed, so the file's k axis follows the normal.
+TEST(NiftiTest, SliceAxisAgainstNormalIsReversed) {
+  const std::string dir = testing::temp_dir("nifti_layout_k");
+  Geometry g = oblique({4, 3, 5});
+  for (int r = 0; r < 3; ++r) g.direction[r * 3 + 2] = -g.direction[r * 3 + 2];
+  const Volume v = make_volume(g, DType::kFloat32);
+  write_ok(v, dir + "/v.nii");
+  const Volume r = read_ok(dir + "/v.nii");
+  const auto& d = g.dims;
+  for (int64_t k = 0; k < d[2]; ++k) {
+    for (int64_t j = 0; j < d[1]; ++j) {
+      for (int64_t i = 0; i < d[0]; ++i) {
+        const int64_t jf = d[1] - 1 - j, kf = d[2] - 1 - k;
+        ASSERT_EQ(r.data<float>()[i + d[0] * (jf + d[1] * kf)],
+                  v.data<float>()[i + d[0] * (j + d[1] * k)]);
+        expect_near3(r.geometry().index_to_lps(double(i), double(jf), double(kf)),
+                     g.index_to_lps(double(i), double(j), double(k)), 1e-4, "position");
+      }
+    }
+  }
+}
+
+// An axial CT stack: the header must read exactly as dcm2niix writes it for such a series
+// (checked against dcm2niix's output for the shared CT series: sform diag(-dx, dy, dz),
+// quaternion (0, 1, 0), qfac -1, xyzt_units 10).
+TEST(NiftiTest, AxialHeaderMatchesDcm2niixConventions) {
+  const std::string dir = testing::temp_dir("nifti_header");
+  Geometry g;
+  g.dims = {4, 5, 3};
+  g.spacing = {0.5, 0.5, 2.0};
+  g.origin = {-100.0, -120.0, -50.0};
+  write_ok(make_volume(g, DType::kInt16), dir + "/ct.nii");
+  const nifti1::Header h = raw_header(dir + "/ct.nii");
+  EXPECT_EQ(h.sizeof_hdr, 348);
+  EXPECT_EQ(std::string(h.magic), "n+1");
+  EXPECT_EQ(h.dim[0], 3);
+  EXPECT_EQ(h.dim[1], 4);
+  EXPECT_EQ(h.dim[2], 5);
+  EXPECT_EQ(h.dim[3], 3);
+  EXPECT_EQ(h.datatype, nifti1::kInt16);
+  EXPECT_EQ(h.bitpix, 16);
+  EXPECT_EQ(h.vox_offset, 352.0f);
+  EXPECT_EQ(h.scl_slope, 1.0f);
+  EXPECT_EQ(h.scl_inter, 0.0f);
+  EXPECT_EQ(h.xyzt_units, 10);
+  EXPECT_EQ(h.sform_code, 1);
+  EXPECT_EQ(h.qform_code, 1);
+  EXPECT_EQ(h.pixdim[0], -1.0f);
+  EXPECT_EQ(h.pixdim[1], 0.5f);
+  EXPECT_EQ(h.pixdim[2], 0.5f);
+  EXPECT_EQ(h.pixdim[3], 2.0f);
+  // Voxel (0, 0, 0) of the file is DICOM row ny-1: LPS (-100, -118, -50) = RAS (100, 118, -50).
+  const float sx[4] = {-0.5f, 0, 0, 100.0f}, sy[4] = {0, 0.5f, 0, 118.0f},
+              sz[4] = {0, 0, 2.0f, -50.0f};
+  for (int c = 0; c < 4; ++c) {
+    EXPECT_FLOAT_EQ(h.srow_x[c], sx[c]) << c;
+    EXPECT_FLOAT_EQ(h.srow_y[c], sy[c]) << c;
+    EXPECT_FLOAT_EQ(h.srow_z[c], sz[c]) << c;
+  }
+  EXPECT_NEAR(h.quatern_b, 0.0f, 1e-7);
+  EXPECT_NEAR(h.quatern_c, 1.0f, 1e-7);
+  EXPECT_NEAR(h.quatern_d, 0.0f, 1e-7);
+  EXPECT_FLOAT_EQ(h.qoffset_x, 100.0f);
+  EXPECT_FLOAT_EQ(h.qoffset_y, 118.0f);
+  EXPECT_FLOAT_EQ(h.qoffset_z, -50.0f);
+}
+
+// An independent reader agrees: nibabel's qform (from our quaternion) equals our sform and
+// the sform is Geometry::affine_ras() of the written layout; voxel values are ours.
+TEST(NiftiTest, NibabelReadsTheSameAffineAndValues) {
+  const std::string dir = testing::temp_dir("nifti_nibabel");
+  const Geometry g = oblique({5, 4, 3});
+  const Volume v = make_volume(g, DType::kInt16);
+  write_ok(v, dir + "/v.nii.gz");
+  Geometry flipped = g;  // the layout written: axis 1 reversed
+  flipped.origin = g.index_to_lps(0, double(g.dims[1] - 1), 0);
+  for (int r = 0; r < 3; ++r) flipped.direction[r * 3 + 1] = -g.direction[r * 3 + 1];
+  const auto ras = flipped.affine_ras();
+  std::ostringstream expect;
+  expect.precision(10);
+  expect << "[";
+  for (int i = 0; i < 12; ++i) expect << (i ? "," : "") << ras[i];
+  expect << "]";
+  const std::string script =
+      "import sys, nibabel as nib, numpy as np\n"
+      "im = nib.load(sys.argv[1]); h = im.header\n"
+      "exp = np.array(" +
+      expect.str() +
+      ").reshape(3, 4)\n"
+      "print('sform_err', np.abs(h.get_sform()[:3] - exp).max())\n"
+      "print('qform_err', np.abs(h.get_qform()[:3] - exp).max())\n"
+      "a = np.asarray(im.dataobj)\n"
+      "print('dtype', a.dtype, 'shape', a.shape, 'value', int(a[1, 1, 1]), 'sum', int(a.sum()))\n";
+  std::ofstream(dir + "/check.py") << script;
+  std::string out;
+  ASSERT_EQ(
+      testing::run_command(testing::python() + " " + dir + "/check.py " + dir + "/v.nii.gz", &out),
+      0)
+      << out;
+  double sform_err = 1, qform_err = 1;
+  std::sscanf(out.c_str(), "sform_err %lf\nqform_err %lf", &sform_err, &qform_err);
+  EXPECT_LT(sform_err, 1e-4) << out;
+  EXPECT_LT(qform_err, 1e-4) << out;
+  int64_t sum = 0;
+  for (int64_t i = 0; i < g.voxel_count(); ++i) sum += v.data<int16_t>()[i];
+  const int64_t our_index = 1 + 5 * (2 + 4 * 1);  // our (1, 2, 1) is file voxel (1, 1, 1)
+  EXPECT_NE(out.find("dtype int16 shape (5, 4, 3) value " +
+                     std::to_string(v.data<int16_t>()[our_index]) + " sum " + std::to_string(sum)),
+            std::string::npos)
+      << out;
+}
+
+TEST(NiftiTest, ScaledValuesReadAsFloat32) {
+  const std::string dir = testing::temp_dir("nifti_scaled");
+  Geometry g;
+  g.dims = {3, 2, 2};
+  const Volume v = make_volume(g, DType::kInt16);
+  write_ok(v, dir + "/s.nii");
+  patch_header(dir + "/s.nii", [](nifti1::Header& h) {
+    h.scl_slope = 0.5f;
+    h.scl_inter = -10.0f;
+  });
+  const Volume r = read_ok(dir + "/s.nii");
+  ASSERT_EQ(r.dtype(), DType::kFloat32);
+  for (int64_t i = 0; i < g.voxel_count(); ++i) {
+    EXPECT_EQ(r.data<float>()[i], v.data<int16_t>()[i] * 0.5f - 10.0f) << i;
+  }
+  // slope 0 means "no scaling" (NIfTI-1): the stored type is kept.
+  patch_header(dir + "/s.nii", [](nifti1::Header& h) { h.scl_slope = 0.0f; });
+  EXPECT_EQ(read_ok(dir + "/s.nii").dtype(), DType::kInt16);
+}
+
+TEST(NiftiTest, BigEndianFileFromNibabel) {
+  const std::string dir = testing::temp_dir("nifti_big_endian");
+  const std::string script =
+      "import sys, nibabel as nib, numpy as np\n"
+      "a = (np.arange(60, dtype='>i4') * 1000 - 30000).reshape(5, 4, 3, order='F')\n"
+      "aff = np.array([[-2., 0, 0, 10], [0, 3., 0, -20], [0, 0, 4., 30], [0, 0, 0, 1]])\n"
+      "im = nib.Nifti1Image(a, aff); im.header.set_data_dtype('>i4')\n"
+      "nib.save(im, sys.argv[1])\n"
+      "assert nib.load(sys.argv[1]).header.endianness == '>'\n";
+  std::ofstream(dir + "/make.py") << script;
+  std::string out;
+  ASSERT_EQ(
+      testing::run_command(testing::python() + " " + dir + "/make.py " + dir + "/be.nii", &out), 0)
+      << out;
+  const Volume r = read_ok(dir + "/be.nii");
+  ASSERT_EQ(r.dtype(), DType::kInt32);
+  ASSERT_EQ(r.geometry().dims, (std::array<int64_t, 3>{5, 4, 3}));
+  for (int64_t i = 0; i < 60; ++i) EXPECT_EQ(r.data<int32_t>()[i], i * 1000 - 30000) << i;
+  expect_near3(r.geometry().spacing, {2, 3, 4}, 1e-6, "spacing");
+  expect_near3(r.geometry().origin, {-10, 20, 30}, 1e-6, "origin (LPS)");
+  expect_near3({r.geometry().direction[0], r.geometry().direction[4], r.geometry().direction[8]},
+               {1, -1, 1}, 1e-6, "direction diagonal (LPS)");
+}
+
+// --- hostile inputs --------------------------------------------------------------------
+
+class NiftiCorruptionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::temp_dir("nifti_corrupt");
+    Geometry g = oblique({64, 48, 10});
+    // Poorly compressible values so the .nii.gz is large enough to cut anywhere.
+    auto r = Volume::allocate(g, DType::kFloat32);
+    ASSERT_TRUE(r.is_ok());
+    Volume v = std::move(r).value();
+    uint32_t x = 12345;
+    for (int64_t i = 0; i < g.voxel_count(); ++i) {
+      x = x * 1664525u + 1013904223u;
+      v.data<float>()[i] = static_cast<float>(x >> 8);
+    }
+    gz_ = dir_ + "/good.nii.gz";
+    plain_ = dir_ + "/good.nii";
+    write_ok(v, gz_);
+    write_ok(v, plain_);
+  }
+  // Reading `path` must fail with `code`, naming the file.
+  void expect_error(const std::string& path, StatusCode code, const std::string& words = "") {
+    auto r = read_nifti(path);
+    ASSERT_FALSE(r.is_ok()) << path << " was read without error";
+    EXPECT_EQ(r.status().code(), code) << r.status().to_string();
+    EXPECT_NE(r.status().message().find(path), std::string::npos) << r.status().to_string();
+    if (!words.empty()) {
+      EXPECT_NE(r.status().message().find(words), std::string::npos) << r.status().to_string();
+    }
+  }
+  std::string dir_, gz_, plain_;
+};
+
+TEST_F(NiftiCorruptionTest, TruncatedGzipIsCorrupt) {
+  const std::vector<char> bytes = file_bytes(gz_);
+  ASSERT_GT(bytes.size(), 10000u);
+  for (size_t keep : {size_t{0}, size_t{5}, size_t{20}, size_t{300}, bytes.size() / 2,
+                      bytes.size() - 9, bytes.size() - 4, bytes.size() - 1}) {
+    SCOPED_TRACE("kept " + std::to_string(keep) + " of " + std::to_string(bytes.size()));
+    const std::string cut = dir_ + "/cut.nii.gz";
+    write_bytes(cut, bytes.data(), keep);
+    expect_error(cut, StatusCode::kCorrupt);
+  }
+}
+
+TEST_F(NiftiCorruptionTest, DamagedGzipStreamIsCorrupt) {
+  std::vector<char> bytes = file_bytes(gz_);
+  for (size_t at : {bytes.size() / 3, bytes.size() / 2, bytes.size() - 6 /* CRC */}) {
+    SCOPED_TRACE("byte " + std::to_string(at) + " flipped");
+    std::vector<char> bad = bytes;
+    bad[at] = static_cast<char>(bad[at] ^ 0x5a);
+    const std::string path = dir_ + "/bad.nii.gz";
+    write_bytes(path, bad.data(), bad.size());
+    expect_error(path, StatusCode::kCorrupt);
+  }
+}
+
+TEST_F(NiftiCorruptionTest, TruncatedPlainFileIsCorrupt) {
+  const std::vector<char> bytes = file_bytes(plain_);
+  for (size_t keep : {size_t{100}, size_t{351}, bytes.size() - 1}) {
+    const std::string cut = dir_ + "/cut.nii";
+    write_bytes(cut, bytes.data(), keep);
+    expect_error(cut, StatusCode::kCorrupt, "truncated");
+  }
+}
+
+// A header claiming a huge image must be refused before any allocation, gzip or not.
+TEST_F(NiftiCorruptionTest, HugeDimensionsAreRefusedBeforeAllocating) {
+  patch_header(plain_, [](nifti1::Header& h) {
+    h.dim[1] = h.dim[2] = h.dim[3] = 32000;
+    h.datatype = nifti1::kFloat64;
+    h.bitpix = 64;
+  });
+  expect_error(plain_, StatusCode::kCorrupt, "truncated");
+  const std::string gz = dir_ + "/huge.nii.gz";
+  gzip_file(plain_, gz);
+  expect_error(gz, StatusCode::kCorrupt, "truncated");
+}
+
+TEST_F(NiftiCorruptionTest, InvalidOrUnsupportedHeaders) {
+  const std::string path = dir_ + "/edit.nii";
+  auto edited = [&](const std::function<void(nifti1::Header&)>& fn) {
+    fs::copy_file(plain_, path, fs::copy_options::overwrite_existing);
+    patch_header(path, fn);
+    return path;
+  };
+  expect_error(edited([](nifti1::Header& h) { h.sizeof_hdr = 1234; }), StatusCode::kCorrupt);
+  expect_error(edited([](nifti1::Header& h) { h.sizeof_hdr = 540; }), StatusCode::kNotSupported,
+               "NIfTI-2");
+  expect_error(edited([](nifti1::Header& h) { std::memcpy(h.magic, "xx1", 4); }),
+               StatusCode::kCorrupt, "magic");
+  expect_error(edited([](nifti1::Header& h) { std::memcpy(h.magic, "ni1", 4); }),
+               StatusCode::kNotSupported);
+  expect_error(edited([](nifti1::Header& h) { h.dim[0] = 0; }), StatusCode::kCorrupt);
+  expect_error(edited([](nifti1::Header& h) { h.dim[2] = -3; }), StatusCode::kCorrupt);
+  expect_error(edited([](nifti1::Header& h) { h.dim[0] = 4, h.dim[4] = 2; }),
+               StatusCode::kNotSupported, "4-D");
+  expect_error(edited([](nifti1::Header& h) { h.datatype = 32; }),  // complex64
+               StatusCode::kNotSupported, "datatype");
+  expect_error(edited([](nifti1::Header& h) { h.bitpix = 8; }), StatusCode::kCorrupt, "bitpix");
+  expect_error(edited([](nifti1::Header& h) { h.vox_offset = 100; }), StatusCode::kCorrupt);
+  expect_error(edited([](nifti1::Header& h) { h.srow_x[0] = h.srow_y[0] = h.srow_z[0] = 0; }),
+               StatusCode::kCorrupt, "degenerate");
+  write_bytes(path, "this is not a NIfTI file at all", 31);
+  expect_error(path, StatusCode::kCorrupt);
+  expect_error(dir_ + "/missing.nii.gz", StatusCode::kIOError);
+}
+
+TEST(NiftiWriteTest, RefusesBadPathsAndLeavesNoPartialFile) {
+  const std::string dir = testing::temp_dir("nifti_write_errors");
+  Geometry g;
+  g.dims = {2, 2, 2};
+  const Volume v = make_volume(g, DType::kUInt8);
+  Status st = write_nifti(v, dir + "/v.nrrd");
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.to_string();
+  const std::string missing = dir + "/no/such/dir/v.nii.gz";
+  st = write_nifti(v, missing);
+  EXPECT_EQ(st.code(), StatusCode::kIOError) << st.to_string();
+  EXPECT_NE(st.message().find(missing), std::string::npos) << st.to_string();
+  NiftiWriteOptions bad;
+  bad.compression_level = 12;
+  EXPECT_EQ(write_nifti(v, dir + "/v.nii.gz", bad).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(fs::is_empty(dir)) << "a failed write left a file behind";
+}
+
+// Many blocks, compressed in parallel, must form one gzip stream any reader accepts.
+TEST(NiftiWriteTest, ParallelGzipOfManyBlocksRoundTrips) {
+  const std::string dir = testing::temp_dir("nifti_parallel_gzip");
+  Geometry g;
+  g.dims = {256, 256, 40};  // 5 MiB of int16: several 1 MiB blocks
+  const Volume v = make_volume(g, DType::kInt16);
+  for (int threads : {1, 3}) {
+    NiftiWriteOptions opt;
+    opt.threads = threads;
+    opt.layout = NiftiLayout::kAsStored;
+    const std::string path = dir + "/t" + std::to_string(threads) + ".nii.gz";
+    write_ok(v, path, opt);
+    const Volume r = read_ok(path);
+    ASSERT_EQ(r.bytes(), v.bytes());
+    EXPECT_EQ(std::memcmp(r.buffer().data(), v.buffer().data(), v.bytes()), 0);
+    std::string out;
+    EXPECT_EQ(testing::run_command("gzip -t " + path, &out), 0) << out;
+  }
+  EXPECT_EQ(file_bytes(dir + "/t1.nii.gz"), file_bytes(dir + "/t3.nii.gz"))
+      << "output must not depend on the thread count";
+}
+
+}  // namespace
+}  // namespace medinfer

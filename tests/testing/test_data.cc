@@ -1,0 +1,46 @@
+#include "testing/test_data.h"
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <sys/wait.h>
+
+namespace medinfer::testing {
+
+std::string shared_data() {
+  const char* env = std::getenv("MEDINFER_SHARED_DATA");
+  return env != nullptr ? env : MEDINFER_SHARED_DATA;
+}
+std::string data_path(const std::string& relative) { return shared_data() + "/" + relative; }
+bool under_ci() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+std::string python() { return MEDINFER_PYTHON; }
+std::string source_dir() { return MEDINFER_SOURCE_DIR; }
+std::string binary_dir() { return MEDINFER_BINARY_DIR; }
+std::string cli() { return MEDINFER_CLI; }
+
+std::string temp_dir(const std::string& name) {
+  namespace fs = std::filesystem;
+  fs::path p = fs::path(binary_dir()) / "test_tmp" / name;
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+
+int run_command(const std::string& command, std::string* output) {
+  std::string full = command + " 2>&1";
+  FILE* pipe = popen(full.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  std::array<char, 4096> buf;
+  std::string out;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+  int status = pclose(pipe);
+  if (output != nullptr) *output = out;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace medinfer::testing

@@ -1,0 +1,33 @@
+// Test helpers: where shared data and tools are, and running commands.
+#pragma once
+
+#include <string>
+
+namespace medinfer::testing {
+
+// ../shared/data (absolute), configured at build time.
+std::string shared_data();
+// Path under shared data; when it does not exist the calling test must fail under CI
+// (CI=true) and skip otherwise: use MI_REQUIRE_DATA.
+std::string data_path(const std::string& relative);
+bool under_ci();
+// Python interpreter of the build tree's venv (pydicom, nibabel, numpy, ...).
+std::string python();
+std::string source_dir();
+std::string binary_dir();
+std::string cli();  // the medinfer executable
+// A fresh empty directory under the build tree for this test.
+std::string temp_dir(const std::string& name);
+// Runs a shell command; returns its exit status, stdout+stderr in *output when given.
+int run_command(const std::string& command, std::string* output = nullptr);
+
+}  // namespace medinfer::testing
+
+// Skips (or fails under CI) when a shared-data path is missing.
+#define MI_REQUIRE_DATA(path)                                                         \
+  do {                                                                                \
+    if (!std::filesystem::exists(path)) {                                             \
+      if (::medinfer::testing::under_ci()) FAIL() << "missing shared data: " << path; \
+      GTEST_SKIP() << "shared data not present: " << path;                            \
+    }                                                                                 \
+  } while (0)

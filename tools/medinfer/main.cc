@@ -1,0 +1,25 @@
+// medinfer: DICOM to segmentation masks, fast. One file per subcommand (cmd_*.cc).
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"medinfer: medical images from DICOM to segmentation masks, fast"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "medinfer 0.1.0");
+  std::map<std::string, medinfer::cli::RunFn> runs;
+  CLI::App* info = app.add_subcommand("info", "List the studies and series found under PATHs");
+  runs["info"] = medinfer::cli::register_info(*info);
+  CLI::App* convert = app.add_subcommand("convert", "Convert a DICOM series to NIfTI (HU)");
+  runs["convert"] = medinfer::cli::register_convert(*convert);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  for (auto* sub : app.get_subcommands()) return runs.at(sub->get_name())();
+  return 2;
+}
