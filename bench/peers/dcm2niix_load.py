@@ -14,6 +14,7 @@ import argparse
 import glob
 import json
 import os
+import shlex
 import resource
 import shutil
 import statistics
@@ -99,6 +100,7 @@ def bench(folder, reps, warmup, tmp_root, command, syntax):
         "tool": "dcm2niix", "threads": 1, "reps": reps, "warmup": warmup,
         "median_s": med, "slices_per_s": slices / med, "spread": (s[-1] - s[0]) / med,
         "min_s": s[0], "max_s": s[-1], "times_s": times, "cpu_s": statistics.median(cpus),
+        "cpu_times_s": cpus,
         "output": "int16 + scl_slope/scl_inter, NIfTI file on tmpfs", "check": check,
         "note": note, "version": version(), "command": command,
     }
@@ -116,7 +118,7 @@ def main():
     a = ap.parse_args()
     if shutil.which("dcm2niix") is None:
         sys.exit("dcm2niix_load.py: dcm2niix is not installed (apt-get install dcm2niix)")
-    command = " ".join([os.path.basename(sys.executable)] + sys.argv)
+    command = shlex.join(["python"] + sys.argv)
     folders = [s for s in a.series.split(",") if s]
     syntaxes = a.syntax.split(",") if a.syntax else [""] * len(folders)
     rows = []

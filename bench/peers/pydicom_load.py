@@ -18,6 +18,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shlex
 import statistics
 import sys
 import time
@@ -120,7 +121,7 @@ def bench(folder, threads, reps, warmup, plugin, command):
         "tool": tool, "threads": threads, "reps": reps, "warmup": warmup,
         "median_s": med, "slices_per_s": slices / med, "spread": spread,
         "min_s": lo, "max_s": hi, "times_s": times,
-        "cpu_s": statistics.median(cpus), "plugin": used,
+        "cpu_s": statistics.median(cpus), "cpu_times_s": cpus, "plugin": used,
         "plugins_available": list(dec.available_plugins) if dec else [],
         "parallelism": "in process" if threads == 1 else f"multiprocessing pool, {threads} workers",
         "output": "float32", "check": check, "command": command,
@@ -137,7 +138,7 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--commit", default="")
     a = ap.parse_args()
-    command = " ".join([os.path.basename(sys.executable)] + sys.argv)
+    command = shlex.join(["python"] + sys.argv)
     plugin = "" if a.plugin == "default" else a.plugin
     threads = [int(t) or os.cpu_count() for t in a.threads.split(",") if t]
     rows = []

@@ -60,6 +60,10 @@ struct ImageInfo {
   double gantry_tilt = 0.0;  // (0018,1120), degrees
   std::string rescale_type;
   std::vector<FrameInfo> frame_info;  // one per frame (enhanced multi-frame: per frame)
+  // File offset of native little-endian pixel data when it was verified at scan time, so
+  // frames can be read directly (pread, or GPU direct storage later); -1 otherwise
+  // (encapsulated, deflated, big endian, or not verifiable).
+  int64_t pixel_data_offset = -1;
 };
 
 // Bytes one decoded frame takes in the layout decode_frame() writes.

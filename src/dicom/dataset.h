@@ -27,6 +27,9 @@ void register_codecs();
 Result<std::unique_ptr<DcmFileFormat>> open_dicom(const std::string& path,
                                                   size_t max_read_length = 4096);
 
+// The meta header's (0002,0010) TransferSyntaxUID, "" when absent.
+std::string meta_transfer_syntax(DcmFileFormat& file);
+
 // "(0028,0010) Rows"
 std::string tag_name(const DcmTagKey& tag);
 

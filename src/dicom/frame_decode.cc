@@ -4,7 +4,11 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcpixel.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -99,7 +103,46 @@ Status unpack_one_bit(DcmDataset& ds, const ImageInfo& im, int64_t frame, void* 
   return Status::ok();
 }
 
+// Shared last steps of every path: planar to interleaved, bits, YBR to RGB.
+void finish_frame(const ImageInfo& im, const std::string& color_model, bool planar, void* dst) {
+  if (im.samples_per_pixel == 3 && planar) interleave(im, dst);
+  normalize(im, dst);
+  if (im.samples_per_pixel == 3 && im.bits_allocated == 8 &&
+      color_model.rfind("YBR_FULL", 0) == 0) {
+    ybr_full_to_rgb(im, dst);
+  }
+}
+
 }  // namespace
+
+bool has_direct_pixels(const ImageInfo& im) {
+  return im.pixel_data_offset >= 0 && im.bits_allocated >= 8 &&
+         !(im.samples_per_pixel == 3 && im.photometric.rfind("YBR_FULL_422", 0) == 0);
+}
+
+Status read_direct_frame(const ImageInfo& im, int64_t frame, void* dst, size_t dst_bytes) {
+  const size_t need = frame_bytes(im);
+  if (frame < 0 || frame >= im.frames || dst == nullptr || dst_bytes < need) {
+    return invalid_argument(im.path + ": bad frame index or destination for frame " +
+                            std::to_string(frame));
+  }
+  const int fd = ::open(im.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error(im.path + ": cannot open: " + std::strerror(errno));
+  size_t done = 0;
+  const off_t base = static_cast<off_t>(im.pixel_data_offset + frame * static_cast<int64_t>(need));
+  while (done < need) {
+    const ssize_t n = ::pread(fd, static_cast<char*>(dst) + done, need - done,
+                              base + static_cast<off_t>(done));
+    if (n <= 0) {
+      ::close(fd);
+      return corrupt(im.path + ": (7FE0,0010) PixelData ends early (file shorter than at scan)");
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  finish_frame(im, im.photometric, im.planar_configuration == 1, dst);
+  return Status::ok();
+}
 
 Status decode_frame_from(DcmFileFormat& file, const ImageInfo& im, int64_t frame, void* dst,
                          size_t dst_bytes) {
@@ -151,17 +194,15 @@ Status decode_frame_from(DcmFileFormat& file, const ImageInfo& im, int64_t frame
     if (!model.empty()) color_model = model.c_str();
     // DCMTK returns native colour data in the dataset's planar configuration; RLE and JPEG
     // decoders give colour-by-plane data when the dataset says so.
-    if (im.samples_per_pixel == 3 && im.planar_configuration == 1) interleave(im, dst);
+    finish_frame(im, color_model, im.planar_configuration == 1, dst);
+    return Status::ok();
   }
-  normalize(im, dst);
-  if (im.samples_per_pixel == 3 && im.bits_allocated == 8 &&
-      color_model.rfind("YBR_FULL", 0) == 0) {
-    ybr_full_to_rgb(im, dst);
-  }
+  finish_frame(im, color_model, false, dst);
   return Status::ok();
 }
 
 Status decode_frame(const ImageInfo& image, int64_t frame, void* dst, size_t dst_bytes) {
+  if (has_direct_pixels(image)) return read_direct_frame(image, frame, dst, dst_bytes);
   MI_ASSIGN_OR_RETURN(auto file, open_dicom(image.path));
   return decode_frame_from(*file, image, frame, dst, dst_bytes);
 }

@@ -8,6 +8,10 @@
 
 namespace medinfer::dicom {
 
+// Native little-endian pixel data at a verified file offset: read with pread, no DCMTK.
+bool has_direct_pixels(const ImageInfo& image);
+Status read_direct_frame(const ImageInfo& image, int64_t frame, void* dst, size_t dst_bytes);
+
 Status decode_frame_from(DcmFileFormat& file, const ImageInfo& image, int64_t frame, void* dst,
                          size_t dst_bytes);
 

@@ -4,6 +4,8 @@
 #include <dcmtk/dcmdata/dcxfer.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "dicom/dataset.h"
@@ -98,6 +100,32 @@ Status check_image_attributes(const std::string& path, const ImageInfo& im) {
   return Status::ok();
 }
 
+// Native pixel data is nearly always the last element: its value then ends the file.
+// Verify the element header just before it (implicit or explicit VR LE); -1 if not found.
+int64_t locate_native_pixels(const std::string& path, E_TransferSyntax xfer, uint32_t length) {
+  if (xfer != EXS_LittleEndianImplicit && xfer != EXS_LittleEndianExplicit) return -1;
+  if (length == DCM_UndefinedLength || length == 0) return -1;
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec || size < length + 12ull) return -1;
+  const int64_t offset = static_cast<int64_t>(size - length);
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return -1;
+  unsigned char h[12];
+  const bool read = std::fseek(f, offset - 12, SEEK_SET) == 0 && std::fread(h, 1, 12, f) == 12;
+  std::fclose(f);
+  if (!read) return -1;
+  auto le32 = [](const unsigned char* p) {
+    return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24);
+  };
+  static const unsigned char tag[4] = {0xE0, 0x7F, 0x10, 0x00};
+  if (xfer == EXS_LittleEndianImplicit) {
+    return std::memcmp(h + 4, tag, 4) == 0 && le32(h + 8) == length ? offset : -1;
+  }
+  const bool ob_ow = h[4] == 'O' && (h[5] == 'B' || h[5] == 'W') && h[6] == 0 && h[7] == 0;
+  return std::memcmp(h, tag, 4) == 0 && ob_ow && le32(h + 8) == length ? offset : -1;
+}
+
 }  // namespace
 
 size_t frame_bytes(const ImageInfo& im) {
@@ -134,6 +162,12 @@ Result<ImageInfo> read_header(const std::string& path) {
   // The syntax the dataset was actually read in (DCMTK detects it when meta is missing).
   const E_TransferSyntax xfer = ds.getOriginalXfer();
   im.transfer_syntax = DcmXfer(xfer).getXferID();
+  // Prefer the meta header's UID when DCMTK does not know it (HTJ2K in DCMTK 3.6.7).
+  const std::string meta_uid = meta_transfer_syntax(*ff);
+  if (!meta_uid.empty() && meta_uid != im.transfer_syntax &&
+      codec_for(meta_uid) == Codec::kJpeg2000) {
+    im.transfer_syntax = meta_uid;
+  }
 
   DcmElement* pixel = nullptr;
   im.has_pixel_data = ds.findAndGetElement(DCM_PixelData, pixel).good() && pixel != nullptr;
@@ -178,6 +212,10 @@ Result<ImageInfo> read_header(const std::string& path) {
                      std::to_string(im.bits_allocated) + " bits need " +
                      std::to_string(static_cast<long long>((need_bits + 7) / 8)));
     }
+  }
+
+  if (codec == Codec::kNative && im.bits_allocated >= 8) {
+    im.pixel_data_offset = locate_native_pixels(path, xfer, pixel->getLength());
   }
 
   // Geometry: top level, then shared functional groups, then per-frame groups.

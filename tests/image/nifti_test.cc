@@ -20,17 +20,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// An oblique grid: rotation about (1, 2, 3) by 20 degrees, anisotropic spacing.
-Geometry oblique(std::array<int64_t, 3> dims) {
+// An oblique grid: rotation by `degrees` about `axis`, anisotropic spacing.
+Geometry oblique(std::array<int64_t, 3> dims, double degrees = 20.0,
+                 std::array<double, 3> axis = {1, 2, 3}) {
   Geometry g;
   g.dims = dims;
   g.spacing = {0.7, 0.85, 2.5};
   g.origin = {-100.25, 20.5, 300.125};
-  const double ax[3] = {1 / std::sqrt(14.0), 2 / std::sqrt(14.0), 3 / std::sqrt(14.0)};
-  const double t = 20.0 * M_PI / 180.0, c = std::cos(t), s = std::sin(t);
+  const double len = std::sqrt(axis[0] * axis[0] + axis[1] * axis[1] + axis[2] * axis[2]);
+  const double ax[3] = {axis[0] / len, axis[1] / len, axis[2] / len};
+  const double t = degrees * M_PI / 180.0, c = std::cos(t), s = std::sin(t);
+  const double cross[3][3] = {{0, -ax[2], ax[1]}, {ax[2], 0, -ax[0]}, {-ax[1], ax[0], 0}};
   for (int r = 0; r < 3; ++r) {
     for (int k = 0; k < 3; ++k) {
-      const double cross[3][3] = {{0, -ax[2], ax[1]}, {ax[2], 0, -ax[0]}, {-ax[1], ax[0], 0}};
       g.direction[r * 3 + k] = (r == k ? c : 0.0) + s * cross[r][k] + (1 - c) * ax[r] * ax[k];
     }
   }
@@ -243,48 +245,84 @@ TEST(NiftiTest, AxialHeaderMatchesDcm2niixConventions) {
   EXPECT_FLOAT_EQ(h.qoffset_z, -50.0f);
 }
 
-// An independent reader agrees: nibabel's qform (from our quaternion) equals our sform and
-// the sform is Geometry::affine_ras() of the written layout; voxel values are ours.
-TEST(NiftiTest, NibabelReadsTheSameAffineAndValues) {
+// The layout write_nifti() documents for kDcm2niix: axis 1 reversed, and axis 2 too when
+// it runs against row x column.
+Geometry dcm2niix_layout(const Geometry& g) {
+  const auto& d = g.direction;
+  const double det = d[0] * (d[4] * d[8] - d[5] * d[7]) - d[1] * (d[3] * d[8] - d[5] * d[6]) +
+                     d[2] * (d[3] * d[7] - d[4] * d[6]);
+  const bool flip_k = det < 0;
+  Geometry out = g;
+  out.origin = g.index_to_lps(0, double(g.dims[1] - 1), flip_k ? double(g.dims[2] - 1) : 0.0);
+  for (int r = 0; r < 3; ++r) {
+    out.direction[r * 3 + 1] = -g.direction[r * 3 + 1];
+    if (flip_k) out.direction[r * 3 + 2] = -g.direction[r * 3 + 2];
+  }
+  return out;
+}
+
+// An independent reader agrees: for many orientations (every branch of the quaternion
+// conversion, reflections included) nibabel's qform, built from our quaternion and qfac,
+// equals our sform, which is Geometry::affine_ras() of the written layout; voxel values are
+// ours.
+TEST(NiftiTest, NibabelReadsTheSameAffinesAndValues) {
   const std::string dir = testing::temp_dir("nifti_nibabel");
-  const Geometry g = oblique({5, 4, 3});
-  const Volume v = make_volume(g, DType::kInt16);
-  write_ok(v, dir + "/v.nii.gz");
-  Geometry flipped = g;  // the layout written: axis 1 reversed
-  flipped.origin = g.index_to_lps(0, double(g.dims[1] - 1), 0);
-  for (int r = 0; r < 3; ++r) flipped.direction[r * 3 + 1] = -g.direction[r * 3 + 1];
-  const auto ras = flipped.affine_ras();
-  std::ostringstream expect;
-  expect.precision(10);
-  expect << "[";
-  for (int i = 0; i < 12; ++i) expect << (i ? "," : "") << ras[i];
-  expect << "]";
+  struct Turn {
+    double degrees;
+    std::array<double, 3> axis;
+    bool reflect;  // slice axis against row x column
+  };
+  const Turn turns[] = {{20, {1, 2, 3}, false},  {170, {1, 2, 3}, false}, {180, {1, 0, 0}, false},
+                        {180, {0, 1, 0}, false}, {180, {0, 0, 1}, false}, {90, {0, 1, 0}, false},
+                        {120, {1, 1, 1}, false}, {160, {3, -1, 2}, true}, {0, {0, 0, 1}, true},
+                        {175, {1, 0.1, 0}, true}};
+  std::ofstream cases(dir + "/cases.txt");
+  cases.precision(12);
+  Volume first;
+  int n = 0;
+  for (const Turn& t : turns) {
+    Geometry g = oblique({5, 4, 3}, t.degrees, t.axis);
+    if (t.reflect) {
+      for (int r = 0; r < 3; ++r) g.direction[r * 3 + 2] = -g.direction[r * 3 + 2];
+    }
+    Volume v = make_volume(g, DType::kInt16);
+    const std::string path = dir + "/v" + std::to_string(n++) + ".nii.gz";
+    write_ok(v, path);
+    cases << path;
+    for (double a : dcm2niix_layout(g).affine_ras()) cases << " " << a;
+    cases << "\n";
+    if (n == 1) first = std::move(v);
+  }
+  cases.close();
   const std::string script =
       "import sys, nibabel as nib, numpy as np\n"
-      "im = nib.load(sys.argv[1]); h = im.header\n"
-      "exp = np.array(" +
-      expect.str() +
-      ").reshape(3, 4)\n"
-      "print('sform_err', np.abs(h.get_sform()[:3] - exp).max())\n"
-      "print('qform_err', np.abs(h.get_qform()[:3] - exp).max())\n"
-      "a = np.asarray(im.dataobj)\n"
-      "print('dtype', a.dtype, 'shape', a.shape, 'value', int(a[1, 1, 1]), 'sum', int(a.sum()))\n";
+      "for n, line in enumerate(open(sys.argv[1])):\n"
+      "    f = line.split(); im = nib.load(f[0]); h = im.header\n"
+      "    exp = np.array([float(x) for x in f[1:]]).reshape(4, 4)\n"
+      "    s = np.abs(h.get_sform() - exp).max(); q = np.abs(h.get_qform() - exp).max()\n"
+      "    print('case', n, 'sform', 'ok' if s < 1e-4 else s, 'qform', 'ok' if q < 1e-4 else q)\n"
+      "    if n == 0:\n"
+      "        a = np.asarray(im.dataobj)\n"
+      "        print('dtype', a.dtype, 'shape', a.shape, 'value', int(a[1, 1, 1]), 'sum', "
+      "int(a.sum()))\n";
   std::ofstream(dir + "/check.py") << script;
   std::string out;
   ASSERT_EQ(
-      testing::run_command(testing::python() + " " + dir + "/check.py " + dir + "/v.nii.gz", &out),
+      testing::run_command(testing::python() + " " + dir + "/check.py " + dir + "/cases.txt", &out),
       0)
       << out;
-  double sform_err = 1, qform_err = 1;
-  std::sscanf(out.c_str(), "sform_err %lf\nqform_err %lf", &sform_err, &qform_err);
-  EXPECT_LT(sform_err, 1e-4) << out;
-  EXPECT_LT(qform_err, 1e-4) << out;
+  for (int i = 0; i < n; ++i) {
+    EXPECT_NE(out.find("case " + std::to_string(i) + " sform ok qform ok\n"), std::string::npos)
+        << "orientation " << i << ":\n"
+        << out;
+  }
   int64_t sum = 0;
-  for (int64_t i = 0; i < g.voxel_count(); ++i) sum += v.data<int16_t>()[i];
+  for (int64_t i = 0; i < first.geometry().voxel_count(); ++i) sum += first.data<int16_t>()[i];
   const int64_t our_index = 1 + 5 * (2 + 4 * 1);  // our (1, 2, 1) is file voxel (1, 1, 1)
-  EXPECT_NE(out.find("dtype int16 shape (5, 4, 3) value " +
-                     std::to_string(v.data<int16_t>()[our_index]) + " sum " + std::to_string(sum)),
-            std::string::npos)
+  EXPECT_NE(
+      out.find("dtype int16 shape (5, 4, 3) value " +
+               std::to_string(first.data<int16_t>()[our_index]) + " sum " + std::to_string(sum)),
+      std::string::npos)
       << out;
 }
 
@@ -293,7 +331,9 @@ TEST(NiftiTest, ScaledValuesReadAsFloat32) {
   Geometry g;
   g.dims = {3, 2, 2};
   const Volume v = make_volume(g, DType::kInt16);
-  write_ok(v, dir + "/s.nii");
+  NiftiWriteOptions opt;
+  opt.layout = NiftiLayout::kAsStored;
+  write_ok(v, dir + "/s.nii", opt);
   patch_header(dir + "/s.nii", [](nifti1::Header& h) {
     h.scl_slope = 0.5f;
     h.scl_inter = -10.0f;
@@ -314,9 +354,11 @@ TEST(NiftiTest, BigEndianFileFromNibabel) {
       "import sys, nibabel as nib, numpy as np\n"
       "a = (np.arange(60, dtype='>i4') * 1000 - 30000).reshape(5, 4, 3, order='F')\n"
       "aff = np.array([[-2., 0, 0, 10], [0, 3., 0, -20], [0, 0, 4., 30], [0, 0, 0, 1]])\n"
-      "im = nib.Nifti1Image(a, aff); im.header.set_data_dtype('>i4')\n"
+      "h = nib.Nifti1Header(endianness='>'); h.set_data_dtype(np.int32)\n"
+      "im = nib.Nifti1Image(a, aff, h)\n"
       "nib.save(im, sys.argv[1])\n"
-      "assert nib.load(sys.argv[1]).header.endianness == '>'\n";
+      "h = nib.load(sys.argv[1]).header\n"
+      "assert h.endianness == '>' and h.get_data_dtype() == np.dtype('>i4'), h\n";
   std::ofstream(dir + "/make.py") << script;
   std::string out;
   ASSERT_EQ(
