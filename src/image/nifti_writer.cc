@@ -86,7 +86,7 @@ void set_quaternion(Mat3 r, nifti1::Header& h) {
       d = 0.5 * std::sqrt(zd);
       b = 0.25 * (r13 + r31) / d;
       c = 0.25 * (r23 + r32) / d;
-      a = 0.25 * (r12 - r21) / d;
+      a = 0.25 * (r21 - r12) / d;
     }
     if (a < 0.0) b = -b, c = -c, d = -d;
   }

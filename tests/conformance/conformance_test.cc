@@ -67,7 +67,9 @@ struct Case {
   std::string relpath;
   std::string test_name;
 };
-void PrintTo(const Case& c, std::ostream* os) { *os << c.corpus << "/" << c.relpath; }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.corpus << "/" << c.relpath;
+}
 
 // The same files make_references.py walks (it skips the same documentation files).
 std::vector<Case> list_cases(const std::string& corpus_name) {
@@ -83,8 +85,8 @@ std::vector<Case> list_cases(const std::string& corpus_name) {
       if (!e.is_regular_file() || name == "LICENSE" || name == "expected_attributes.json") {
         continue;
       }
-      cases.push_back({corpus.name, corpus.root,
-                       fs::relative(e.path(), corpus.root).generic_string(), ""});
+      cases.push_back(
+          {corpus.name, corpus.root, fs::relative(e.path(), corpus.root).generic_string(), ""});
     }
   }
   std::sort(cases.begin(), cases.end(),
@@ -110,14 +112,14 @@ std::string shell_quote(const std::string& s) {
 // The manifest, generated (or found up to date) once per process.
 struct References {
   std::string dir;
-  std::string error;  // why there are no references
-  bool python_missing = false;  // setup has not been run: skip, as for missing data
+  std::string error;                  // why there are no references
+  bool python_missing = false;        // setup has not been run: skip, as for missing data
   std::map<std::string, json> files;  // by key "<corpus>/<relpath>"
 };
 
-bool manifest_fresh(const std::string& manifest, const std::string& script,
-                    const json& roots) {
-  struct stat m{}, s{};
+bool manifest_fresh(const std::string& manifest, const std::string& script, const json& roots) {
+  struct stat m {
+  }, s{};
   if (stat(manifest.c_str(), &m) != 0 || stat(script.c_str(), &s) != 0) return false;
   if (m.st_mtime < s.st_mtime) return false;
   std::ifstream f(manifest);
@@ -149,8 +151,8 @@ const References& references() {
         return r;
       }
       std::string out;
-      const std::string cmd = shell_quote(python()) + " " + shell_quote(script) + " --out " +
-                              shell_quote(r.dir) + args;
+      const std::string cmd =
+          shell_quote(python()) + " " + shell_quote(script) + " --out " + shell_quote(r.dir) + args;
       if (run_command(cmd, &out) != 0) {
         r.error = "make_references.py failed:\n" + cmd + "\n" + out;
         return r;
@@ -171,25 +173,32 @@ const References& references() {
 // What a failure message needs to diagnose a disagreement.
 std::string describe(const dicom::ImageInfo& info) {
   std::ostringstream s;
-  s << dicom::transfer_syntax_name(info.transfer_syntax) << " (" << info.transfer_syntax
-    << "), " << info.photometric << ", " << info.rows << "x" << info.columns << "x"
-    << info.samples_per_pixel << ", " << info.frames << " frame(s), bits allocated/stored/high "
-    << info.bits_allocated << "/" << info.bits_stored << "/" << info.high_bit
-    << ", pixel representation " << info.pixel_representation << ", planar configuration "
-    << info.planar_configuration;
+  s << dicom::transfer_syntax_name(info.transfer_syntax) << " (" << info.transfer_syntax << "), "
+    << info.photometric << ", " << info.rows << "x" << info.columns << "x" << info.samples_per_pixel
+    << ", " << info.frames << " frame(s), bits allocated/stored/high " << info.bits_allocated << "/"
+    << info.bits_stored << "/" << info.high_bit << ", pixel representation "
+    << info.pixel_representation << ", planar configuration " << info.planar_configuration;
   return s.str();
 }
 
 std::string npy_dtype(DType t) {
   switch (t) {
-    case DType::kUInt8: return "u1";
-    case DType::kInt8: return "i1";
-    case DType::kUInt16: return "u2";
-    case DType::kInt16: return "i2";
-    case DType::kUInt32: return "u4";
-    case DType::kInt32: return "i4";
-    case DType::kFloat32: return "f4";
-    case DType::kFloat64: return "f8";
+    case DType::kUInt8:
+      return "u1";
+    case DType::kInt8:
+      return "i1";
+    case DType::kUInt16:
+      return "u2";
+    case DType::kInt16:
+      return "i2";
+    case DType::kUInt32:
+      return "u4";
+    case DType::kInt32:
+      return "i4";
+    case DType::kFloat32:
+      return "f4";
+    case DType::kFloat64:
+      return "f8";
   }
   return "?";
 }
@@ -201,13 +210,20 @@ int64_t element(const std::vector<uint8_t>& bytes, DType t, int64_t i) {
     return static_cast<int64_t>(v);
   };
   switch (t) {
-    case DType::kUInt8: return load(uint8_t{});
-    case DType::kInt8: return load(int8_t{});
-    case DType::kUInt16: return load(uint16_t{});
-    case DType::kInt16: return load(int16_t{});
-    case DType::kUInt32: return load(uint32_t{});
-    case DType::kInt32: return load(int32_t{});
-    default: return 0;
+    case DType::kUInt8:
+      return load(uint8_t{});
+    case DType::kInt8:
+      return load(int8_t{});
+    case DType::kUInt16:
+      return load(uint16_t{});
+    case DType::kInt16:
+      return load(int16_t{});
+    case DType::kUInt32:
+      return load(uint32_t{});
+    case DType::kInt32:
+      return load(int32_t{});
+    default:
+      return 0;
   }
 }
 
@@ -225,10 +241,10 @@ Result<std::vector<uint8_t>> decode_all(const dicom::ImageInfo& info) {
 
 // How decoded values compare with a reference array.
 struct Comparison {
-  std::string error;       // the arrays cannot be compared (shape, size, unreadable)
-  int64_t max_diff = 0;    // largest |medinfer - reference|
-  int64_t over = 0;        // values differing by more than the tolerance
-  std::string where;       // the worst and the first offending value, for the message
+  std::string error;     // the arrays cannot be compared (shape, size, unreadable)
+  int64_t max_diff = 0;  // largest |medinfer - reference|
+  int64_t over = 0;      // values differing by more than the tolerance
+  std::string where;     // the worst and the first offending value, for the message
 
   bool within(int64_t tolerance) const { return error.empty() && max_diff <= tolerance; }
   std::string describe() const { return error.empty() ? where : error; }
@@ -270,9 +286,9 @@ Comparison compare(const dicom::ImageInfo& info, const std::vector<uint8_t>& dec
   auto at = [&](int64_t i) {
     std::ostringstream p;
     p << "frame " << i / spp / info.columns / info.rows << " row "
-      << i / spp / info.columns % info.rows << " column " << i / spp % info.columns
-      << " sample " << i % spp << ": reference " << static_cast<int64_t>(ref->at(i))
-      << ", medinfer " << element(decoded, dt, i);
+      << i / spp / info.columns % info.rows << " column " << i / spp % info.columns << " sample "
+      << i % spp << ": reference " << static_cast<int64_t>(ref->at(i)) << ", medinfer "
+      << element(decoded, dt, i);
     return p.str();
   };
   // The first offending value too: a systematic error shows at the start of the frame.
@@ -352,8 +368,8 @@ TEST_P(Conformance, Decode) {
   if (refs.python_missing && !under_ci()) GTEST_SKIP() << refs.error;
   ASSERT_TRUE(refs.error.empty()) << refs.error;
   auto it = refs.files.find(c.corpus + "/" + c.relpath);
-  ASSERT_NE(it, refs.files.end()) << "no reference for " << c.relpath << " in "
-                                  << refs.dir << "/manifest.json";
+  ASSERT_NE(it, refs.files.end()) << "no reference for " << c.relpath << " in " << refs.dir
+                                  << "/manifest.json";
   const json& e = it->second;
   const std::string path = e["path"];
   const std::string status = e["status"];
@@ -373,9 +389,8 @@ TEST_P(Conformance, Decode) {
       expect_names_file(header.status(), path);
       return;
     }
-    EXPECT_FALSE(header->has_pixel_data)
-        << "pydicom finds no pixel data (" << status << ") but medinfer does: "
-        << describe(*header);
+    EXPECT_FALSE(header->has_pixel_data) << "pydicom finds no pixel data (" << status
+                                         << ") but medinfer does: " << describe(*header);
     std::vector<uint8_t> buf(std::max<size_t>(dicom::frame_bytes(*header), 1));
     Status st = dicom::decode_frame(*header, 0, buf.data(), buf.size());
     if (!header->has_pixel_data) expect_names_file(st, path);
@@ -444,8 +459,8 @@ TEST_P(Conformance, Decode) {
   }
   if (!decoded.is_ok()) outcome("fails", decoded.status().to_string());
   ASSERT_TRUE(decoded.is_ok()) << "pydicom decodes this file (" << e["decoder"]
-                               << ") but medinfer fails: " << decoded.status().to_string()
-                               << "; " << describe(info);
+                               << ") but medinfer fails: " << decoded.status().to_string() << "; "
+                               << describe(info);
   const int64_t tolerance = e["tolerance"];
   const Comparison cmp =
       compare(info, *decoded, refs.dir + "/" + e["npy"].get<std::string>(), tolerance);
@@ -464,8 +479,8 @@ TEST_P(Conformance, Decode) {
     ASSERT_EQ(sib->second["status"], "image") << sib->first;
     const Comparison scmp =
         compare(info, *decoded, refs.dir + "/" + sib->second["npy"].get<std::string>(), 0);
-    EXPECT_TRUE(scmp.within(0)) << scmp.describe() << "; vs the uncompressed " << sib->first
-                                << "; " << describe(info);
+    EXPECT_TRUE(scmp.within(0)) << scmp.describe() << "; vs the uncompressed " << sib->first << "; "
+                                << describe(info);
   }
   expect_rejects_bad_calls(info);
 }
@@ -474,8 +489,8 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   return info.param.test_name;
 }
 
-INSTANTIATE_TEST_SUITE_P(DicomParser, Conformance,
-                         ::testing::ValuesIn(list_cases("dicomParser")), case_name);
+INSTANTIATE_TEST_SUITE_P(DicomParser, Conformance, ::testing::ValuesIn(list_cases("dicomParser")),
+                         case_name);
 INSTANTIATE_TEST_SUITE_P(PylibjpegData, Conformance,
                          ::testing::ValuesIn(list_cases("pylibjpeg-data")), case_name);
 INSTANTIATE_TEST_SUITE_P(PydicomTestFiles, Conformance,

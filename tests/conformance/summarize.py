@@ -68,8 +68,11 @@ def main():
         elif cat == "second":
             second.append((key, detail, t.get("max_abs_diff", "")))
         elif cat == "failing":
-            msg = t["failures"][0]["failure"].splitlines() if t.get("failures") else [detail]
-            failing.append((key, next((m for m in msg if m.strip()), "")))
+            # The medinfer Status when it failed, else the line of the assertion saying how.
+            lines = [m for f in t.get("failures", []) for m in f["failure"].splitlines()]
+            why = detail or next((m for m in lines if "medinfer" in m or "differ" in m),
+                                 lines[-1] if lines else "")
+            failing.append((key, why))
 
     print("| corpus | transfer syntax | files | " + " | ".join(c[1] for c in COLUMNS) + " |")
     print("|---|---|---:|" + "---:|" * len(COLUMNS))

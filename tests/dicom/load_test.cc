@@ -226,3 +226,68 @@ TEST(Load, EnhancedMultiFrameUsesPerFrameFunctionalGroups) {
 
 }  // namespace
 }  // namespace medinfer::dicom
+
+namespace medinfer::dicom {
+namespace {
+
+// Edited copies of the 3 real slices: positions sheared by 15 degrees along y (as a tilted
+// gantry acquires them) and (0018,1120) set. Reported, and loaded on a sheared grid.
+TEST(Load, GantryTiltIsReportedAndKeptInTheGeometry) {
+  const SeriesInfo orig = only_series(ge_ct());
+  auto plan = plan_volume(orig);
+  ASSERT_TRUE(plan.is_ok());
+  const std::string dir = testing::temp_dir("load_tilt");
+  testing::copy_files(ge_ct(), dir);
+  const double t = std::tan(15.0 * M_PI / 180.0);
+  const double z0 = plan->slices[0].position[2];
+  for (const auto& sl : plan->slices) {
+    const std::string path = dir + "/" + fs::path(orig.images[sl.image].path).filename().string();
+    const auto& p = sl.position;
+    const std::string ipp = std::to_string(p[0]) + "\\" + std::to_string(p[1] + (p[2] - z0) * t) +
+                            "\\" + std::to_string(p[2]);
+    testing::edit_dicom(path, [&](DcmDataset& ds) {
+      ds.putAndInsertString(DCM_ImagePositionPatient, ipp.c_str());
+      ds.putAndInsertString(DCM_GantryDetectorTilt, "15");
+    });
+  }
+  const SeriesInfo tilted = only_series(dir);
+  ASSERT_TRUE(tilted.loadable);
+  ASSERT_FALSE(tilted.problems.empty());
+  EXPECT_NE(tilted.problems[0].find("gantry tilt"), std::string::npos) << tilted.problems[0];
+  const Volume v = load_ok(tilted);
+  const auto& g = v.geometry();
+  // The slice axis follows the stack: (0, sin 15, cos 15); the last slice lands where it is.
+  EXPECT_NEAR(g.direction[5], std::sin(15.0 * M_PI / 180.0), 1e-6);
+  EXPECT_NEAR(g.direction[8], std::cos(15.0 * M_PI / 180.0), 1e-6);
+  const auto last = g.index_to_lps(0, 0, 2);
+  const auto& p2 = plan->slices[2].position;
+  EXPECT_NEAR(last[1], p2[1] + (p2[2] - z0) * t, 1e-4);
+  EXPECT_NEAR(last[2], p2[2], 1e-4);
+}
+
+// A real 4D-Lung run of 9 consecutive slices with the middle one left out.
+TEST(Load, MissingSliceIsReportedAsAGap) {
+  const std::string lung = testing::data_path("ct/4dlung-113/ct");
+  MI_REQUIRE_DATA(lung);
+  auto r = scan({lung});
+  ASSERT_TRUE(r.is_ok());
+  const SeriesInfo& s = r->series.front();
+  auto plan = plan_volume(s);
+  ASSERT_TRUE(plan.is_ok());
+  const std::string dir = testing::temp_dir("load_gap");
+  for (size_t k = 40; k < 49; ++k) {
+    if (k == 44) continue;
+    const auto& src = s.images[plan->slices[k].image].path;
+    fs::copy_file(src, dir + "/" + fs::path(src).filename().string());
+  }
+  const SeriesInfo gap = only_series(dir);
+  ASSERT_EQ(gap.problems.size(), 1u);
+  EXPECT_NE(gap.problems[0].find("missing slices"), std::string::npos) << gap.problems[0];
+  EXPECT_NE(gap.problems[0].find("6 mm"), std::string::npos) << gap.problems[0];
+  auto strict = load(gap);
+  ASSERT_FALSE(strict.is_ok());
+  EXPECT_NE(strict.status().message().find("irregular slice spacing"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace medinfer::dicom
