@@ -235,8 +235,44 @@ def markdown(rows, checks, meta, loadavg):
     return "\n".join(L)
 
 
-def replace_section(md_path, body):
-    begin, end = f"<!-- BEGIN {SECTION} -->", f"<!-- END {SECTION} -->"
+def scaling_markdown(docs, machine, how):
+    """Thread scaling of dicom_load_bench runs (medinfer and raw read only)."""
+    meta = docs[0]["meta"]
+    L = [f"_{meta['date']} · commit `{meta['commit']}` · {machine}_", "", how, ""]
+    L.append("| series | syntax | slices | tool | " + " | ".join(
+        f"{t} thr" for t in sorted({r["threads"] for d in docs for r in d["rows"]})) + " |")
+    threads = sorted({r["threads"] for d in docs for r in d["rows"]})
+    L.append("|---|---|---:|---|" + "---:|" * len(threads))
+    for d in docs:
+        seen = []
+        for r in d["rows"]:
+            key = (r["series"], r["tool"])
+            if key in seen:
+                continue
+            seen.append(key)
+            by_t = {x["threads"]: x for x in d["rows"] if (x["series"], x["tool"]) == key}
+            one = by_t.get(1)
+            cells = []
+            for t in threads:
+                x = by_t.get(t)
+                if x is None:
+                    cells.append("")
+                elif one is None or t == 1 or r["tool"].startswith("raw"):
+                    cells.append(fmt_rate(x["slices_per_s"]))
+                else:
+                    cells.append(f"{fmt_rate(x['slices_per_s'])} ({x['slices_per_s'] / one['slices_per_s']:.1f}×)")
+            L.append(f"| {r['series']} | {r['syntax']} | {r['slices']} | {r['tool']} | "
+                     + " | ".join(cells) + " |")
+    L.append("")
+    L.append("Slices/s from the median wall time; (n×) = speedup over 1 thread. Commands:")
+    L.append("")
+    for d in docs:
+        L.append(f"- `{d['meta']['command']}`")
+    return "\n".join(L)
+
+
+def replace_section(md_path, body, section=SECTION, title="DICOM load"):
+    begin, end = f"<!-- BEGIN {section} -->", f"<!-- END {section} -->"
     block = f"{begin}\n{body}\n{end}"
     if os.path.exists(md_path):
         with open(md_path) as f:
@@ -249,7 +285,7 @@ def replace_section(md_path, body):
     else:
         if not text:
             text = BENCHMARKS_HEADER
-        text = text.rstrip("\n") + f"\n\n## DICOM load\n\n{block}\n"
+        text = text.rstrip("\n") + f"\n\n## {title}\n\n{block}\n"
     with open(md_path, "w") as f:
         f.write(text)
 
@@ -269,11 +305,30 @@ Each section is written by a script in `bench/` between `<!-- BEGIN name -->` an
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--results", required=True, help="folder of the run's *.json")
-    ap.add_argument("--meta", required=True)
+    ap.add_argument("--results", help="folder of the run's *.json")
+    ap.add_argument("--meta")
     ap.add_argument("--json", required=True)
     ap.add_argument("--markdown", required=True)
+    ap.add_argument("--scaling", help="comma list of dicom_load_bench JSON files: write the "
+                    "'dicom-load-scaling' section from them instead")
+    ap.add_argument("--machine", default="", help="with --scaling: the machine, in words")
+    ap.add_argument("--how", default="", help="with --scaling: how the run was made")
     a = ap.parse_args()
+    if a.scaling:
+        docs = []
+        for path in a.scaling.split(","):
+            with open(path) as f:
+                docs.append(json.load(f))
+        body = scaling_markdown(docs, a.machine, a.how)
+        os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
+        with open(a.json, "w") as f:
+            json.dump({"benchmark": "dicom-load-scaling", "machine": a.machine, "how": a.how,
+                       "runs": docs}, f, indent=1)
+        replace_section(a.markdown, body, "dicom-load-scaling", "DICOM load: thread scaling")
+        print(body)
+        return
+    if not (a.results and a.meta):
+        ap.error("--results and --meta are required (or --scaling)")
     with open(a.meta) as f:
         meta = json.load(f)
     files = [p for p in glob.glob(os.path.join(a.results, "round*", "*.json"))]

@@ -26,6 +26,9 @@ void register_codecs() {
   std::call_once(once, [] {
     // DCMTK logs parse problems itself; medinfer reports them as Status instead.
     OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+    // Some writers encode the dataset in implicit VR under an explicit-VR syntax; DCMTK
+    // then detects it instead of misparsing (pydicom does the same).
+    dcmAcceptUnexpectedImplicitEncoding.set(OFTrue);
     // YBR JPEG is converted to RGB (as pydicom does); no planar reordering.
     DJDecoderRegistration::registerCodecs(EDC_photometricInterpretation, EUC_default,
                                           EPC_default);
@@ -103,7 +106,7 @@ Result<std::unique_ptr<DcmFileFormat>> open_dicom(const std::string& path,
     char head[132] = {};
     std::FILE* f = std::fopen(path.c_str(), "rb");
     const bool preamble = f != nullptr && std::fread(head, 1, 132, f) == 132 &&
-                          std::fread(head, 1, 4, f) == 4 && std::memcmp(head, "DICM", 4) == 0;
+                          std::memcmp(head + 128, "DICM", 4) == 0;
     if (f != nullptr) std::fclose(f);
     OFString uid;
     DcmDataset* partial = ff->getDataset();

@@ -29,8 +29,14 @@ bool starts_codestream(const uint8_t* p, size_t n) {
 
 }  // namespace
 
-Result<std::vector<uint8_t>> read_frame_fragments(DcmFileFormat& file, const ImageInfo& image,
-                                                  int64_t frame) {
+namespace {
+
+struct FrameFragments {
+  std::vector<Fragment> frags;
+  size_t first = 0, last = 0;  // the frame's fragments: [first, last), 0 = after the table
+};
+
+Result<FrameFragments> locate_frame(DcmFileFormat& file, const ImageInfo& image, int64_t frame) {
   const std::string& path = image.path;
   DcmDataset& ds = *file.getDataset();
   DcmElement* el = nullptr;
@@ -120,6 +126,26 @@ Result<std::vector<uint8_t>> read_frame_fragments(DcmFileFormat& file, const Ima
     last = frame + 1 < frames ? starts[frame + 1] : frags.size();
   }
 
+  FrameFragments out;
+  out.frags = std::move(frags);
+  out.first = first;
+  out.last = last;
+  return out;
+}
+
+}  // namespace
+
+Result<size_t> frame_start_fragment(DcmFileFormat& file, const ImageInfo& image, int64_t frame) {
+  MI_ASSIGN_OR_RETURN(FrameFragments ff, locate_frame(file, image, frame));
+  return ff.first + 1;  // DCMTK counts the offset table as item 0
+}
+
+Result<std::vector<uint8_t>> read_frame_fragments(DcmFileFormat& file, const ImageInfo& image,
+                                                  int64_t frame) {
+  const std::string& path = image.path;
+  MI_ASSIGN_OR_RETURN(FrameFragments located, locate_frame(file, image, frame));
+  const std::vector<Fragment>& frags = located.frags;
+  const size_t first = located.first, last = located.last;
   uint64_t total = 0;
   for (size_t i = first; i < last; ++i) total += frags[i].length;
   std::vector<uint8_t> out;

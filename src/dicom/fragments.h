@@ -16,4 +16,8 @@ namespace medinfer::dicom {
 Result<std::vector<uint8_t>> read_frame_fragments(DcmFileFormat& file, const ImageInfo& image,
                                                   int64_t frame);
 
+// Index of the item holding the first fragment of `frame`, counted as DCMTK does (the
+// basic offset table is item 0), for DcmPixelData::getUncompressedFrame.
+Result<size_t> frame_start_fragment(DcmFileFormat& file, const ImageInfo& image, int64_t frame);
+
 }  // namespace medinfer::dicom

@@ -113,11 +113,48 @@ void finish_frame(const ImageInfo& im, const std::string& color_model, bool plan
   }
 }
 
+void swap_word_halves(void* data, size_t n) {
+  auto* w = static_cast<uint32_t*>(data);
+  for (size_t i = 0; i < n; ++i) w[i] = (w[i] >> 16) | (w[i] << 16);
+}
+
+// Native YBR_FULL_422: per pixel pair Y1 Y2 Cb Cr (PS3.5 8.2.3); expanded to RGB.
+Status decode_native_ybr422(DcmDataset& ds, const ImageInfo& im, int64_t frame, void* dst) {
+  if (im.bits_allocated != 8 || im.columns % 2 != 0) {
+    return not_supported(im.path + ": native YBR_FULL_422 needs 8-bit samples and even columns");
+  }
+  DcmElement* el = nullptr;
+  Uint8* src = nullptr;
+  if (ds.findAndGetElement(DCM_PixelData, el).bad() || el->getUint8Array(src).bad() ||
+      src == nullptr) {
+    return corrupt(im.path + ": cannot read " + tag_name(DCM_PixelData));
+  }
+  const uint64_t pixels = static_cast<uint64_t>(im.rows) * im.columns;
+  const uint64_t base = static_cast<uint64_t>(frame) * pixels * 2;
+  if (base + pixels * 2 > el->getLength()) {
+    return corrupt(im.path + ": " + tag_name(DCM_PixelData) + " too short for frame " +
+                   std::to_string(frame));
+  }
+  auto* out = static_cast<uint8_t*>(dst);
+  for (uint64_t p = 0; p < pixels; p += 2) {
+    const uint8_t* q = src + base + p * 2;
+    uint8_t* o = out + p * 3;
+    o[0] = q[0], o[1] = q[2], o[2] = q[3];
+    o[3] = q[1], o[4] = q[2], o[5] = q[3];
+  }
+  el->compact();
+  ybr_full_to_rgb(im, dst);
+  return Status::ok();
+}
+
 }  // namespace
 
+bool is_native_ybr422(const ImageInfo& im) {
+  return im.samples_per_pixel == 3 && im.photometric.rfind("YBR_FULL_422", 0) == 0;
+}
+
 bool has_direct_pixels(const ImageInfo& im) {
-  return im.pixel_data_offset >= 0 && im.bits_allocated >= 8 &&
-         !(im.samples_per_pixel == 3 && im.photometric.rfind("YBR_FULL_422", 0) == 0);
+  return im.pixel_data_offset >= 0 && im.bits_allocated >= 8 && !is_native_ybr422(im);
 }
 
 Status read_direct_frame(const ImageInfo& im, int64_t frame, void* dst, size_t dst_bytes) {
@@ -164,9 +201,8 @@ Status decode_frame_from(DcmFileFormat& file, const ImageInfo& im, int64_t frame
     if (codec != Codec::kNative) return not_supported(im.path + ": compressed 1-bit pixel data");
     return unpack_one_bit(ds, im, frame, dst);
   }
-  if (codec == Codec::kNative && im.samples_per_pixel == 3 &&
-      im.photometric.rfind("YBR_FULL_422", 0) == 0) {
-    return not_supported(im.path + ": native YBR_FULL_422 (subsampled) pixel data");
+  if (codec == Codec::kNative && is_native_ybr422(im)) {
+    return decode_native_ybr422(ds, im, frame, dst);
   }
   std::string color_model = im.photometric;
   if (codec == Codec::kJpeg2000) {
@@ -182,15 +218,27 @@ Status decode_frame_from(DcmFileFormat& file, const ImageInfo& im, int64_t frame
     }
     auto* pixel = static_cast<DcmPixelData*>(el);
     Uint32 start_fragment = 0;
+    if (codec != Codec::kNative && im.frames > 1) {
+      // DCMTK finds a frame's fragments by itself only when frames come in order.
+      MI_ASSIGN_OR_RETURN(size_t first, frame_start_fragment(file, im, frame));
+      start_fragment = static_cast<Uint32>(first);
+    }
+    // DCMTK wants an even-sized destination (frames of odd size are padded).
+    std::vector<uint8_t> padded(need % 2 == 1 ? need + 1 : 0);
+    void* target = padded.empty() ? dst : padded.data();
     OFString model;
-    OFCondition cond = pixel->getUncompressedFrame(&ds, static_cast<Uint32>(frame),
-                                                   start_fragment, dst,
-                                                   static_cast<Uint32>(need), model, nullptr);
+    OFCondition cond = pixel->getUncompressedFrame(
+        &ds, static_cast<Uint32>(frame), start_fragment, target,
+        static_cast<Uint32>(padded.empty() ? need : padded.size()), model, nullptr);
     if (cond.bad()) {
       return corrupt(im.path + ": cannot decode frame " + std::to_string(frame) + " (" +
                      transfer_syntax_name(im.transfer_syntax) + "): " + cond.text());
     }
     pixel->compact();  // drop values DCMTK cached, so series loads stay bounded
+    if (!padded.empty()) std::memcpy(dst, padded.data(), need);
+    if (im.transfer_syntax == "1.2.840.10008.1.2.2" && im.bits_allocated == 32) {
+      swap_word_halves(dst, need / 4);  // DCMTK swapped OW data in 16-bit words only
+    }
     if (!model.empty()) color_model = model.c_str();
     // DCMTK returns native colour data in the dataset's planar configuration; RLE and JPEG
     // decoders give colour-by-plane data when the dataset says so.

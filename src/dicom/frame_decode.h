@@ -8,6 +8,9 @@
 
 namespace medinfer::dicom {
 
+// Native YBR_FULL_422 colour (two bytes a pixel on disk).
+bool is_native_ybr422(const ImageInfo& image);
+
 // Native little-endian pixel data at a verified file offset: read with pread, no DCMTK.
 bool has_direct_pixels(const ImageInfo& image);
 Status read_direct_frame(const ImageInfo& image, int64_t frame, void* dst, size_t dst_bytes);

@@ -187,6 +187,14 @@ Result<ImageInfo> read_header(const std::string& path) {
   im.pixel_representation = static_cast<int>(get_int(ds, DCM_PixelRepresentation).value_or(0));
   im.planar_configuration = static_cast<int>(get_int(ds, DCM_PlanarConfiguration).value_or(0));
   im.photometric = get_string(ds, DCM_PhotometricInterpretation).value_or("MONOCHROME2");
+  // IS values must be whole numbers: DCMTK reads "1A" as 1, which would drop frames.
+  if (auto nf = get_string(ds, DCM_NumberOfFrames); nf && !nf->empty()) {
+    const bool digits = nf->find_first_not_of("+0123456789") == std::string::npos;
+    if (!digits || nf->size() > 9) {
+      return corrupt(path + ": " + tag_name(DCM_NumberOfFrames) + " is '" + *nf +
+                     "', not a whole number");
+    }
+  }
   im.frames = get_int(ds, DCM_NumberOfFrames).value_or(1);
   if (im.frames == 0) im.frames = 1;  // some writers put 0 for single-frame images
   im.gantry_tilt = get_doubles(ds, DCM_GantryDetectorTilt).empty()
@@ -201,7 +209,11 @@ Result<ImageInfo> read_header(const std::string& path) {
   }
   // Native pixel data must hold every frame; a shorter value is a truncated file.
   if (codec == Codec::kNative && pixel->getLength() != DCM_UndefinedLength) {
-    const double need_bits = static_cast<double>(im.rows) * im.columns * im.samples_per_pixel *
+    // Native YBR_FULL_422 stores 2 samples a pixel (PS3.3 C.7.6.3.1.2).
+    const double samples = im.samples_per_pixel == 3 && im.photometric.rfind("YBR_FULL_422", 0) == 0
+                               ? 2.0
+                               : im.samples_per_pixel;
+    const double need_bits = static_cast<double>(im.rows) * im.columns * samples *
                              im.bits_allocated * static_cast<double>(im.frames);
     if (static_cast<double>(pixel->getLength()) * 8 < need_bits) {
       return corrupt(path + ": " + tag_name(DCM_PixelData) + " holds " +
@@ -228,7 +240,8 @@ Result<ImageInfo> read_header(const std::string& path) {
   DcmSequenceOfItems* per_frame = nullptr;
   if (ds.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, per_frame).good() &&
       per_frame != nullptr) {
-    if (static_cast<int64_t>(per_frame->card()) != im.frames) {
+    // More items than frames happens in cut-down files; the first ones describe the frames.
+    if (static_cast<int64_t>(per_frame->card()) < im.frames) {
       return corrupt(path + ": " + tag_name(DCM_PerFrameFunctionalGroupsSequence) + " has " +
                      std::to_string(per_frame->card()) + " items for " +
                      std::to_string(im.frames) + " frames");

@@ -201,8 +201,12 @@ Result<Volume> read_impl(const std::string& path) {
                    (compressed ? "cannot hold that many" : "has " + std::to_string(file_size)));
   }
   // Skip the extensions between the header and the voxels.
-  std::vector<uint8_t> skip(offset - sizeof(h));
-  MI_RETURN_IF_ERROR(read_exact(f.get(), skip.data(), skip.size(), "header extensions"));
+  std::vector<uint8_t> skip(64 * 1024);
+  for (uint64_t left = offset - sizeof(h); left > 0;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(left, skip.size()));
+    MI_RETURN_IF_ERROR(read_exact(f.get(), skip.data(), n, "header extensions"));
+    left -= n;
+  }
 
   // Geometry: RAS affine -> LPS, split into spacing and unit direction columns.
   const std::array<double, 12> a = ras_affine(h);

@@ -16,10 +16,9 @@
 // The references are generated once per build tree (make_references.py takes a lock and
 // skips the work while its manifest is newer than the script), so each of ctest's
 // one-test processes only reads the manifest and its own .npy files.
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cmath>
+#include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -118,10 +117,9 @@ struct References {
 };
 
 bool manifest_fresh(const std::string& manifest, const std::string& script, const json& roots) {
-  struct stat m {
-  }, s{};
-  if (stat(manifest.c_str(), &m) != 0 || stat(script.c_str(), &s) != 0) return false;
-  if (m.st_mtime < s.st_mtime) return false;
+  std::error_code e1, e2;
+  const auto made = fs::last_write_time(manifest, e1), edited = fs::last_write_time(script, e2);
+  if (e1 || e2 || made < edited) return false;
   std::ifstream f(manifest);
   json j = json::parse(f, nullptr, /*allow_exceptions=*/false);
   return !j.is_discarded() && j.value("roots", json()) == roots;
@@ -227,12 +225,13 @@ int64_t element(const std::vector<uint8_t>& bytes, DType t, int64_t i) {
   }
 }
 
-// Every frame of `info`, or the first error.
+// Every frame of `info`, or the first error. Frame 0 is asked for even when the header
+// claims no frames, so such a file cannot pass as "decoded" without medinfer saying so.
 Result<std::vector<uint8_t>> decode_all(const dicom::ImageInfo& info) {
   const size_t frame = dicom::frame_bytes(info);
-  std::vector<uint8_t> all;
-  all.resize(frame * static_cast<size_t>(std::max<int64_t>(info.frames, 0)));
-  for (int64_t f = 0; f < info.frames; ++f) {
+  const int64_t frames = std::max<int64_t>(info.frames, 1);
+  std::vector<uint8_t> all(frame * static_cast<size_t>(frames));
+  for (int64_t f = 0; f < frames; ++f) {
     Status st = dicom::decode_frame(info, f, all.data() + f * frame, frame);
     if (!st.is_ok()) return st;
   }
@@ -247,7 +246,7 @@ struct Comparison {
   std::string where;     // the worst and the first offending value, for the message
 
   bool within(int64_t tolerance) const { return error.empty() && max_diff <= tolerance; }
-  std::string describe() const { return error.empty() ? where : error; }
+  std::string message() const { return error.empty() ? where : error; }
 };
 
 Comparison compare(const dicom::ImageInfo& info, const std::vector<uint8_t>& decoded,
@@ -429,7 +428,7 @@ TEST_P(Conformance, Decode) {
                                    : "within_tolerance_second_reference",
             second["decoder"].get<std::string>());
     EXPECT_TRUE(cmp.within(tolerance))
-        << cmp.describe() << "; vs second reference " << second["decoder"]
+        << cmp.message() << "; vs second reference " << second["decoder"]
         << " (pydicom: " << pydicom_error << "); " << describe(*header);
     return;
   }
@@ -469,7 +468,7 @@ TEST_P(Conformance, Decode) {
           : cmp.max_diff == 0    ? "identical"
                                  : "within_tolerance");
   EXPECT_TRUE(cmp.within(tolerance))
-      << cmp.describe() << "; vs " << e["decoder"] << " (other plugins: max |diff| or error "
+      << cmp.message() << "; vs " << e["decoder"] << " (other plugins: max |diff| or error "
       << e["cross_check"].dump() << "); " << describe(info);
 
   // dicomParser: a lossless variant decodes to exactly its uncompressed sibling.
@@ -479,7 +478,7 @@ TEST_P(Conformance, Decode) {
     ASSERT_EQ(sib->second["status"], "image") << sib->first;
     const Comparison scmp =
         compare(info, *decoded, refs.dir + "/" + sib->second["npy"].get<std::string>(), 0);
-    EXPECT_TRUE(scmp.within(0)) << scmp.describe() << "; vs the uncompressed " << sib->first << "; "
+    EXPECT_TRUE(scmp.within(0)) << scmp.message() << "; vs the uncompressed " << sib->first << "; "
                                 << describe(info);
   }
   expect_rejects_bad_calls(info);

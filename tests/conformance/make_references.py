@@ -13,8 +13,9 @@ converted to RGB, planar configuration 1 interleaved, palette indices (no LUT ap
 The reference decoder is the first pydicom plugin that succeeds, in pydicom's own order
 (as `pixel_array` does); the other installed plugins decode the file too and their
 maximum difference from the reference is recorded ("cross_check"). Where pydicom cannot
-decode a file, a second reference is looked for: the repaired version of the file that
-the corpus ships, then DCMTK's dcmdjpeg/dcmdjpls/dcmdrle CLI followed by pydicom.
+decode a file, a second reference is looked for: an intact counterpart the corpus ships
+(REPAIRED), DCMTK's dcmdjpeg/dcmdjpls/dcmdrle CLI followed by pydicom, or, for a file
+without a Transfer Syntax UID, pydicom told the syntax the dataset was read in.
 
 Usage: make_references.py --out DIR NAME=ROOT [NAME=ROOT ...]
 The run is skipped when DIR/manifest.json exists and is newer than this script and the
@@ -50,14 +51,18 @@ LOSSY_SYNTAXES = {
 }
 LOSSY_TOLERANCE = 1
 
-# Files in the corpora that are deliberately broken and ship with a repaired copy: the
-# repaired copy's pydicom decode is the second reference for the broken one.
+# Files in the corpora that are deliberately broken, and an intact counterpart whose
+# pydicom decode is their second reference: the corpus names the repaired copy (README,
+# ImageComments), or the counterpart's Pixel Data is byte for byte the same.
 REPAIRED = {
     "pylibjpeg-data/JPEG2000Lossless/966.dcm": "pylibjpeg-data/JPEG2000Lossless/966_fixed.dcm",
     "pylibjpeg-data/JPEGExtended/JPEG-lossy.dcm":
         "pylibjpeg-data/JPEGExtended/JPEGExtended_1s_1f_u_16_12.dcm",
     "pylibjpeg-data/JPEGExtended/RG2_JPLY.dcm": "pylibjpeg-data/JPEGExtended/RG2_JPLY_fixed.dcm",
     "pydicom-test-files/JPEG-lossy.dcm": "pydicom-test-files/JPGExtended.dcm",
+    # Number of Frames '1A' (invalid IS); its Pixel Data is byte for byte rtdose.dcm's,
+    # which has 15 frames.
+    "pydicom-test-files/badVR.dcm": "pydicom-test-files/rtdose.dcm",
 }
 
 # Files of the corpora that are documentation, not test inputs.
@@ -158,7 +163,9 @@ def decode_all_plugins(ds, ts):
         except Exception as exc:
             return None, None, {}, f"{type(exc).__name__}: {exc}"
     results = {}
-    for plugin in list(decoder._available):  # pydicom's own order, as pixel_array tries
+    # pydicom's own order, the one pixel_array tries (available_plugins is sorted by name)
+    order = list(getattr(decoder, "_available", None) or decoder.available_plugins)
+    for plugin in order:
         try:
             arr, _ = decoder.as_array(ds, decoding_plugin=plugin)
             results[plugin] = arr
@@ -299,7 +306,7 @@ def second_reference(key, path, ts, attrs, out_dir, repaired_refs):
     """A reference for a file pydicom cannot decode, or None."""
     if key in REPAIRED and REPAIRED[key] in repaired_refs:
         fixed = repaired_refs[REPAIRED[key]]
-        return {"decoder": f"repaired copy {REPAIRED[key]} ({fixed['decoder']})",
+        return {"decoder": f"intact counterpart {REPAIRED[key]} ({fixed['decoder']})",
                 "npy": fixed["npy"], "tolerance": fixed["tolerance"]}
     arr, tool, error = dcmtk_decode(path, ts)
     if arr is None:

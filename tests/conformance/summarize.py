@@ -21,6 +21,32 @@ COLUMNS = [
 ]
 
 
+SYNTAX_NAMES = {
+    "1.2.840.10008.1.2": "Implicit VR Little Endian",
+    "1.2.840.10008.1.2.1": "Explicit VR Little Endian",
+    "1.2.840.10008.1.2.1.99": "Deflated Explicit VR Little Endian",
+    "1.2.840.10008.1.2.2": "Explicit VR Big Endian",
+    "1.2.840.10008.1.2.4.50": "JPEG Baseline (Process 1)",
+    "1.2.840.10008.1.2.4.51": "JPEG Extended (Process 2 and 4)",
+    "1.2.840.10008.1.2.4.57": "JPEG Lossless (Process 14)",
+    "1.2.840.10008.1.2.4.70": "JPEG Lossless SV1 (Process 14, Selection Value 1)",
+    "1.2.840.10008.1.2.4.80": "JPEG-LS Lossless",
+    "1.2.840.10008.1.2.4.81": "JPEG-LS Near-Lossless",
+    "1.2.840.10008.1.2.4.90": "JPEG 2000 Lossless",
+    "1.2.840.10008.1.2.4.91": "JPEG 2000",
+    "1.2.840.10008.1.2.5": "RLE Lossless",
+}
+
+
+def syntax_name(entry):
+    if entry["status"] == "not_dicom":
+        return "not DICOM"
+    ts = entry.get("transfer_syntax", "")
+    if not ts:
+        return "(no File Meta, or no Transfer Syntax UID)"
+    return SYNTAX_NAMES.get(ts, entry.get("transfer_syntax_name") or ts)
+
+
 def category(test):
     if test.get("result") == "SKIPPED":
         return "skipped"
@@ -58,7 +84,7 @@ def main():
         if t is None:
             continue
         cat = category(t)
-        ts = e.get("transfer_syntax_name") or ("not DICOM" if e["status"] == "not_dicom" else "-")
+        ts = syntax_name(e)
         if e["status"] in ("no_pixels", "not_dicom") and cat in ("rejected", "no_image"):
             cat = "no_image"
         table[(e["root"], ts)][cat] += 1
@@ -70,14 +96,19 @@ def main():
         elif cat == "failing":
             # The medinfer Status when it failed, else the line of the assertion saying how.
             lines = [m for f in t.get("failures", []) for m in f["failure"].splitlines()]
-            why = detail or next((m for m in lines if "medinfer" in m or "differ" in m),
-                                 lines[-1] if lines else "")
+            keys = ("medinfer", "differ", "shape")
+            why = detail if t.get("outcome") == "fails" else next(
+                (m for m in lines if any(k in m for k in keys)), lines[-1] if lines else "")
             failing.append((key, why))
 
     print("| corpus | transfer syntax | files | " + " | ".join(c[1] for c in COLUMNS) + " |")
     print("|---|---|---:|" + "---:|" * len(COLUMNS))
     totals = Counter()
-    for (root, ts), counts in sorted(table.items()):
+    order = {name: i for i, (name, _) in enumerate(manifest["roots"])}
+    special = ("(", "not DICOM")  # after the real syntaxes
+    for (root, ts), counts in sorted(
+            table.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1].startswith(special),
+                                           kv[0][1])):
         n = sum(counts.values())
         totals.update(counts)
         totals["files"] += n
@@ -91,7 +122,9 @@ def main():
         print(f"- `{key}`: max |diff| {diff} vs {ref}")
     print("\nRejected (pydicom's error; medinfer's Status):\n")
     for key, why, status in rejected:
-        print(f"- `{key}`: pydicom: {why.splitlines()[0][:160]} — medinfer: {status[:220]}")
+        why = " ".join(why.split()).replace("Unable to decode as exceptions were raised by all "
+                                            "available plugins: ", "")
+        print(f"- `{key}`: pydicom: {why[:240]} — medinfer: {status[:240]}")
     print("\nFailing:\n")
     for key, msg in failing:
         print(f"- `{key}`: {msg[:300]}")

@@ -7,6 +7,7 @@
 # Usage: bash tests/fuzz/run_fuzz.sh BUILD_DIR SECONDS
 # Environment:
 #   FUZZ_KEEP_GOING=1     fork mode: keep fuzzing after a finding, fail at the end
+#   FUZZ_SKIP_REGRESSIONS=1  do not replay tests/fuzz/regressions/ first
 #   FUZZ_SEED_MAX_KB=256  largest conformance file used as a seed
 #   FUZZ_MAX_LEN=1048576  largest input the fuzzer builds
 #   MEDINFER_SHARED_DATA  shared data folder (default: ../shared/data beside the repo)
@@ -61,10 +62,17 @@ echo "run_fuzz: $(ls "$seeds" | wc -l) conformance seeds (<= ${seed_max_kb} KB),
 opts=(-rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10 -max_len="$max_len"
       -dict="$repo/tests/fuzz/dicom.dict" -artifact_prefix="$artifacts/")
 
-regressions=("$repo"/tests/fuzz/regressions/*)
-if [[ -e ${regressions[0]} ]]; then
-  echo "run_fuzz: replaying ${#regressions[@]} regression input(s)"
-  "$fuzzer" "${opts[@]}" "${regressions[@]}"
+# Each regression input runs in its own process, so one failure does not hide the others.
+failed_regressions=()
+if [[ ${FUZZ_SKIP_REGRESSIONS:-0} != 1 ]]; then
+  for input in "$repo"/tests/fuzz/regressions/*; do
+    [[ -f $input ]] || continue
+    if ! "$fuzzer" "${opts[@]}" -artifact_prefix="$work/tmp/" "$input" > "$work/regression.log" 2>&1; then
+      failed_regressions+=("$input")
+      grep -E 'ERROR|SUMMARY|runtime error' "$work/regression.log" | head -n 3 >&2
+    fi
+  done
+  echo "run_fuzz: replayed regressions, ${#failed_regressions[@]} failed"
 fi
 
 mode=()
@@ -77,15 +85,22 @@ status=0
 timeout --signal=INT "$((seconds + 300))" \
   "$fuzzer" "${opts[@]}" "${mode[@]}" -max_total_time="$seconds" -print_final_stats=1 \
   "$corpus" "$seeds" "$repo/tests/fuzz/seeds" > "$log" 2>&1 || status=$?
+# Plain mode prints stat:: lines; fork mode (FUZZ_KEEP_GOING) prints "#runs: cov: ..." lines.
 grep -E '^#[0-9]+ +(DONE|INITED)|^stat::number_of_executed_units|^stat::average_exec_per_sec' \
   "$log" || true
+grep -E '^#[0-9]+: cov:' "$log" | tail -n 1 || true
 
 found=$(find "$artifacts" -type f | sort)
+if [[ ${#failed_regressions[@]} -gt 0 ]]; then
+  echo "run_fuzz: FAILED: regression input(s) still fail:" >&2
+  printf '  %s\n' "${failed_regressions[@]}" >&2
+fi
 if [[ $status -ne 0 || -n $found ]]; then
-  tail -n 60 "$log"
+  grep -v 'NEW_FUNC' "$log" | tail -n 60
   echo "run_fuzz: FAILED (fuzzer exit status $status). Inputs:" >&2
   echo "${found:-  (none saved)}" >&2
   echo "Reproduce: $fuzzer <input>; keep small reproducers in tests/fuzz/regressions/." >&2
   exit 1
 fi
+[[ ${#failed_regressions[@]} -eq 0 ]] || exit 1
 echo "run_fuzz: no crash, leak, timeout or out-of-memory in ${seconds} s"

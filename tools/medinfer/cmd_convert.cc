@@ -141,8 +141,10 @@ int run(const ConvertArgs& args) {
       "(%s, %lld slices); load %.2f s, write %.2f s\n",
       args.output.c_str(), static_cast<long long>(g.dims[0]), static_cast<long long>(g.dims[1]),
       static_cast<long long>(g.dims[2]), dtype_name(vol->dtype()), g.spacing[0], g.spacing[1],
-      g.spacing[2], series.series_uid.c_str(), series.modality.c_str(),
-      static_cast<long long>(series.slice_count), load_s, timer.seconds() - load_s);
+      g.spacing[2],
+      series.series_uid.empty() ? "(no SeriesInstanceUID)" : series.series_uid.c_str(),
+      series.modality.c_str(), static_cast<long long>(series.slice_count), load_s,
+      timer.seconds() - load_s);
   return 0;
 }
 
