@@ -1,12 +1,14 @@
 // dicom_load_bench: how fast a DICOM series folder becomes a Hounsfield-unit volume.
 //
 //   dicom_load_bench --series DIR[,DIR...] [--threads 1,2] [--reps 10] [--warmup 1]
-//                    [--mode medinfer,raw] [--output float32|int16] [--json OUT]
+//                    [--mode medinfer,reuse,raw] [--output float32|int16] [--json OUT]
+//                    [--commit HASH]
 //
 // Modes (one row per series x mode x thread count):
 //   medinfer  scan(DIR) + plan_volume + Volume::allocate + load_into, i.e. what
 //             `dicom::scan` followed by `dicom::load` does, from a folder path to a float32
-//             HU volume. The row also carries the median of each of those steps.
+//             HU volume. The row also carries the median of each of those steps. The fresh
+//             volume is freed after the timed region.
 //   reuse     the same into one volume buffer allocated and touched before timing, as a
 //             pipeline that recycles its (pinned) buffers would call load_into: shows what
 //             first-touch page faults on a fresh 100+ MB volume cost.
@@ -52,7 +54,7 @@ using nlohmann::json;
 struct Args {
   std::vector<std::string> series;
   std::vector<int> threads{1, 0};
-  std::vector<std::string> modes{"medinfer", "raw"};
+  std::vector<std::string> modes{"medinfer", "reuse", "raw"};
   int reps = 10;
   int warmup = 1;
   medinfer::DType output = medinfer::DType::kFloat32;
@@ -64,7 +66,7 @@ struct Args {
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "dicom_load_bench: " << why << "\n"
             << "usage: dicom_load_bench --series DIR[,DIR...] [--threads 1,2] [--reps N]\n"
-               "         [--warmup N] [--mode medinfer,raw] [--output float32|int16]\n"
+               "         [--warmup N] [--mode medinfer,reuse,raw] [--output float32|int16]\n"
                "         [--json OUT] [--commit HASH]\n";
   std::exit(2);
 }
@@ -272,8 +274,7 @@ json volume_check(const medinfer::Volume& vol) {
 }
 
 json base_row(const SeriesMeta& m, const std::string& tool, int threads,
-              const std::vector<double>& times, const std::vector<double>& cpus,
-              const Args& a) {
+              const std::vector<double>& times, const std::vector<double>& cpus, const Args& a) {
   const Stats s = stats(times);
   return {{"series", m.name},
           {"path", m.path},
@@ -403,9 +404,8 @@ json bench_raw(const SeriesMeta& m, int threads, const Args& a) {
   json row = base_row(m, "raw read (C++)", threads, times, cpus, a);
   row["bytes"] = bytes;
   row["files"] = m.files;
-  row["mb_per_s"] = row["median_s"].get<double>() > 0
-                        ? bytes / 1e6 / row["median_s"].get<double>()
-                        : 0.0;
+  row["mb_per_s"] =
+      row["median_s"].get<double>() > 0 ? bytes / 1e6 / row["median_s"].get<double>() : 0.0;
   return row;
 }
 

@@ -12,7 +12,8 @@
 # and round), so slow drifts in machine load hit every tool alike; the report pools them.
 # Environment: ROUNDS (3), REPS (5), THREADS (1,<nproc>), PYTHON (a python with pydicom,
 # pylibjpeg, python-gdcm, numpy; default build/venv/bin/python), MEDINFER_DATA (../shared/data),
-# BENCH_MD (docs/BENCHMARKS.md), BENCH_JSON (docs/benchmarks/dicom_load.json).
+# BENCH_MD (docs/BENCHMARKS.md), BENCH_JSON (docs/benchmarks/dicom_load.json), COMMIT (what
+# to record; default: git's HEAD, with -dirty when tracked files differ).
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -48,9 +49,11 @@ COMPRESSED=("$DATA/ct/nsclc-r01-001/ct" "$DATA/ct/totalseg-example/dicom")
 for d in "${ALL[@]}"; do [[ -d $d ]] || die "missing data folder $d (see ../shared/data/README.md)"; done
 join() { local IFS=,; echo "$*"; }
 
-COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo "none")
-if [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
-  COMMIT="$COMMIT-dirty"  # tracked files differ from the commit
+if [[ -z ${COMMIT:-} ]]; then
+  COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo "none")
+  if [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+    COMMIT="$COMMIT-dirty"  # tracked files differ from the commit
+  fi
 fi
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$BUILD/bench-results/dicom-load-$STAMP

@@ -29,6 +29,7 @@ struct FrameInfo {
   double rescale_slope = 1.0;
   double rescale_intercept = 0.0;
   double slice_thickness = 0.0;
+  double spacing_between_slices = 0.0;  // (0018,0088), 0 when absent
 };
 
 // The header of one DICOM file: everything needed to group, order and decode it.

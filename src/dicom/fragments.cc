@@ -40,7 +40,8 @@ Result<FrameFragments> locate_frame(DcmFileFormat& file, const ImageInfo& image,
   const std::string& path = image.path;
   DcmDataset& ds = *file.getDataset();
   DcmElement* el = nullptr;
-  if (ds.findAndGetElement(DCM_PixelData, el).bad() || el == nullptr) {
+  if (ds.findAndGetElement(DCM_PixelData, el).bad() || el == nullptr ||
+      el->ident() != EVR_PixelData) {
     return corrupt(path + ": missing " + tag_name(DCM_PixelData));
   }
   auto* pixel = static_cast<DcmPixelData*>(el);

@@ -113,6 +113,32 @@ void finish_frame(const ImageInfo& im, const std::string& color_model, bool plan
   }
 }
 
+// DCMTK 3.6.7's RLE decoder trusts the segment offsets of the RLE header (PS3.5 G.5) and
+// reads past the fragment when they are wrong; check them before it runs.
+Status check_rle_header(const ImageInfo& im, int64_t frame, const std::vector<uint8_t>& rle) {
+  const std::string where = im.path + ": RLE frame " + std::to_string(frame);
+  if (rle.size() < 64) return corrupt(where + " is shorter than its 64-byte header");
+  auto le32 = [&](size_t i) {
+    return rle[i] | (rle[i + 1] << 8) | (rle[i + 2] << 16) | (static_cast<uint32_t>(rle[i + 3]) << 24);
+  };
+  const uint32_t segments = le32(0);
+  const uint32_t want = static_cast<uint32_t>(im.samples_per_pixel * (im.bits_allocated / 8));
+  if (segments != want || segments < 1 || segments > 15) {
+    return corrupt(where + " has " + std::to_string(segments) + " segments, expected " +
+                   std::to_string(want));
+  }
+  uint32_t prev = 64;
+  for (uint32_t s = 0; s < segments; ++s) {
+    const uint32_t off = le32(4 + 4 * s);
+    if ((s == 0 && off != 64) || off < prev || off > rle.size()) {
+      return corrupt(where + ": segment " + std::to_string(s) + " offset " + std::to_string(off) +
+                     " is outside the frame's " + std::to_string(rle.size()) + " bytes");
+    }
+    prev = off;
+  }
+  return Status::ok();
+}
+
 void swap_word_halves(void* data, size_t n) {
   auto* w = static_cast<uint32_t*>(data);
   for (size_t i = 0; i < n; ++i) w[i] = (w[i] >> 16) | (w[i] << 16);
@@ -213,10 +239,15 @@ Status decode_frame_from(DcmFileFormat& file, const ImageInfo& im, int64_t frame
     return not_supported(im.path + ": transfer syntax " + im.transfer_syntax);
   } else {
     DcmElement* el = nullptr;
-    if (ds.findAndGetElement(DCM_PixelData, el).bad() || el == nullptr) {
+    if (ds.findAndGetElement(DCM_PixelData, el).bad() || el == nullptr ||
+      el->ident() != EVR_PixelData) {
       return corrupt(im.path + ": missing " + tag_name(DCM_PixelData));
     }
     auto* pixel = static_cast<DcmPixelData*>(el);
+    if (codec == Codec::kRle) {
+      MI_ASSIGN_OR_RETURN(std::vector<uint8_t> stream, read_frame_fragments(file, im, frame));
+      MI_RETURN_IF_ERROR(check_rle_header(im, frame, stream));
+    }
     Uint32 start_fragment = 0;
     if (codec != Codec::kNative && im.frames > 1) {
       // DCMTK finds a frame's fragments by itself only when frames come in order.

@@ -54,6 +54,8 @@ void read_plane(DcmItem& item, FrameInfo& f) {
   }
   auto st = get_doubles(item, DCM_SliceThickness);
   if (st.size() == 1) f.slice_thickness = st[0];
+  auto sbs = get_doubles(item, DCM_SpacingBetweenSlices);
+  if (sbs.size() == 1 && std::isfinite(sbs[0]) && sbs[0] > 0) f.spacing_between_slices = sbs[0];
   auto slope = get_doubles(item, DCM_RescaleSlope);
   if (slope.size() == 1 && std::isfinite(slope[0]) && slope[0] != 0.0) f.rescale_slope = slope[0];
   auto icpt = get_doubles(item, DCM_RescaleIntercept);
@@ -164,8 +166,9 @@ Result<ImageInfo> read_header(const std::string& path) {
   im.transfer_syntax = DcmXfer(xfer).getXferID();
   // Prefer the meta header's UID when DCMTK does not know it (HTJ2K in DCMTK 3.6.7).
   const std::string meta_uid = meta_transfer_syntax(*ff);
+  // and for deflated data, which open_dicom inflates before DCMTK parses it.
   if (!meta_uid.empty() && meta_uid != im.transfer_syntax &&
-      codec_for(meta_uid) == Codec::kJpeg2000) {
+      (codec_for(meta_uid) == Codec::kJpeg2000 || meta_uid == "1.2.840.10008.1.2.1.99")) {
     im.transfer_syntax = meta_uid;
   }
 
@@ -174,6 +177,10 @@ Result<ImageInfo> read_header(const std::string& path) {
   im.object_kind =
       kind_of(im.sop_class_uid, im.modality, im.has_pixel_data || ds.tagExists(DCM_Rows));
   if (!im.has_pixel_data) return im;  // non-image object: identity is all we need
+  if (pixel->ident() != EVR_PixelData) {
+    return corrupt(path + ": " + tag_name(DCM_PixelData) + " has VR " +
+                   DcmVR(pixel->getVR()).getVRName() + ", expected OB or OW");
+  }
   if (ds.tagExists(DCM_FloatPixelData) || ds.tagExists(DCM_DoubleFloatPixelData)) {
     return not_supported(path + ": float pixel data is not supported");
   }
@@ -226,7 +233,9 @@ Result<ImageInfo> read_header(const std::string& path) {
     }
   }
 
-  if (codec == Codec::kNative && im.bits_allocated >= 8) {
+  const bool plain_le = im.transfer_syntax == "1.2.840.10008.1.2" ||
+                        im.transfer_syntax == "1.2.840.10008.1.2.1";
+  if (plain_le && im.bits_allocated >= 8) {
     im.pixel_data_offset = locate_native_pixels(path, xfer, pixel->getLength());
   }
 

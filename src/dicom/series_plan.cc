@@ -125,7 +125,12 @@ Result<VolumePlan> plan_volume(const SeriesInfo& series, const LoadOptions& opti
   Geometry& g = plan.geometry;
   g.dims = {first.columns, first.rows, static_cast<int64_t>(slices.size())};
   g.spacing = {g0.pixel_spacing[1], g0.pixel_spacing[0], 1.0};
-  if (g0.slice_thickness > 0) g.spacing[2] = g0.slice_thickness;
+  // One slice has no position step: SpacingBetweenSlices, else SliceThickness, else 1 mm.
+  if (g0.spacing_between_slices > 0) {
+    g.spacing[2] = g0.spacing_between_slices;
+  } else if (g0.slice_thickness > 0) {
+    g.spacing[2] = g0.slice_thickness;
+  }
   if (spatial) {
     g.origin = slices.front().ref.position;
     Vec3 axis = normal;

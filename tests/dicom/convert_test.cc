@@ -98,6 +98,10 @@ struct CtCase {
   const char* dir;  // under shared data
 };
 
+void PrintTo(const CtCase& c, std::ostream* os) {
+  *os << c.dir;
+}
+
 class ConvertMatchesDcm2niix : public ::testing::TestWithParam<CtCase> {};
 
 TEST_P(ConvertMatchesDcm2niix, SameGridAndValues) {

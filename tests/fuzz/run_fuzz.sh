@@ -86,7 +86,7 @@ timeout --signal=INT "$((seconds + 300))" \
   "$fuzzer" "${opts[@]}" "${mode[@]}" -max_total_time="$seconds" -print_final_stats=1 \
   "$corpus" "$seeds" "$repo/tests/fuzz/seeds" > "$log" 2>&1 || status=$?
 # Plain mode prints stat:: lines; fork mode (FUZZ_KEEP_GOING) prints "#runs: cov: ..." lines.
-grep -E '^#[0-9]+ +(DONE|INITED)|^stat::number_of_executed_units|^stat::average_exec_per_sec' \
+grep -E '^#[0-9]+[[:space:]]+(DONE|INITED)|^stat::number_of_executed_units|^stat::average_exec_per_sec' \
   "$log" || true
 grep -E '^#[0-9]+: cov:' "$log" | tail -n 1 || true
 
