@@ -31,7 +31,7 @@ for t in glob.glob(os.path.join(b, "data", "*.tar.xz")):
 PY
 export LD_LIBRARY_PATH=$BUNDLE/lib DCMDICTPATH=$BUNDLE/dicom.dic PYTHONPATH=$BUNDLE/pylib
 if [[ -z ${SERIES:-} ]]; then
-  SERIES=$(ls -d "$BUNDLE"/data/*/ct | paste -sd, -)
+  SERIES=$(find "$BUNDLE/data" -mindepth 2 -maxdepth 2 -type d -name ct | sort | paste -sd, -)
 fi
 mkdir -p "$OUT"
 la() { cut -d' ' -f1-3 /proc/loadavg >>"$OUT/loadavg.txt"; }

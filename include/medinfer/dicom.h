@@ -85,8 +85,8 @@ struct SeriesInfo {
   int rows = 0, columns = 0;                   // of the first image
   std::array<double, 3> spacing{0, 0, 0};      // column, row, slice spacing (mm); 0 = unknown
   std::array<double, 6> orientation{0, 0, 0, 0, 0, 0};
-  std::vector<std::string> problems;           // missing slices, duplicates, mixed sizes, ...
-  bool loadable = false;                       // an image series load() can assemble
+  std::vector<std::string> problems;  // missing slices, duplicates, mixed sizes, ...
+  bool loadable = false;              // an image series load() can assemble
 };
 
 // A file that was not a usable DICOM object, and why.
@@ -102,8 +102,8 @@ struct ScanResult {
 };
 
 struct ScanOptions {
-  int threads = 0;         // 0 = all hardware threads
-  bool recursive = true;   // descend into folders
+  int threads = 0;        // 0 = all hardware threads
+  bool recursive = true;  // descend into folders
 };
 
 // Reads one file's header (pixel data is located, not read).
@@ -143,8 +143,8 @@ struct VolumePlan {
 };
 
 struct LoadOptions {
-  DType output = DType::kFloat32;  // kFloat32, or kInt16 when every value fits exactly
-  bool apply_rescale = true;       // stored values * slope + intercept (HU for CT)
+  DType output = DType::kFloat32;        // kFloat32, or kInt16 when every value fits exactly
+  bool apply_rescale = true;             // stored values * slope + intercept (HU for CT)
   bool allow_irregular_spacing = false;  // else gaps and uneven spacing fail the load
   int threads = 0;                       // 0 = all hardware threads
 };

@@ -48,17 +48,27 @@ class [[nodiscard]] Status {
 inline Status invalid_argument(std::string m) {
   return {StatusCode::kInvalidArgument, std::move(m)};
 }
-inline Status corrupt(std::string m) { return {StatusCode::kCorrupt, std::move(m)}; }
-inline Status not_supported(std::string m) { return {StatusCode::kNotSupported, std::move(m)}; }
-inline Status io_error(std::string m) { return {StatusCode::kIOError, std::move(m)}; }
-inline Status out_of_memory(std::string m) { return {StatusCode::kOutOfMemory, std::move(m)}; }
-inline Status internal_error(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status corrupt(std::string m) {
+  return {StatusCode::kCorrupt, std::move(m)};
+}
+inline Status not_supported(std::string m) {
+  return {StatusCode::kNotSupported, std::move(m)};
+}
+inline Status io_error(std::string m) {
+  return {StatusCode::kIOError, std::move(m)};
+}
+inline Status out_of_memory(std::string m) {
+  return {StatusCode::kOutOfMemory, std::move(m)};
+}
+inline Status internal_error(std::string m) {
+  return {StatusCode::kInternal, std::move(m)};
+}
 
 // Either a value or a non-OK Status.
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).is_ok() && "Result constructed from an OK status");
   }
@@ -85,10 +95,10 @@ class [[nodiscard]] Result {
 #define MEDINFER_CONCAT(a, b) MEDINFER_CONCAT_INNER(a, b)
 
 // Returns from the enclosing function when `expr` (a Status) is not OK.
-#define MI_RETURN_IF_ERROR(expr)             \
-  do {                                       \
-    ::medinfer::Status _mi_st = (expr);      \
-    if (!_mi_st.is_ok()) return _mi_st;      \
+#define MI_RETURN_IF_ERROR(expr)        \
+  do {                                  \
+    ::medinfer::Status _mi_st = (expr); \
+    if (!_mi_st.is_ok()) return _mi_st; \
   } while (0)
 
 // `MI_ASSIGN_OR_RETURN(auto x, make_x());`

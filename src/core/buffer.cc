@@ -16,9 +16,12 @@ namespace medinfer {
 
 const char* storage_name(Storage storage) {
   switch (storage) {
-    case Storage::kHost: return "host";
-    case Storage::kPinned: return "pinned";
-    case Storage::kDevice: return "device";
+    case Storage::kHost:
+      return "host";
+    case Storage::kPinned:
+      return "pinned";
+    case Storage::kDevice:
+      return "device";
   }
   return "unknown";
 }
@@ -32,9 +35,13 @@ bool cuda_available() {
 #endif
 }
 
-Buffer::~Buffer() { release(); }
+Buffer::~Buffer() {
+  release();
+}
 
-Buffer::Buffer(Buffer&& other) noexcept { *this = std::move(other); }
+Buffer::Buffer(Buffer&& other) noexcept {
+  *this = std::move(other);
+}
 
 Buffer& Buffer::operator=(Buffer&& other) noexcept {
   if (this != &other) {
@@ -50,9 +57,13 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
 void Buffer::release() {
   if (data_ == nullptr) return;
   switch (storage_) {
-    case Storage::kHost: std::free(data_); break;
+    case Storage::kHost:
+      std::free(data_);
+      break;
 #ifdef MEDINFER_WITH_CUDA
-    case Storage::kPinned: cudaFreeHost(data_); break;
+    case Storage::kPinned:
+      cudaFreeHost(data_);
+      break;
     case Storage::kDevice: {
       int prev = 0;
       cudaGetDevice(&prev);
@@ -62,7 +73,8 @@ void Buffer::release() {
       break;
     }
 #endif
-    default: break;
+    default:
+      break;
   }
   data_ = nullptr;
   size_ = 0;
@@ -73,8 +85,7 @@ Result<Buffer> Buffer::allocate(size_t bytes, Storage storage, int device) {
   b.storage_ = storage;
   b.device_ = device;
   if (bytes == 0) return b;
-  const std::string what = std::to_string(bytes) + " bytes of " + storage_name(storage) +
-                           " memory";
+  const std::string what = std::to_string(bytes) + " bytes of " + storage_name(storage) + " memory";
   switch (storage) {
     case Storage::kHost: {
       // Volumes are large: 2 MiB alignment and transparent huge pages cut the page faults
@@ -93,18 +104,18 @@ Result<Buffer> Buffer::allocate(size_t bytes, Storage storage, int device) {
 #ifdef MEDINFER_WITH_CUDA
       if (!cuda_available()) return not_supported("cannot allocate " + what + ": no CUDA device");
       if (storage == Storage::kPinned) {
-        MI_RETURN_IF_ERROR(cuda::cuda_status(cudaMallocHost(&b.data_, bytes), "cudaMallocHost",
-                                             __FILE__, __LINE__)
-                               .with_context("allocating " + what));
+        MI_RETURN_IF_ERROR(
+            cuda::cuda_status(cudaMallocHost(&b.data_, bytes), "cudaMallocHost", __FILE__, __LINE__)
+                .with_context("allocating " + what));
       } else {
         int prev = 0;
         MI_CUDA_CHECK(cudaGetDevice(&prev));
         MI_CUDA_CHECK(cudaSetDevice(device));
-        Status st = cuda::cuda_status(cudaMalloc(&b.data_, bytes), "cudaMalloc", __FILE__,
-                                      __LINE__);
+        Status st =
+            cuda::cuda_status(cudaMalloc(&b.data_, bytes), "cudaMalloc", __FILE__, __LINE__);
         cudaSetDevice(prev);
-        MI_RETURN_IF_ERROR(st.with_context("allocating " + what + " on cuda:" +
-                                           std::to_string(device)));
+        MI_RETURN_IF_ERROR(
+            st.with_context("allocating " + what + " on cuda:" + std::to_string(device)));
       }
       break;
 #else
@@ -127,8 +138,9 @@ Status Buffer::fill_f32(float value) {
   MI_CUDA_CHECK(cudaGetDevice(&prev));
   MI_CUDA_CHECK(cudaSetDevice(device_));
   Status st = cuda::fill_f32(static_cast<float*>(data_), value, count, nullptr);
-  if (st.is_ok()) st = cuda::cuda_status(cudaStreamSynchronize(nullptr), "cudaStreamSynchronize",
-                                         __FILE__, __LINE__);
+  if (st.is_ok())
+    st = cuda::cuda_status(cudaStreamSynchronize(nullptr), "cudaStreamSynchronize", __FILE__,
+                           __LINE__);
   cudaSetDevice(prev);
   return st;
 #else

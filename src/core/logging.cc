@@ -26,8 +26,12 @@ std::atomic<int>& level_slot() {
 
 }  // namespace
 
-LogLevel log_level() { return static_cast<LogLevel>(level_slot().load()); }
-void set_log_level(LogLevel level) { level_slot().store(static_cast<int>(level)); }
+LogLevel log_level() {
+  return static_cast<LogLevel>(level_slot().load());
+}
+void set_log_level(LogLevel level) {
+  level_slot().store(static_cast<int>(level));
+}
 
 void log_message(LogLevel level, const std::string& message) {
   static std::mutex mu;

@@ -17,11 +17,11 @@ void log_message(LogLevel level, const std::string& message);
 
 }  // namespace medinfer
 
-#define MI_LOG(level, expr)                                                  \
-  do {                                                                       \
-    if (::medinfer::LogLevel::level >= ::medinfer::log_level()) {            \
-      std::ostringstream _mi_os;                                             \
-      _mi_os << expr;                                                        \
-      ::medinfer::log_message(::medinfer::LogLevel::level, _mi_os.str());    \
-    }                                                                        \
+#define MI_LOG(level, expr)                                               \
+  do {                                                                    \
+    if (::medinfer::LogLevel::level >= ::medinfer::log_level()) {         \
+      std::ostringstream _mi_os;                                          \
+      _mi_os << expr;                                                     \
+      ::medinfer::log_message(::medinfer::LogLevel::level, _mi_os.str()); \
+    }                                                                     \
   } while (0)

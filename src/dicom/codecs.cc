@@ -1,21 +1,21 @@
 // DCMTK decoder registration and typed element access.
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcdict.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcsequen.h>
-#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
 #include <filesystem>
-#include <vector>
 #include <mutex>
 #include <sstream>
+#include <vector>
 
 #include "dicom/dataset.h"
 
@@ -30,8 +30,7 @@ void register_codecs() {
     // then detects it instead of misparsing (pydicom does the same).
     dcmAcceptUnexpectedImplicitEncoding.set(OFTrue);
     // YBR JPEG is converted to RGB (as pydicom does); no planar reordering.
-    DJDecoderRegistration::registerCodecs(EDC_photometricInterpretation, EUC_default,
-                                          EPC_default);
+    DJDecoderRegistration::registerCodecs(EDC_photometricInterpretation, EUC_default, EPC_default);
     DJLSDecoderRegistration::registerCodecs();
     DcmRLEDecoderRegistration::registerCodecs();
   });

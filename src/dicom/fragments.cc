@@ -65,8 +65,8 @@ Result<FrameFragments> locate_frame(DcmFileFormat& file, const ImageInfo& image,
     }
     const uint32_t len = item->getLength();
     if (!ec && len > file_size) {
-      return corrupt(path + ": fragment " + std::to_string(i) + " declares " +
-                     std::to_string(len) + " bytes, more than the file holds");
+      return corrupt(path + ": fragment " + std::to_string(i) + " declares " + std::to_string(len) +
+                     " bytes, more than the file holds");
     }
     frags.push_back({item, offset, len});
     offset += 8 + static_cast<uint64_t>(len);

@@ -23,8 +23,7 @@ namespace {
 
 // Keeps bits [high_bit - bits_stored + 1, high_bit], shifted down, sign-extended when signed.
 template <typename T>
-void normalize_bits(T* v, size_t n, int bits_allocated, int bits_stored, int high_bit,
-                    bool sign) {
+void normalize_bits(T* v, size_t n, int bits_allocated, int bits_stored, int high_bit, bool sign) {
   using U = std::make_unsigned_t<T>;
   const int shift = high_bit + 1 - bits_stored;
   if (bits_stored == bits_allocated && shift == 0) return;
@@ -50,7 +49,8 @@ void normalize(const ImageInfo& im, void* dst) {
     case 32:
       normalize_bits(static_cast<uint32_t*>(dst), n, 32, im.bits_stored, im.high_bit, s);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -72,9 +72,7 @@ void interleave(const ImageInfo& im, void* dst) {
 void ybr_full_to_rgb(const ImageInfo& im, void* dst) {
   const size_t pixels = static_cast<size_t>(im.rows) * im.columns;
   auto* p = static_cast<uint8_t*>(dst);
-  auto clamp = [](double v) {
-    return static_cast<uint8_t>(std::clamp(std::round(v), 0.0, 255.0));
-  };
+  auto clamp = [](double v) { return static_cast<uint8_t>(std::clamp(std::round(v), 0.0, 255.0)); };
   for (size_t i = 0; i < pixels; ++i, p += 3) {
     const double y = p[0], cb = p[1] - 128.0, cr = p[2] - 128.0;
     p[0] = clamp(y + 1.402 * cr);
@@ -119,7 +117,8 @@ Status check_rle_header(const ImageInfo& im, int64_t frame, const std::vector<ui
   const std::string where = im.path + ": RLE frame " + std::to_string(frame);
   if (rle.size() < 64) return corrupt(where + " is shorter than its 64-byte header");
   auto le32 = [&](size_t i) {
-    return rle[i] | (rle[i + 1] << 8) | (rle[i + 2] << 16) | (static_cast<uint32_t>(rle[i + 3]) << 24);
+    return rle[i] | (rle[i + 1] << 8) | (rle[i + 2] << 16) |
+           (static_cast<uint32_t>(rle[i + 3]) << 24);
   };
   const uint32_t segments = le32(0);
   const uint32_t want = static_cast<uint32_t>(im.samples_per_pixel * (im.bits_allocated / 8));
@@ -194,8 +193,8 @@ Status read_direct_frame(const ImageInfo& im, int64_t frame, void* dst, size_t d
   size_t done = 0;
   const off_t base = static_cast<off_t>(im.pixel_data_offset + frame * static_cast<int64_t>(need));
   while (done < need) {
-    const ssize_t n = ::pread(fd, static_cast<char*>(dst) + done, need - done,
-                              base + static_cast<off_t>(done));
+    const ssize_t n =
+        ::pread(fd, static_cast<char*>(dst) + done, need - done, base + static_cast<off_t>(done));
     if (n <= 0) {
       ::close(fd);
       return corrupt(im.path + ": (7FE0,0010) PixelData ends early (file shorter than at scan)");
@@ -240,7 +239,7 @@ Status decode_frame_from(DcmFileFormat& file, const ImageInfo& im, int64_t frame
   } else {
     DcmElement* el = nullptr;
     if (ds.findAndGetElement(DCM_PixelData, el).bad() || el == nullptr ||
-      el->ident() != EVR_PixelData) {
+        el->ident() != EVR_PixelData) {
       return corrupt(im.path + ": missing " + tag_name(DCM_PixelData));
     }
     auto* pixel = static_cast<DcmPixelData*>(el);

@@ -78,8 +78,8 @@ Status check_image_attributes(const std::string& path, const ImageInfo& im) {
   if (im.columns <= 0) return bad(DCM_Columns, "missing or zero");
   if (im.bits_allocated != 1 && im.bits_allocated != 8 && im.bits_allocated != 16 &&
       im.bits_allocated != 32) {
-    return bad(DCM_BitsAllocated, "is " + std::to_string(im.bits_allocated) +
-                                      ", expected 1, 8, 16 or 32");
+    return bad(DCM_BitsAllocated,
+               "is " + std::to_string(im.bits_allocated) + ", expected 1, 8, 16 or 32");
   }
   if (im.bits_stored <= 0 || im.bits_stored > im.bits_allocated) {
     return bad(DCM_BitsStored, "is " + std::to_string(im.bits_stored) + " with BitsAllocated " +
@@ -90,8 +90,8 @@ Status check_image_attributes(const std::string& path, const ImageInfo& im) {
                                 std::to_string(im.bits_stored));
   }
   if (im.samples_per_pixel != 1 && im.samples_per_pixel != 3) {
-    return bad(DCM_SamplesPerPixel, "is " + std::to_string(im.samples_per_pixel) +
-                                        ", expected 1 or 3");
+    return bad(DCM_SamplesPerPixel,
+               "is " + std::to_string(im.samples_per_pixel) + ", expected 1 or 3");
   }
   if (im.pixel_representation != 0 && im.pixel_representation != 1) {
     return bad(DCM_PixelRepresentation, "is " + std::to_string(im.pixel_representation));
@@ -225,16 +225,15 @@ Result<ImageInfo> read_header(const std::string& path) {
     if (static_cast<double>(pixel->getLength()) * 8 < need_bits) {
       return corrupt(path + ": " + tag_name(DCM_PixelData) + " holds " +
                      std::to_string(pixel->getLength()) + " bytes, but " +
-                     std::to_string(im.frames) + " frame(s) of " + std::to_string(im.rows) +
-                     "x" + std::to_string(im.columns) + "x" +
-                     std::to_string(im.samples_per_pixel) + " at " +
-                     std::to_string(im.bits_allocated) + " bits need " +
+                     std::to_string(im.frames) + " frame(s) of " + std::to_string(im.rows) + "x" +
+                     std::to_string(im.columns) + "x" + std::to_string(im.samples_per_pixel) +
+                     " at " + std::to_string(im.bits_allocated) + " bits need " +
                      std::to_string(static_cast<long long>((need_bits + 7) / 8)));
     }
   }
 
-  const bool plain_le = im.transfer_syntax == "1.2.840.10008.1.2" ||
-                        im.transfer_syntax == "1.2.840.10008.1.2.1";
+  const bool plain_le =
+      im.transfer_syntax == "1.2.840.10008.1.2" || im.transfer_syntax == "1.2.840.10008.1.2.1";
   if (plain_le && im.bits_allocated >= 8) {
     im.pixel_data_offset = locate_native_pixels(path, xfer, pixel->getLength());
   }
@@ -252,8 +251,8 @@ Result<ImageInfo> read_header(const std::string& path) {
     // More items than frames happens in cut-down files; the first ones describe the frames.
     if (static_cast<int64_t>(per_frame->card()) < im.frames) {
       return corrupt(path + ": " + tag_name(DCM_PerFrameFunctionalGroupsSequence) + " has " +
-                     std::to_string(per_frame->card()) + " items for " +
-                     std::to_string(im.frames) + " frames");
+                     std::to_string(per_frame->card()) + " items for " + std::to_string(im.frames) +
+                     " frames");
     }
     for (int64_t i = 0; i < im.frames; ++i) {
       read_functional_groups(*per_frame->getItem(static_cast<unsigned long>(i)),

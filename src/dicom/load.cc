@@ -84,18 +84,24 @@ Status convert_any(const ImageInfo& im, const void* raw, size_t n, const SliceRe
   const double sum = lo + hi;
   switch (stored_dtype(im)) {
     case DType::kUInt8:
-      return convert_slice(static_cast<const uint8_t*>(raw), n, ref, opt, invert, sum, out, im.path);
+      return convert_slice(static_cast<const uint8_t*>(raw), n, ref, opt, invert, sum, out,
+                           im.path);
     case DType::kInt8:
       return convert_slice(static_cast<const int8_t*>(raw), n, ref, opt, invert, sum, out, im.path);
     case DType::kUInt16:
-      return convert_slice(static_cast<const uint16_t*>(raw), n, ref, opt, invert, sum, out, im.path);
+      return convert_slice(static_cast<const uint16_t*>(raw), n, ref, opt, invert, sum, out,
+                           im.path);
     case DType::kInt16:
-      return convert_slice(static_cast<const int16_t*>(raw), n, ref, opt, invert, sum, out, im.path);
+      return convert_slice(static_cast<const int16_t*>(raw), n, ref, opt, invert, sum, out,
+                           im.path);
     case DType::kUInt32:
-      return convert_slice(static_cast<const uint32_t*>(raw), n, ref, opt, invert, sum, out, im.path);
+      return convert_slice(static_cast<const uint32_t*>(raw), n, ref, opt, invert, sum, out,
+                           im.path);
     case DType::kInt32:
-      return convert_slice(static_cast<const int32_t*>(raw), n, ref, opt, invert, sum, out, im.path);
-    default: return internal_error(im.path + ": unexpected stored type");
+      return convert_slice(static_cast<const int32_t*>(raw), n, ref, opt, invert, sum, out,
+                           im.path);
+    default:
+      return internal_error(im.path + ": unexpected stored type");
   }
 }
 
@@ -136,16 +142,15 @@ Status load_into(const SeriesInfo& series, const VolumePlan& plan, const LoadOpt
       for (size_t s : task.slices) {
         const SliceRef& ref = plan.slices[s];
         MI_RETURN_IF_ERROR(direct ? read_direct_frame(im, ref.frame, raw.get(), raw_bytes)
-                                  : decode_frame_from(*file, im, ref.frame, raw.get(),
-                                                      raw_bytes));
+                                  : decode_frame_from(*file, im, ref.frame, raw.get(), raw_bytes));
         if (options.output == DType::kFloat32) {
           float* out = static_cast<float*>(dst) + s * slice_voxels;
-          MI_RETURN_IF_ERROR(convert_any(im, raw.get(), slice_voxels, ref, options,
-                                         plan.invert_monochrome1, out));
+          MI_RETURN_IF_ERROR(
+              convert_any(im, raw.get(), slice_voxels, ref, options, plan.invert_monochrome1, out));
         } else {
           int16_t* out = static_cast<int16_t*>(dst) + s * slice_voxels;
-          MI_RETURN_IF_ERROR(convert_any(im, raw.get(), slice_voxels, ref, options,
-                                         plan.invert_monochrome1, out));
+          MI_RETURN_IF_ERROR(
+              convert_any(im, raw.get(), slice_voxels, ref, options, plan.invert_monochrome1, out));
         }
       }
       return Status::ok();

@@ -29,7 +29,9 @@ namespace {
 constexpr const char* kDeflated = "1.2.840.10008.1.2.1.99";
 constexpr size_t kMaxInflated = size_t{256} << 20;  // deflated objects are reports, not CTs
 
-bool is_htj2k(const std::string& uid) { return uid.rfind("1.2.840.10008.1.2.4.20", 0) == 0; }
+bool is_htj2k(const std::string& uid) {
+  return uid.rfind("1.2.840.10008.1.2.4.20", 0) == 0;
+}
 
 Result<std::vector<char>> read_all(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
@@ -101,8 +103,7 @@ Result<std::unique_ptr<DcmFileFormat>> parse_bytes(const std::vector<char>& byte
 // parses the dataset as native explicit VR LE, hiding the fragments. HTJ2K is framed like
 // JPEG 2000 (explicit VR LE, encapsulated), so DCMTK is shown the file with the meta
 // header's UID replaced in memory by JPEG 2000 Lossless; the real UID is put back.
-Result<std::unique_ptr<DcmFileFormat>> open_htj2k(const std::string& path,
-                                                  const std::string& uid) {
+Result<std::unique_ptr<DcmFileFormat>> open_htj2k(const std::string& path, const std::string& uid) {
   MI_ASSIGN_OR_RETURN(std::vector<char> bytes, read_all(path));
   const std::string j2k = "1.2.840.10008.1.2.4.90";
   const size_t limit = std::min<size_t>(bytes.size(), std::max<size_t>(meta_end(bytes), 132));
@@ -141,8 +142,8 @@ Result<std::unique_ptr<DcmFileFormat>> open_deflated(const std::string& path,
   }
   inflateEnd(&z);
   if (rc != Z_STREAM_END) {
-    return corrupt(path + ": deflated dataset is truncated or damaged (zlib " +
-                   std::to_string(rc) + ")");
+    return corrupt(path + ": deflated dataset is truncated or damaged (zlib " + std::to_string(rc) +
+                   ")");
   }
   // The meta header still names the deflated syntax; say explicit VR LE for DCMTK's parser,
   // as for HTJ2K above (the UIDs differ in length, so the element is rewritten in place).
@@ -172,13 +173,13 @@ std::string meta_transfer_syntax(DcmFileFormat& file) {
   return get_string(*meta, DCM_TransferSyntaxUID).value_or("");
 }
 
-Result<std::unique_ptr<DcmFileFormat>> open_dicom(const std::string& path,
-                                                  size_t max_read_length) {
+Result<std::unique_ptr<DcmFileFormat>> open_dicom(const std::string& path, size_t max_read_length) {
   register_codecs();
   std::error_code ec;
   const uint64_t size = std::filesystem::file_size(path, ec);
   if (ec) return io_error(path + ": cannot read: " + ec.message());
-  if (size < 8) return corrupt(path + ": not a DICOM file (only " + std::to_string(size) + " bytes)");
+  if (size < 8)
+    return corrupt(path + ": not a DICOM file (only " + std::to_string(size) + " bytes)");
   if (!dcmDataDict.isDictionaryLoaded()) {
     return internal_error("DCMTK data dictionary not loaded (set DCMDICTPATH)");
   }
@@ -204,19 +205,18 @@ Result<std::unique_ptr<DcmFileFormat>> open_dicom(const std::string& path,
   const Status lengths = check_declared_lengths(*ff, size, path);
   DcmDataset* ds = ff->getDataset();
   OFString v;
-  const bool has_identity =
-      lengths.is_ok() && ds != nullptr &&
-      (ds->findAndGetOFString(DCM_SOPClassUID, v).good() ||
-       ds->findAndGetOFString(DCM_SOPInstanceUID, v).good() ||
-       ds->findAndGetOFString(DCM_StudyInstanceUID, v).good());
+  const bool has_identity = lengths.is_ok() && ds != nullptr &&
+                            (ds->findAndGetOFString(DCM_SOPClassUID, v).good() ||
+                             ds->findAndGetOFString(DCM_SOPInstanceUID, v).good() ||
+                             ds->findAndGetOFString(DCM_StudyInstanceUID, v).good());
   if (cond.bad() || !lengths.is_ok()) {
     const std::string why =
         cond.bad() ? std::string(cond.text()) : lengths.message().substr(path.size() + 2);
     if (preamble || has_identity || (cond.good() && !lengths.is_ok())) {
       return corrupt(path + ": truncated or damaged DICOM file (" + why + ")");
     }
-    return corrupt(path + ": not a DICOM file (no DICM preamble and no readable dataset: " +
-                   why + ")");
+    return corrupt(path + ": not a DICOM file (no DICM preamble and no readable dataset: " + why +
+                   ")");
   }
   // DCMTK accepts many byte streams as an implicit-VR dataset: without a meta header and
   // without SOP identity it is not DICOM.

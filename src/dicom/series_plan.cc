@@ -13,8 +13,12 @@ using Vec3 = std::array<double, 3>;
 Vec3 cross(const Vec3& a, const Vec3& b) {
   return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
 }
-double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
-double norm(const Vec3& a) { return std::sqrt(dot(a, a)); }
+double dot(const Vec3& a, const Vec3& b) {
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+double norm(const Vec3& a) {
+  return std::sqrt(dot(a, a));
+}
 
 std::string fmt(double v) {
   std::ostringstream os;
@@ -47,8 +51,8 @@ Result<VolumePlan> plan_volume(const SeriesInfo& series, const LoadOptions& opti
     if (im.rows != first.rows || im.columns != first.columns) {
       return corrupt("mixed image sizes in " + where + ": " + first.path + " is " +
                      std::to_string(first.columns) + "x" + std::to_string(first.rows) + ", " +
-                     im.path + " is " + std::to_string(im.columns) + "x" +
-                     std::to_string(im.rows) + " ((0028,0010) Rows, (0028,0011) Columns)");
+                     im.path + " is " + std::to_string(im.columns) + "x" + std::to_string(im.rows) +
+                     " ((0028,0010) Rows, (0028,0011) Columns)");
     }
   }
 
@@ -73,7 +77,8 @@ Result<VolumePlan> plan_volume(const SeriesInfo& series, const LoadOptions& opti
   Vec3 normal = cross(row, col);
   if (spatial && (std::abs(norm(row) - 1) > 1e-2 || std::abs(norm(col) - 1) > 1e-2 ||
                   std::abs(dot(row, col)) > 1e-2)) {
-    return corrupt(first.path + ": (0020,0037) ImageOrientationPatient is not two orthogonal "
+    return corrupt(first.path +
+                   ": (0020,0037) ImageOrientationPatient is not two orthogonal "
                    "unit vectors");
   }
   for (size_t i = 0; i < series.images.size(); ++i) {
@@ -95,8 +100,8 @@ Result<VolumePlan> plan_volume(const SeriesInfo& series, const LoadOptions& opti
         if (fi.has_pixel_spacing != g0.has_pixel_spacing ||
             std::abs(fi.pixel_spacing[0] - g0.pixel_spacing[0]) > 1e-3 ||
             std::abs(fi.pixel_spacing[1] - g0.pixel_spacing[1]) > 1e-3) {
-          return corrupt("mixed pixel spacing in " + where + ": " + first.path + " and " +
-                         im.path + " differ in (0028,0030) PixelSpacing");
+          return corrupt("mixed pixel spacing in " + where + ": " + first.path + " and " + im.path +
+                         " differ in (0028,0030) PixelSpacing");
         }
       }
       Slice s;
@@ -111,15 +116,14 @@ Result<VolumePlan> plan_volume(const SeriesInfo& series, const LoadOptions& opti
     }
   }
   if (spatial) {
-    std::stable_sort(slices.begin(), slices.end(), [](const Slice& a, const Slice& b) {
-      return a.along < b.along;
-    });
+    std::stable_sort(slices.begin(), slices.end(),
+                     [](const Slice& a, const Slice& b) { return a.along < b.along; });
   } else {
-    std::stable_sort(slices.begin(), slices.end(), [](const Slice& a, const Slice& b) {
-      return a.instance < b.instance;
-    });
-    plan.warnings.push_back("no patient position/orientation: slices ordered by instance "
-                            "number, identity direction");
+    std::stable_sort(slices.begin(), slices.end(),
+                     [](const Slice& a, const Slice& b) { return a.instance < b.instance; });
+    plan.warnings.push_back(
+        "no patient position/orientation: slices ordered by instance "
+        "number, identity direction");
   }
 
   Geometry& g = plan.geometry;
@@ -141,8 +145,8 @@ Result<VolumePlan> plan_volume(const SeriesInfo& series, const LoadOptions& opti
         if (d < 1e-4) {
           const auto& a = series.images[slices[i - 1].ref.image];
           const auto& b = series.images[slices[i].ref.image];
-          return corrupt("duplicate slice position in " + where + ": " + a.path + " and " +
-                         b.path + " are both at " + fmt(slices[i].along) +
+          return corrupt("duplicate slice position in " + where + ": " + a.path + " and " + b.path +
+                         " are both at " + fmt(slices[i].along) +
                          " mm along the normal ((0020,0032) ImagePositionPatient)");
         }
         gaps.push_back(d);

@@ -5,27 +5,39 @@ namespace medinfer {
 size_t dtype_size(DType dtype) {
   switch (dtype) {
     case DType::kUInt8:
-    case DType::kInt8: return 1;
+    case DType::kInt8:
+      return 1;
     case DType::kUInt16:
-    case DType::kInt16: return 2;
+    case DType::kInt16:
+      return 2;
     case DType::kUInt32:
     case DType::kInt32:
-    case DType::kFloat32: return 4;
-    case DType::kFloat64: return 8;
+    case DType::kFloat32:
+      return 4;
+    case DType::kFloat64:
+      return 8;
   }
   return 0;
 }
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::kUInt8: return "uint8";
-    case DType::kInt8: return "int8";
-    case DType::kUInt16: return "uint16";
-    case DType::kInt16: return "int16";
-    case DType::kUInt32: return "uint32";
-    case DType::kInt32: return "int32";
-    case DType::kFloat32: return "float32";
-    case DType::kFloat64: return "float64";
+    case DType::kUInt8:
+      return "uint8";
+    case DType::kInt8:
+      return "int8";
+    case DType::kUInt16:
+      return "uint16";
+    case DType::kInt16:
+      return "int16";
+    case DType::kUInt32:
+      return "uint32";
+    case DType::kInt32:
+      return "int32";
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat64:
+      return "float64";
   }
   return "unknown";
 }
@@ -70,8 +82,8 @@ Result<Volume> Volume::allocate(const Geometry& geometry, DType dtype, Storage s
   Volume v;
   v.geometry_ = geometry;
   v.dtype_ = dtype;
-  MI_ASSIGN_OR_RETURN(v.buffer_, Buffer::allocate(static_cast<size_t>(n) * dtype_size(dtype),
-                                                  storage, device));
+  MI_ASSIGN_OR_RETURN(
+      v.buffer_, Buffer::allocate(static_cast<size_t>(n) * dtype_size(dtype), storage, device));
   return v;
 }
 

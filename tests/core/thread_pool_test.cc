@@ -21,9 +21,8 @@ TEST(ThreadPool, EmptyRangeAndNestedCallsFinish) {
   ThreadPool pool(2);
   pool.parallel_for(0, [](int64_t) { FAIL(); });
   std::atomic<int64_t> sum{0};
-  pool.parallel_for(8, [&](int64_t i) {
-    pool.parallel_for(8, [&](int64_t j) { sum.fetch_add(i * 8 + j); });
-  });
+  pool.parallel_for(
+      8, [&](int64_t i) { pool.parallel_for(8, [&](int64_t j) { sum.fetch_add(i * 8 + j); }); });
   EXPECT_EQ(sum.load(), 63 * 64 / 2);
 }
 

@@ -18,10 +18,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string ge_ct() { return testing::source_dir() + "/tests/fixtures/dicom/dcmqi-ct3slice/ct"; }
+std::string ge_ct() {
+  return testing::source_dir() + "/tests/fixtures/dicom/dcmqi-ct3slice/ct";
+}
 
 void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 long max_rss_kb() {
@@ -44,8 +47,8 @@ TEST(BadInput, TruncatedFilesAreRejectedAndTheRestStillScans) {
   const std::string src = files[0];
   const size_t size = fs::file_size(src);
   int n = 0;
-  for (size_t keep : {size_t{0}, size_t{5}, size_t{128}, size_t{132}, size_t{700}, size / 2,
-                      size - 1}) {
+  for (size_t keep :
+       {size_t{0}, size_t{5}, size_t{128}, size_t{132}, size_t{700}, size / 2, size - 1}) {
     const std::string p = dir + "/truncated_" + std::to_string(n++);
     testing::truncate_copy(src, p, keep);
     auto h = read_header(p);
@@ -200,8 +203,8 @@ TEST(BadInput, DuplicateAndIrregularPositionsAreReported) {
     const auto& mid = plan->slices[1];
     const std::string mid_path = the_ct(*r0).images[mid.image].path;
     const auto p = mid.position;
-    const std::string moved = std::to_string(p[0]) + "\\" + std::to_string(p[1]) + "\\" +
-                              std::to_string(p[2] - 0.75);
+    const std::string moved =
+        std::to_string(p[0]) + "\\" + std::to_string(p[1]) + "\\" + std::to_string(p[2] - 0.75);
     testing::edit_dicom(mid_path, [&](DcmDataset& ds) {
       ds.putAndInsertString(DCM_ImagePositionPatient, moved.c_str());
     });

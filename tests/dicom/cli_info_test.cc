@@ -12,7 +12,8 @@ namespace {
 TEST(CliInfo, JsonListsSeriesAndRejects) {
   std::string out;
   const std::string fixtures = testing::source_dir() + "/tests/fixtures/dicom";
-  ASSERT_EQ(testing::run_command(testing::cli() + " info --json " + fixtures + " 2>/dev/null", &out), 0)
+  ASSERT_EQ(
+      testing::run_command(testing::cli() + " info --json " + fixtures + " 2>/dev/null", &out), 0)
       << out;
   auto j = nlohmann::json::parse(out);
   int series = 0, loadable = 0;

@@ -17,7 +17,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string ge_ct() { return testing::source_dir() + "/tests/fixtures/dicom/dcmqi-ct3slice/ct"; }
+std::string ge_ct() {
+  return testing::source_dir() + "/tests/fixtures/dicom/dcmqi-ct3slice/ct";
+}
 
 SeriesInfo only_series(const std::string& dir) {
   auto r = scan({dir});
@@ -59,8 +61,9 @@ TEST(Load, SlicesFollowPositionNotFileNameOrInstanceNumber) {
   // Copies whose names and instance numbers run against the positions.
   const std::string dir = testing::temp_dir("load_order");
   auto files = testing::copy_files(ge_ct(), dir);
-  std::sort(files.begin(), files.end(),
-            [](const std::string& a, const std::string& b) { return position_z(a) < position_z(b); });
+  std::sort(files.begin(), files.end(), [](const std::string& a, const std::string& b) {
+    return position_z(a) < position_z(b);
+  });
   for (size_t i = 0; i < files.size(); ++i) {
     testing::edit_dicom(files[i], [&](DcmDataset& ds) {
       ds.putAndInsertString(DCM_InstanceNumber, std::to_string(100 - i).c_str());
@@ -79,9 +82,8 @@ TEST(Load, PerSliceRescaleIsApplied) {
   const std::string dir = testing::temp_dir("load_rescale");
   auto files = testing::copy_files(ge_ct(), dir);
   // Edited copy: the top slice gets slope 2 and intercept -1000 instead of its own.
-  std::string top = *std::max_element(files.begin(), files.end(), [](auto& a, auto& b) {
-    return position_z(a) < position_z(b);
-  });
+  std::string top = *std::max_element(
+      files.begin(), files.end(), [](auto& a, auto& b) { return position_z(a) < position_z(b); });
   double slope0 = 1, icpt0 = 0;
   {
     DcmFileFormat ff;
@@ -96,9 +98,9 @@ TEST(Load, PerSliceRescaleIsApplied) {
   const Volume v = load_ok(only_series(dir));
   const int64_t plane = 512 * 512;
   for (int64_t i = 0; i < 3 * plane; i += 997) {
-    const float want = i < 2 * plane ? ref.data<float>()[i]
-                                     : static_cast<float>((ref.data<float>()[i] - icpt0) /
-                                                              slope0 * 2.0 - 1000.0);
+    const float want =
+        i < 2 * plane ? ref.data<float>()[i]
+                      : static_cast<float>((ref.data<float>()[i] - icpt0) / slope0 * 2.0 - 1000.0);
     ASSERT_FLOAT_EQ(v.data<float>()[i], want) << "voxel " << i;
   }
 }
@@ -175,7 +177,8 @@ TEST(Load, EnhancedMultiFrameUsesPerFrameFunctionalGroups) {
     icpt[f] = ref_slice.rescale_intercept;
   }
   // Rescale of frame 1 changed per frame: stored values shifted to match.
-  for (int64_t i = 0; i < plane; ++i) pixels[plane + i] = static_cast<Uint16>(pixels[plane + i] + 24);
+  for (int64_t i = 0; i < plane; ++i)
+    pixels[plane + i] = static_cast<Uint16>(pixels[plane + i] + 24);
   icpt[1] -= 24;
   ds.putAndInsertUint16Array(DCM_PixelData, pixels.data(), 3 * plane);
   ds.putAndInsertString(DCM_NumberOfFrames, "3");
@@ -203,7 +206,8 @@ TEST(Load, EnhancedMultiFrameUsesPerFrameFunctionalGroups) {
     DcmItem* pos = nullptr;
     frame->findOrCreateSequenceItem(DCM_PlanePositionSequence, pos, 0);
     const auto& p = plan->slices[2 - f].position;
-    const std::string ps = std::to_string(p[0]) + "\\" + std::to_string(p[1]) + "\\" + std::to_string(p[2]);
+    const std::string ps =
+        std::to_string(p[0]) + "\\" + std::to_string(p[1]) + "\\" + std::to_string(p[2]);
     pos->putAndInsertString(DCM_ImagePositionPatient, ps.c_str());
     DcmItem* pvt = nullptr;
     frame->findOrCreateSequenceItem(DCM_PixelValueTransformationSequence, pvt, 0);

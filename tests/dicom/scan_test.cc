@@ -9,7 +9,9 @@
 namespace medinfer::dicom {
 namespace {
 
-std::string fixtures() { return testing::source_dir() + "/tests/fixtures/dicom"; }
+std::string fixtures() {
+  return testing::source_dir() + "/tests/fixtures/dicom";
+}
 
 const SeriesInfo* find_series(const ScanResult& r, const std::string& modality, int64_t slices) {
   for (const auto& s : r.series) {
@@ -33,7 +35,7 @@ TEST(Scan, GroupsFixtureStudiesAndListsNonImageObjects) {
   ASSERT_NE(ts, nullptr);
   EXPECT_TRUE(ts->loadable);
   EXPECT_EQ(ts->transfer_syntaxes, std::vector<std::string>{"1.2.840.10008.1.2.4.90"});
-  EXPECT_EQ(ts->images.size(), 20u);  // file names without a .dcm suffix are found too
+  EXPECT_EQ(ts->images.size(), 20u);   // file names without a .dcm suffix are found too
   ASSERT_FALSE(ts->problems.empty());  // the publisher emptied Study/Series UIDs
   EXPECT_NE(ts->problems.front().find("SeriesInstanceUID"), std::string::npos);
   int segs = 0;

@@ -11,9 +11,9 @@
 namespace medinfer::testing {
 
 struct NpyArray {
-  std::string dtype;            // numpy descr without byte order, e.g. "u2", "f4"
+  std::string dtype;  // numpy descr without byte order, e.g. "u2", "f4"
   std::vector<int64_t> shape;
-  std::vector<uint8_t> data;    // raw bytes, C order
+  std::vector<uint8_t> data;  // raw bytes, C order
   int64_t size() const;
   // Element i converted to double.
   double at(int64_t i) const;

@@ -1,10 +1,10 @@
 #include "testing/test_data.h"
 
+#include <sys/wait.h>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <sys/wait.h>
 
 namespace medinfer::testing {
 
@@ -12,15 +12,25 @@ std::string shared_data() {
   const char* env = std::getenv("MEDINFER_SHARED_DATA");
   return env != nullptr ? env : MEDINFER_SHARED_DATA;
 }
-std::string data_path(const std::string& relative) { return shared_data() + "/" + relative; }
+std::string data_path(const std::string& relative) {
+  return shared_data() + "/" + relative;
+}
 bool under_ci() {
   const char* ci = std::getenv("CI");
   return ci != nullptr && std::string(ci) == "true";
 }
-std::string python() { return MEDINFER_PYTHON; }
-std::string source_dir() { return MEDINFER_SOURCE_DIR; }
-std::string binary_dir() { return MEDINFER_BINARY_DIR; }
-std::string cli() { return MEDINFER_CLI; }
+std::string python() {
+  return MEDINFER_PYTHON;
+}
+std::string source_dir() {
+  return MEDINFER_SOURCE_DIR;
+}
+std::string binary_dir() {
+  return MEDINFER_BINARY_DIR;
+}
+std::string cli() {
+  return MEDINFER_CLI;
+}
 
 std::string temp_dir(const std::string& name) {
   namespace fs = std::filesystem;

@@ -123,8 +123,7 @@ int run(const InfoArgs& args) {
 
 RunFn register_info(CLI::App& app) {
   auto args = std::make_shared<InfoArgs>();
-  app.add_option("PATH", args->paths, "DICOM files or folders (searched recursively)")
-      ->required();
+  app.add_option("PATH", args->paths, "DICOM files or folders (searched recursively)")->required();
   app.add_flag("--json", args->json, "Machine-readable output");
   app.add_option("--threads", args->threads, "Header-reading threads (0 = all cores)");
   return [args] { return run(*args); };
