@@ -11,6 +11,7 @@
 #include "core/thread_pool.h"
 #include "dicom/dataset.h"
 #include "dicom/frame_decode.h"
+#include "image/dtype_dispatch.h"
 #include "medinfer/dicom.h"
 
 namespace medinfer::dicom {
@@ -82,27 +83,10 @@ Status convert_any(const ImageInfo& im, const void* raw, size_t n, const SliceRe
   const double lo = im.pixel_representation == 1 ? -std::ldexp(1.0, im.bits_stored - 1) : 0.0;
   const double hi = lo + std::ldexp(1.0, im.bits_stored) - 1.0;
   const double sum = lo + hi;
-  switch (stored_dtype(im)) {
-    case DType::kUInt8:
-      return convert_slice(static_cast<const uint8_t*>(raw), n, ref, opt, invert, sum, out,
-                           im.path);
-    case DType::kInt8:
-      return convert_slice(static_cast<const int8_t*>(raw), n, ref, opt, invert, sum, out, im.path);
-    case DType::kUInt16:
-      return convert_slice(static_cast<const uint16_t*>(raw), n, ref, opt, invert, sum, out,
-                           im.path);
-    case DType::kInt16:
-      return convert_slice(static_cast<const int16_t*>(raw), n, ref, opt, invert, sum, out,
-                           im.path);
-    case DType::kUInt32:
-      return convert_slice(static_cast<const uint32_t*>(raw), n, ref, opt, invert, sum, out,
-                           im.path);
-    case DType::kInt32:
-      return convert_slice(static_cast<const int32_t*>(raw), n, ref, opt, invert, sum, out,
-                           im.path);
-    default:
-      return internal_error(im.path + ": unexpected stored type");
-  }
+  return visit_dtype(stored_dtype(im), [&](auto tag) {
+    using In = decltype(tag);
+    return convert_slice(static_cast<const In*>(raw), n, ref, opt, invert, sum, out, im.path);
+  });
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "image/dtype_dispatch.h"
 #include "image/nifti.h"
 
 namespace medinfer {
@@ -254,32 +255,7 @@ Result<Volume> read_impl(const std::string& path) {
   auto convert = [&](const auto* src) {
     for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(double(src[i]) * slope + inter);
   };
-  switch (dtype) {
-    case DType::kUInt8:
-      convert(vol.data<uint8_t>());
-      break;
-    case DType::kInt8:
-      convert(vol.data<int8_t>());
-      break;
-    case DType::kUInt16:
-      convert(vol.data<uint16_t>());
-      break;
-    case DType::kInt16:
-      convert(vol.data<int16_t>());
-      break;
-    case DType::kUInt32:
-      convert(vol.data<uint32_t>());
-      break;
-    case DType::kInt32:
-      convert(vol.data<int32_t>());
-      break;
-    case DType::kFloat32:
-      convert(vol.data<float>());
-      break;
-    case DType::kFloat64:
-      convert(vol.data<double>());
-      break;
-  }
+  visit_dtype(dtype, [&](auto tag) { convert(vol.data<decltype(tag)>()); });
   return out;
 }
 

@@ -31,6 +31,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "image/dtype_dispatch.h"
 #include "medinfer/dicom.h"
 #include "testing/npy.h"
 #include "testing/test_data.h"
@@ -207,22 +208,7 @@ int64_t element(const std::vector<uint8_t>& bytes, DType t, int64_t i) {
     std::memcpy(&v, bytes.data() + i * sizeof(v), sizeof(v));
     return static_cast<int64_t>(v);
   };
-  switch (t) {
-    case DType::kUInt8:
-      return load(uint8_t{});
-    case DType::kInt8:
-      return load(int8_t{});
-    case DType::kUInt16:
-      return load(uint16_t{});
-    case DType::kInt16:
-      return load(int16_t{});
-    case DType::kUInt32:
-      return load(uint32_t{});
-    case DType::kInt32:
-      return load(int32_t{});
-    default:
-      return 0;
-  }
+  return visit_dtype(t, load);
 }
 
 // Every frame of `info`, or the first error. Frame 0 is asked for even when the header

@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "image/dtype_dispatch.h"
 #include "image/nifti.h"
 
 namespace medinfer::nifti_testing {
@@ -48,32 +49,7 @@ inline Volume make_volume(const Geometry& g, DType dtype) {
       p[i] = static_cast<T>(std::is_floating_point_v<T> ? x * 0.37 - 3.25 : double(x));
     }
   };
-  switch (dtype) {
-    case DType::kUInt8:
-      fill(v.data<uint8_t>());
-      break;
-    case DType::kInt8:
-      fill(v.data<int8_t>());
-      break;
-    case DType::kUInt16:
-      fill(v.data<uint16_t>());
-      break;
-    case DType::kInt16:
-      fill(v.data<int16_t>());
-      break;
-    case DType::kUInt32:
-      fill(v.data<uint32_t>());
-      break;
-    case DType::kInt32:
-      fill(v.data<int32_t>());
-      break;
-    case DType::kFloat32:
-      fill(v.data<float>());
-      break;
-    case DType::kFloat64:
-      fill(v.data<double>());
-      break;
-  }
+  visit_dtype(dtype, [&](auto tag) { fill(v.data<decltype(tag)>()); });
   return v;
 }
 
