@@ -12,14 +12,22 @@ namespace medinfer {
 template <typename F>
 decltype(auto) visit_dtype(DType dtype, F&& fn) {
   switch (dtype) {
-    case DType::kUInt8: return fn(uint8_t{});
-    case DType::kInt8: return fn(int8_t{});
-    case DType::kUInt16: return fn(uint16_t{});
-    case DType::kInt16: return fn(int16_t{});
-    case DType::kUInt32: return fn(uint32_t{});
-    case DType::kInt32: return fn(int32_t{});
-    case DType::kFloat32: return fn(float{});
-    case DType::kFloat64: break;
+    case DType::kUInt8:
+      return fn(uint8_t{});
+    case DType::kInt8:
+      return fn(int8_t{});
+    case DType::kUInt16:
+      return fn(uint16_t{});
+    case DType::kInt16:
+      return fn(int16_t{});
+    case DType::kUInt32:
+      return fn(uint32_t{});
+    case DType::kInt32:
+      return fn(int32_t{});
+    case DType::kFloat32:
+      return fn(float{});
+    case DType::kFloat64:
+      break;
   }
   return fn(double{});
 }
