@@ -342,7 +342,8 @@ json bench_medinfer(const SeriesMeta& m, int threads, bool reuse, const Args& a)
     t_plan.push_back(a_plan);
     t_load.push_back(a_load);
   }
-  json row = base_row(m, reuse ? "medinfer (reused buffer)" : "medinfer", threads, total, cpus, a);
+  const std::string tool = a.output == medinfer::DType::kInt16 ? "medinfer int16" : "medinfer";
+  json row = base_row(m, reuse ? tool + " (reused buffer)" : tool, threads, total, cpus, a);
   row["output"] = medinfer::dtype_name(a.output);
   row["steps_median_s"] = {{"scan", stats(t_scan).median},
                            {"plan_alloc", stats(t_plan).median},

@@ -11,7 +11,8 @@
 # python-gdcm for the target's python3) and data/*.tar.xz (series packed to fit a transfer
 # limit); both are unpacked into BUNDLE first. Environment: SERIES (comma list, default every
 # BUNDLE/data/*/ct), PYDICOM_PLUGIN_SERIES (compressed series also run with
-# --plugin pylibjpeg), ROUNDS (3), REPS (5), THREADS (1,<nproc>), COMMIT.
+# --plugin pylibjpeg), NATIVE_SERIES (also loaded to int16; default the 4dlung* ones),
+# ROUNDS (3), REPS (5), THREADS (1,<nproc>), COMMIT.
 set -euo pipefail
 BUNDLE=$(cd "$1" && pwd)
 OUT=$2
@@ -33,6 +34,8 @@ export LD_LIBRARY_PATH=$BUNDLE/lib DCMDICTPATH=$BUNDLE/dicom.dic PYTHONPATH=$BUN
 if [[ -z ${SERIES:-} ]]; then
   SERIES=$(find "$BUNDLE/data" -mindepth 2 -maxdepth 2 -type d -name ct | sort | paste -sd, -)
 fi
+# int16 HU rows for the uncompressed series (default: those named 4dlung*).
+NATIVE_SERIES=${NATIVE_SERIES-$(tr , '\n' <<<"$SERIES" | grep 4dlung | paste -sd, - || true)}
 mkdir -p "$OUT"
 la() { cut -d' ' -f1-3 /proc/loadavg >>"$OUT/loadavg.txt"; }
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -42,6 +45,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
   "$BUNDLE/dicom_load_bench" --series "$SERIES" --threads "$THREADS" --reps "$REPS" \
     --mode medinfer,reuse,raw --json "$R/medinfer.json" --commit "$COMMIT"
   la
+  if [[ -n $NATIVE_SERIES ]]; then
+    "$BUNDLE/dicom_load_bench" --series "$NATIVE_SERIES" --threads "$THREADS" --reps "$REPS" \
+      --mode medinfer,reuse --output int16 --json "$R/medinfer_int16.json" --commit "$COMMIT"
+    la
+  fi
   python3 "$ROOT/bench/peers/pydicom_load.py" --series "$SERIES" --threads "$THREADS" \
     --reps "$REPS" --json "$R/pydicom.json" --commit "$COMMIT"
   la

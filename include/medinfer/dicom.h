@@ -30,6 +30,8 @@ struct FrameInfo {
   double rescale_intercept = 0.0;
   double slice_thickness = 0.0;
   double spacing_between_slices = 0.0;  // (0018,0088), 0 when absent
+
+  bool operator==(const FrameInfo&) const = default;
 };
 
 // The header of one DICOM file: everything needed to group, order and decode it.
@@ -65,6 +67,8 @@ struct ImageInfo {
   // frames can be read directly (pread, or GPU direct storage later); -1 otherwise
   // (encapsulated, deflated, big endian, or not verifiable).
   int64_t pixel_data_offset = -1;
+
+  bool operator==(const ImageInfo&) const = default;
 };
 
 // Bytes one decoded frame takes in the layout decode_frame() writes.

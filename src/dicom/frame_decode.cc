@@ -36,8 +36,9 @@ void normalize_bits(T* v, size_t n, int bits_allocated, int bits_stored, int hig
   }
 }
 
-void normalize(const ImageInfo& im, void* dst) {
-  const size_t n = static_cast<size_t>(im.rows) * im.columns * im.samples_per_pixel;
+}  // namespace
+
+void normalize_samples(const ImageInfo& im, void* dst, size_t n) {
   const bool s = im.pixel_representation == 1;
   switch (im.bits_allocated) {
     case 8:
@@ -52,6 +53,12 @@ void normalize(const ImageInfo& im, void* dst) {
     default:
       break;
   }
+}
+
+namespace {
+
+void normalize(const ImageInfo& im, void* dst) {
+  normalize_samples(im, dst, static_cast<size_t>(im.rows) * im.columns * im.samples_per_pixel);
 }
 
 // Planar configuration 1 (RRR..GGG..BBB..) to interleaved (RGBRGB..).

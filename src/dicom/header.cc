@@ -9,57 +9,25 @@
 #include <filesystem>
 
 #include "dicom/dataset.h"
+#include "dicom/header_rules.h"
+#include "dicom/native_header.h"
 #include "dicom/transfer_syntax.h"
 #include "medinfer/dicom.h"
 
 namespace medinfer::dicom {
 namespace {
 
-constexpr int64_t kMaxFrames = 1 << 20;
-
-// "image" for anything with pixel data or image attributes (so a slice missing its pixel
-// data is reported as such within its series), else the non-image object type.
-std::string kind_of(const std::string& sop_class, const std::string& modality, bool pixels) {
-  static const std::pair<const char*, const char*> kinds[] = {
-      {"1.2.840.10008.5.1.4.1.1.481.3", "RTSTRUCT"}, {"1.2.840.10008.5.1.4.1.1.66.4", "SEG"},
-      {"1.2.840.10008.5.1.4.1.1.481.2", "RTDOSE"},   {"1.2.840.10008.5.1.4.1.1.481.5", "RTPLAN"},
-      {"1.2.840.10008.5.1.4.1.1.481.8", "RTPLAN"},   {"1.2.840.10008.5.1.4.1.1.66", "RAW"},
-      {"1.2.840.10008.5.1.4.1.1.104.1", "PDF"},      {"1.2.840.10008.5.1.4.1.1.481.", "RT"},
-      {"1.2.840.10008.5.1.4.1.1.88.", "SR"},         {"1.2.840.10008.5.1.4.1.1.11.", "PR"},
-      {"1.2.840.10008.5.1.4.1.1.66.", "REG"},        {"1.2.840.10008.5.1.4.1.1.67", "RWV"},
-  };
-  for (const auto& [prefix, name] : kinds) {
-    if (sop_class.rfind(prefix, 0) == 0) return name;
-  }
-  if (pixels) return "image";
-  return modality.empty() ? "non-image" : modality;
-}
-
 // Fills geometry and rescale of `f` from whatever of `item` is present.
 void read_plane(DcmItem& item, FrameInfo& f) {
-  auto ipp = get_doubles(item, DCM_ImagePositionPatient);
-  if (ipp.size() == 3) {
-    f.has_position = true;
-    f.position = {ipp[0], ipp[1], ipp[2]};
-  }
-  auto iop = get_doubles(item, DCM_ImageOrientationPatient);
-  if (iop.size() == 6) {
-    f.has_orientation = true;
-    for (int i = 0; i < 6; ++i) f.orientation[i] = iop[i];
-  }
-  auto ps = get_doubles(item, DCM_PixelSpacing);
-  if (ps.size() == 2) {
-    f.has_pixel_spacing = true;
-    f.pixel_spacing = {ps[0], ps[1]};
-  }
-  auto st = get_doubles(item, DCM_SliceThickness);
-  if (st.size() == 1) f.slice_thickness = st[0];
-  auto sbs = get_doubles(item, DCM_SpacingBetweenSlices);
-  if (sbs.size() == 1 && std::isfinite(sbs[0]) && sbs[0] > 0) f.spacing_between_slices = sbs[0];
-  auto slope = get_doubles(item, DCM_RescaleSlope);
-  if (slope.size() == 1 && std::isfinite(slope[0]) && slope[0] != 0.0) f.rescale_slope = slope[0];
-  auto icpt = get_doubles(item, DCM_RescaleIntercept);
-  if (icpt.size() == 1 && std::isfinite(icpt[0])) f.rescale_intercept = icpt[0];
+  PlaneValues v;
+  v.position = get_doubles(item, DCM_ImagePositionPatient);
+  v.orientation = get_doubles(item, DCM_ImageOrientationPatient);
+  v.pixel_spacing = get_doubles(item, DCM_PixelSpacing);
+  v.slice_thickness = get_doubles(item, DCM_SliceThickness);
+  v.spacing_between_slices = get_doubles(item, DCM_SpacingBetweenSlices);
+  v.rescale_slope = get_doubles(item, DCM_RescaleSlope);
+  v.rescale_intercept = get_doubles(item, DCM_RescaleIntercept);
+  apply_plane(v, f);
 }
 
 // Enhanced multi-frame: functional group macros inside a shared or per-frame item.
@@ -68,38 +36,6 @@ void read_functional_groups(DcmItem& group, FrameInfo& f) {
   if (DcmItem* it = first_item(group, DCM_PlaneOrientationSequence)) read_plane(*it, f);
   if (DcmItem* it = first_item(group, DCM_PixelMeasuresSequence)) read_plane(*it, f);
   if (DcmItem* it = first_item(group, DCM_PixelValueTransformationSequence)) read_plane(*it, f);
-}
-
-Status check_image_attributes(const std::string& path, const ImageInfo& im) {
-  auto bad = [&](const DcmTagKey& tag, const std::string& what) {
-    return corrupt(path + ": " + tag_name(tag) + " " + what);
-  };
-  if (im.rows <= 0) return bad(DCM_Rows, "missing or zero");
-  if (im.columns <= 0) return bad(DCM_Columns, "missing or zero");
-  if (im.bits_allocated != 1 && im.bits_allocated != 8 && im.bits_allocated != 16 &&
-      im.bits_allocated != 32) {
-    return bad(DCM_BitsAllocated,
-               "is " + std::to_string(im.bits_allocated) + ", expected 1, 8, 16 or 32");
-  }
-  if (im.bits_stored <= 0 || im.bits_stored > im.bits_allocated) {
-    return bad(DCM_BitsStored, "is " + std::to_string(im.bits_stored) + " with BitsAllocated " +
-                                   std::to_string(im.bits_allocated));
-  }
-  if (im.high_bit < im.bits_stored - 1 || im.high_bit >= im.bits_allocated) {
-    return bad(DCM_HighBit, "is " + std::to_string(im.high_bit) + " with BitsStored " +
-                                std::to_string(im.bits_stored));
-  }
-  if (im.samples_per_pixel != 1 && im.samples_per_pixel != 3) {
-    return bad(DCM_SamplesPerPixel,
-               "is " + std::to_string(im.samples_per_pixel) + ", expected 1 or 3");
-  }
-  if (im.pixel_representation != 0 && im.pixel_representation != 1) {
-    return bad(DCM_PixelRepresentation, "is " + std::to_string(im.pixel_representation));
-  }
-  if (im.frames < 1 || im.frames > kMaxFrames) {
-    return bad(DCM_NumberOfFrames, "is " + std::to_string(im.frames));
-  }
-  return Status::ok();
 }
 
 // Native pixel data is nearly always the last element: its value then ends the file.
@@ -144,6 +80,13 @@ DType stored_dtype(const ImageInfo& im) {
 }
 
 Result<ImageInfo> read_header(const std::string& path) {
+  // The commonest file (native little endian, one frame) without DCMTK; anything else, or
+  // anything the fast reader is unsure of, through DCMTK.
+  if (std::optional<ImageInfo> fast = read_native_header(path)) return std::move(*fast);
+  return read_header_dcmtk(path);
+}
+
+Result<ImageInfo> read_header_dcmtk(const std::string& path) {
   MI_ASSIGN_OR_RETURN(auto ff, open_dicom(path));
   DcmDataset& ds = *ff->getDataset();
   ImageInfo im;
@@ -194,14 +137,7 @@ Result<ImageInfo> read_header(const std::string& path) {
   im.pixel_representation = static_cast<int>(get_int(ds, DCM_PixelRepresentation).value_or(0));
   im.planar_configuration = static_cast<int>(get_int(ds, DCM_PlanarConfiguration).value_or(0));
   im.photometric = get_string(ds, DCM_PhotometricInterpretation).value_or("MONOCHROME2");
-  // IS values must be whole numbers: DCMTK reads "1A" as 1, which would drop frames.
-  if (auto nf = get_string(ds, DCM_NumberOfFrames); nf && !nf->empty()) {
-    const bool digits = nf->find_first_not_of("+0123456789") == std::string::npos;
-    if (!digits || nf->size() > 9) {
-      return corrupt(path + ": " + tag_name(DCM_NumberOfFrames) + " is '" + *nf +
-                     "', not a whole number");
-    }
-  }
+  MI_RETURN_IF_ERROR(check_number_of_frames(path, get_string(ds, DCM_NumberOfFrames)));
   im.frames = get_int(ds, DCM_NumberOfFrames).value_or(1);
   if (im.frames == 0) im.frames = 1;  // some writers put 0 for single-frame images
   im.gantry_tilt = get_doubles(ds, DCM_GantryDetectorTilt).empty()
@@ -216,20 +152,7 @@ Result<ImageInfo> read_header(const std::string& path) {
   }
   // Native pixel data must hold every frame; a shorter value is a truncated file.
   if (codec == Codec::kNative && pixel->getLength() != DCM_UndefinedLength) {
-    // Native YBR_FULL_422 stores 2 samples a pixel (PS3.3 C.7.6.3.1.2).
-    const double samples = im.samples_per_pixel == 3 && im.photometric.rfind("YBR_FULL_422", 0) == 0
-                               ? 2.0
-                               : im.samples_per_pixel;
-    const double need_bits = static_cast<double>(im.rows) * im.columns * samples *
-                             im.bits_allocated * static_cast<double>(im.frames);
-    if (static_cast<double>(pixel->getLength()) * 8 < need_bits) {
-      return corrupt(path + ": " + tag_name(DCM_PixelData) + " holds " +
-                     std::to_string(pixel->getLength()) + " bytes, but " +
-                     std::to_string(im.frames) + " frame(s) of " + std::to_string(im.rows) + "x" +
-                     std::to_string(im.columns) + "x" + std::to_string(im.samples_per_pixel) +
-                     " at " + std::to_string(im.bits_allocated) + " bits need " +
-                     std::to_string(static_cast<long long>((need_bits + 7) / 8)));
-    }
+    MI_RETURN_IF_ERROR(check_native_length(path, im, pixel->getLength()));
   }
 
   const bool plain_le =

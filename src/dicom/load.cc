@@ -1,7 +1,12 @@
 // load_into / load: parallel decode of a planned series into HU (or stored) values.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -12,6 +17,7 @@
 #include "dicom/dataset.h"
 #include "dicom/frame_decode.h"
 #include "image/dtype_dispatch.h"
+#include "image/rescale.h"
 #include "medinfer/dicom.h"
 
 namespace medinfer::dicom {
@@ -50,19 +56,27 @@ Status convert_slice(const In* in, size_t n, const SliceRef& ref, const LoadOpti
     icpt += invert_sum * slope;
     slope = -slope;
   }
+  // Whole-number rescale of up to 16-bit samples is exact in float and in int32: the
+  // vectorized kernels of image/rescale.h.
+  const bool whole = slope == std::nearbyint(slope) && icpt == std::nearbyint(icpt) &&
+                     std::abs(slope) <= 64 && std::abs(icpt) <= (1 << 20);
   if constexpr (std::is_floating_point_v<Out>) {
-    // Whole-number rescale of values under 2^24 is exact in float: a vectorizable loop.
-    const bool exact_in_float = sizeof(In) <= 2 && slope == std::nearbyint(slope) &&
-                                icpt == std::nearbyint(icpt) && std::abs(slope) <= 64 &&
-                                std::abs(icpt) <= (1 << 20);
-    if (exact_in_float) {
-      const float fs = static_cast<float>(slope), fi = static_cast<float>(icpt);
-      for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(in[i]) * fs + fi;
-    } else {
-      for (size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(in[i] * slope + icpt);
+    if constexpr (sizeof(In) <= 2) {
+      if (whole) {
+        rescale_to_f32(in, n, static_cast<float>(slope), static_cast<float>(icpt), out);
+        return Status::ok();
+      }
     }
+    for (size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(in[i] * slope + icpt);
     return Status::ok();
   } else {
+    if constexpr (sizeof(In) <= 2) {
+      if (whole &&
+          rescale_to_i16(in, n, static_cast<int32_t>(slope), static_cast<int32_t>(icpt), out)) {
+        return Status::ok();
+      }
+    }
+    // Otherwise (or out of range): exact per value, naming the first that does not fit.
     for (size_t i = 0; i < n; ++i) {
       const double v = in[i] * slope + icpt;
       if (v != std::nearbyint(v) || v < std::numeric_limits<Out>::min() ||
@@ -87,6 +101,56 @@ Status convert_any(const ImageInfo& im, const void* raw, size_t n, const SliceRe
     using In = decltype(tag);
     return convert_slice(static_cast<const In*>(raw), n, ref, opt, invert, sum, out, im.path);
   });
+}
+
+// Closes a file descriptor on scope exit.
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+bool pread_full(int fd, void* dst, size_t n, off_t offset) {
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t got =
+        ::pread(fd, static_cast<char*>(dst) + done, n - done, offset + static_cast<off_t>(done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    done += static_cast<size_t>(got);
+  }
+  return true;
+}
+
+// Native grayscale pixel data straight from the file in cache-sized chunks: each chunk is
+// read, its bits normalized and rescaled into the volume while it is still in L1/L2, so
+// the stored frame never makes a round trip through memory.
+template <typename Out>
+Status load_direct(const ImageInfo& im, const std::vector<size_t>& slices, const VolumePlan& plan,
+                   const LoadOptions& options, Out* dst, size_t slice_voxels) {
+  constexpr size_t kChunkBytes = 64 * 1024;
+  alignas(64) uint8_t chunk[kChunkBytes];
+  const size_t sample = dtype_size(stored_dtype(im));
+  const size_t per_chunk = kChunkBytes / sample;
+  const Fd file{::open(im.path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (file.fd < 0) return io_error(im.path + ": cannot open: " + std::strerror(errno));
+  for (size_t s : slices) {
+    const SliceRef& ref = plan.slices[s];
+    const off_t base = static_cast<off_t>(im.pixel_data_offset +
+                                          ref.frame * static_cast<int64_t>(frame_bytes(im)));
+    for (size_t done = 0; done < slice_voxels;) {
+      const size_t count = std::min(per_chunk, slice_voxels - done);
+      if (!pread_full(file.fd, chunk, count * sample, base + static_cast<off_t>(done * sample))) {
+        return corrupt(im.path + ": (7FE0,0010) PixelData ends early (file shorter than at scan)");
+      }
+      normalize_samples(im, chunk, count);
+      MI_RETURN_IF_ERROR(convert_any(im, chunk, count, ref, options, plan.invert_monochrome1,
+                                     dst + s * slice_voxels + done));
+      done += count;
+    }
+  }
+  return Status::ok();
 }
 
 }  // namespace
@@ -114,8 +178,16 @@ Status load_into(const SeriesInfo& series, const VolumePlan& plan, const LoadOpt
     const ImageInfo& im = series.images[task.image];
     Status st = [&]() -> Status {
       // Native pixel data is read directly; everything else through one DCMTK open.
-      std::unique_ptr<DcmFileFormat> file;
       const bool direct = has_direct_pixels(im);
+      if (direct && im.samples_per_pixel == 1) {
+        if (options.output == DType::kFloat32) {
+          return load_direct(im, task.slices, plan, options, static_cast<float*>(dst),
+                             slice_voxels);
+        }
+        return load_direct(im, task.slices, plan, options, static_cast<int16_t*>(dst),
+                           slice_voxels);
+      }
+      std::unique_ptr<DcmFileFormat> file;
       if (!direct) {
         MI_ASSIGN_OR_RETURN(file, open_dicom(im.path));
       }

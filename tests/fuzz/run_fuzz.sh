@@ -50,6 +50,11 @@ if [[ -d $conformance ]]; then
     cp "$f" "$seeds/${rel//\//__}"
   done < <(find "$conformance" -type f -size -"$((seed_max_kb + 1))"k \
              ! -name '*.json' ! -name '*.nii' ! -name 'LICENSE' ! -name '*.md' -print0)
+  # One real native little-endian CT slice, so the header fast path is fuzzed from a
+  # file it accepts (the small conformance files are mostly compressed).
+  for f in "$shared"/ct/4dlung-113/ct/*; do
+    [[ -f $f ]] && cp "$f" "$seeds/4dlung-slice.dcm" && break
+  done
 elif [[ ${CI:-} == true ]]; then
   echo "run_fuzz: $conformance is missing (CI needs the shared data)" >&2
   exit 2

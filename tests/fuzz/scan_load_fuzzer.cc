@@ -7,7 +7,8 @@
 // input. The last input byte picks load options, so every option combination is reached.
 //
 // Besides ASan/UBSan reports, any StatusCode::kInternal ("a bug in medinfer") aborts, and
-// so does a loaded volume whose size disagrees with its plan.
+// so does a loaded volume whose size disagrees with its plan, and a header the native fast
+// path accepts but DCMTK's reader rejects or reads differently (differential check).
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dicom/native_header.h"
 #include "medinfer/dicom.h"
 
 namespace {
@@ -134,6 +136,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   for (const fs::path& path : ws.files) {
     if (!fs::exists(path, ec)) continue;
+    if (auto fast = dicom::read_native_header(path.string())) {
+      auto ref = dicom::read_header_dcmtk(path.string());
+      if (!ref.is_ok() || !(*ref == *fast)) {
+        std::fprintf(stderr, "native header fast path disagrees with DCMTK: %s\n",
+                     ref.is_ok() ? "different ImageInfo" : ref.status().to_string().c_str());
+        std::abort();
+      }
+    }
     auto header = dicom::read_header(path.string());
     check(header.status(), "read_header");
     if (header.is_ok()) decode_frames(*header);
