@@ -1,14 +1,18 @@
 // dicom_load_bench: how fast a DICOM series folder becomes a Hounsfield-unit volume.
 //
 //   dicom_load_bench --series DIR[,DIR...] [--threads 1,2] [--reps 10] [--warmup 1]
-//                    [--mode medinfer,reuse,raw] [--output float32|int16] [--json OUT]
+//                    [--mode medinfer,cold,reuse,raw] [--output float32|int16] [--json OUT]
 //                    [--commit HASH]
 //
 // Modes (one row per series x mode x thread count):
 //   medinfer  scan(DIR) + plan_volume + Volume::allocate + load_into, i.e. what
 //             `dicom::scan` followed by `dicom::load` does, from a folder path to a float32
-//             HU volume. The row also carries the median of each of those steps. The fresh
-//             volume is freed after the timed region.
+//             HU volume. The row also carries the median of each of those steps. The
+//             volume is freed after the timed region; its memory goes back to Buffer's
+//             block cache, so the next repetition's volume reuses it, as a process that
+//             loads study after study does.
+//   cold      the same with the block cache off: every volume is new memory, and its
+//             first-touch page faults are timed (what a one-shot CLI call pays).
 //   reuse     the same into one volume buffer allocated and touched before timing, as a
 //             pipeline that recycles its (pinned) buffers would call load_into: shows what
 //             first-touch page faults on a fresh 100+ MB volume cost.
@@ -54,7 +58,7 @@ using nlohmann::json;
 struct Args {
   std::vector<std::string> series;
   std::vector<int> threads{1, 0};
-  std::vector<std::string> modes{"medinfer", "reuse", "raw"};
+  std::vector<std::string> modes{"medinfer", "cold", "reuse", "raw"};
   int reps = 10;
   int warmup = 1;
   medinfer::DType output = medinfer::DType::kFloat32;
@@ -145,7 +149,9 @@ Args parse_args(int argc, char** argv) {
   if (a.reps < 1) usage("--reps must be at least 1");
   if (a.threads.empty()) usage("--threads is empty");
   for (auto& m : a.modes) {
-    if (m != "medinfer" && m != "reuse" && m != "raw") usage("unknown mode " + m);
+    if (m != "medinfer" && m != "cold" && m != "reuse" && m != "raw") {
+      usage("unknown mode " + m);
+    }
   }
   for (int& t : a.threads) {
     if (t == 0) t = hardware_threads();
@@ -295,7 +301,9 @@ json base_row(const SeriesMeta& m, const std::string& tool, int threads,
           {"command", a.command}};
 }
 
-json bench_medinfer(const SeriesMeta& m, int threads, bool reuse, const Args& a) {
+json bench_medinfer(const SeriesMeta& m, int threads, bool reuse, bool cold, const Args& a) {
+  const size_t cache_limit = medinfer::block_cache_limit(medinfer::Storage::kHost);
+  if (cold) medinfer::set_block_cache_limit(medinfer::Storage::kHost, 0);
   dicom::LoadOptions opt;
   opt.threads = threads;
   opt.output = a.output;
@@ -342,8 +350,13 @@ json bench_medinfer(const SeriesMeta& m, int threads, bool reuse, const Args& a)
     t_plan.push_back(a_plan);
     t_load.push_back(a_load);
   }
+  if (cold) medinfer::set_block_cache_limit(medinfer::Storage::kHost, cache_limit);
   const std::string tool = a.output == medinfer::DType::kInt16 ? "medinfer int16" : "medinfer";
-  json row = base_row(m, reuse ? tool + " (reused buffer)" : tool, threads, total, cpus, a);
+  json row = base_row(m,
+                      reuse  ? tool + " (reused buffer)"
+                      : cold ? tool + " (first touch)"
+                             : tool,
+                      threads, total, cpus, a);
   row["output"] = medinfer::dtype_name(a.output);
   row["steps_median_s"] = {{"scan", stats(t_scan).median},
                            {"plan_alloc", stats(t_plan).median},
@@ -452,7 +465,7 @@ int main(int argc, char** argv) {
     const SeriesMeta m = describe(dir);
     for (const auto& mode : a.modes) {
       for (int t : a.threads) {
-        json row = mode == "raw" ? bench_raw(m, t, a) : bench_medinfer(m, t, mode == "reuse", a);
+        json row = mode == "raw" ? bench_raw(m, t, a) : bench_medinfer(m, t, mode == "reuse", mode == "cold", a);
         std::printf("| %s | %s | %lld | %s | %d | %.4f | %.1f | %.0f%% |\n", m.name.c_str(),
                     m.syntax.c_str(), static_cast<long long>(m.slices),
                     row["tool"].get<std::string>().c_str(), t, row["median_s"].get<double>(),

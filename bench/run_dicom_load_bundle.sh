@@ -43,11 +43,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
   mkdir -p "$R"
   la
   "$BUNDLE/dicom_load_bench" --series "$SERIES" --threads "$THREADS" --reps "$REPS" \
-    --mode medinfer,reuse,raw --json "$R/medinfer.json" --commit "$COMMIT"
+    --mode medinfer,cold,reuse,raw --json "$R/medinfer.json" --commit "$COMMIT"
   la
   if [[ -n $NATIVE_SERIES ]]; then
     "$BUNDLE/dicom_load_bench" --series "$NATIVE_SERIES" --threads "$THREADS" --reps "$REPS" \
-      --mode medinfer,reuse --output int16 --json "$R/medinfer_int16.json" --commit "$COMMIT"
+      --mode medinfer,cold,reuse --output int16 --json "$R/medinfer_int16.json" --commit "$COMMIT"
     la
   fi
   python3 "$ROOT/bench/peers/pydicom_load.py" --series "$SERIES" --threads "$THREADS" \

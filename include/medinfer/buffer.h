@@ -54,9 +54,20 @@ class Buffer {
   void release();
   void* data_ = nullptr;
   size_t size_ = 0;
+  size_t capacity_ = 0;  // bytes of the block behind data_ (>= size_)
   Storage storage_ = Storage::kHost;
   int device_ = 0;
 };
+
+// Freed host and pinned blocks of 4 MiB or more are kept and reused by later allocations of
+// a similar size (within 2x), so a pipeline that loads volume after volume does not pay
+// first-touch page faults or cudaHostAlloc each time. Default limit per storage: a quarter
+// of physical memory, at most 4 GiB (MEDINFER_HOST_CACHE_MB overrides; 0 disables; off
+// under AddressSanitizer). Thread-safe.
+size_t block_cache_limit(Storage storage);
+void set_block_cache_limit(Storage storage, size_t bytes);  // evicts down to it
+size_t block_cache_bytes(Storage storage);                  // held now
+size_t release_block_cache(Storage storage);                // frees all; returns bytes
 
 // True when this build has CUDA and at least one device is visible.
 bool cuda_available();

@@ -1,5 +1,7 @@
 #include "medinfer/buffer.h"
 
+#include "core/block_cache.h"
+
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -48,6 +50,7 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
     release();
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    capacity_ = std::exchange(other.capacity_, 0);
     storage_ = other.storage_;
     device_ = other.device_;
   }
@@ -56,6 +59,12 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
 
 void Buffer::release() {
   if (data_ == nullptr) return;
+  if ((storage_ == Storage::kHost || storage_ == Storage::kPinned) &&
+      core::BlockCache::of(storage_).give(data_, capacity_)) {
+    data_ = nullptr;
+    size_ = capacity_ = 0;
+    return;
+  }
   switch (storage_) {
     case Storage::kHost:
       std::free(data_);
@@ -77,7 +86,7 @@ void Buffer::release() {
       break;
   }
   data_ = nullptr;
-  size_ = 0;
+  size_ = capacity_ = 0;
 }
 
 Result<Buffer> Buffer::allocate(size_t bytes, Storage storage, int device) {
@@ -94,6 +103,11 @@ Result<Buffer> Buffer::allocate(size_t bytes, Storage storage, int device) {
       const size_t align = bytes >= 2 * kHuge ? kHuge : 64;
       if (bytes > SIZE_MAX - align) return out_of_memory("cannot allocate " + what);
       const size_t rounded = (bytes + align - 1) / align * align;
+      b.capacity_ = rounded;
+      if (rounded >= core::BlockCache::kMinBlock) {
+        b.data_ = core::BlockCache::of(Storage::kHost).take(rounded, &b.capacity_);
+        if (b.data_ != nullptr) break;
+      }
       b.data_ = std::aligned_alloc(align, rounded);
       if (b.data_ == nullptr) return out_of_memory("cannot allocate " + what);
       if (align == kHuge) ::madvise(b.data_, rounded, MADV_HUGEPAGE);  // advice only
@@ -104,6 +118,11 @@ Result<Buffer> Buffer::allocate(size_t bytes, Storage storage, int device) {
 #ifdef MEDINFER_WITH_CUDA
       if (!cuda_available()) return not_supported("cannot allocate " + what + ": no CUDA device");
       if (storage == Storage::kPinned) {
+        b.capacity_ = bytes;
+        if (bytes >= core::BlockCache::kMinBlock) {
+          b.data_ = core::BlockCache::of(Storage::kPinned).take(bytes, &b.capacity_);
+          if (b.data_ != nullptr) break;
+        }
         MI_RETURN_IF_ERROR(
             cuda::cuda_status(cudaMallocHost(&b.data_, bytes), "cudaMallocHost", __FILE__, __LINE__)
                 .with_context("allocating " + what));
@@ -125,6 +144,19 @@ Result<Buffer> Buffer::allocate(size_t bytes, Storage storage, int device) {
   }
   b.size_ = bytes;
   return b;
+}
+
+size_t block_cache_limit(Storage storage) {
+  return core::BlockCache::of(storage).limit();
+}
+void set_block_cache_limit(Storage storage, size_t bytes) {
+  core::BlockCache::of(storage).set_limit(bytes);
+}
+size_t block_cache_bytes(Storage storage) {
+  return core::BlockCache::of(storage).cached_bytes();
+}
+size_t release_block_cache(Storage storage) {
+  return core::BlockCache::of(storage).clear();
 }
 
 Status Buffer::fill_f32(float value) {

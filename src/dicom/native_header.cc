@@ -152,8 +152,8 @@ class HeadBytes {
 
  private:
   bool fill(uint64_t end) {
-    // Most headers fit the first 16 KiB; then grow by doubling, up to the cap.
-    const uint64_t grow = std::max<uint64_t>({end, 2 * buf_.size(), 16384});
+    // Most headers fit the first 4 KiB (CT: about 2 KiB); then grow by doubling.
+    const uint64_t grow = std::max<uint64_t>({end, 2 * buf_.size(), 4096});
     const size_t have = buf_.size();
     buf_.resize(std::min<uint64_t>({grow, size_, kMaxNativeHeaderBytes}));
     size_t done = have;
@@ -409,6 +409,11 @@ std::optional<ImageInfo> read_native_header(const std::string& path) {
   auto text = [&](int field, const std::string& fallback) -> std::string {
     if (!values[field].present) return fallback;
     auto t = plain_text(bytes(field), values[field].length);
+    // DCMTK edits UIDs (drops inner spaces): take only plain digits and dots.
+    if (t && kFields[field].vr[0] == 'U' && kFields[field].vr[1] == 'I' &&
+        t->find_first_not_of("0123456789.") != std::string::npos) {
+      t.reset();
+    }
     if (!t) plain = false;
     return t.value_or("");
   };
