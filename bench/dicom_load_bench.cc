@@ -465,7 +465,8 @@ int main(int argc, char** argv) {
     const SeriesMeta m = describe(dir);
     for (const auto& mode : a.modes) {
       for (int t : a.threads) {
-        json row = mode == "raw" ? bench_raw(m, t, a) : bench_medinfer(m, t, mode == "reuse", mode == "cold", a);
+        json row = mode == "raw" ? bench_raw(m, t, a)
+                                 : bench_medinfer(m, t, mode == "reuse", mode == "cold", a);
         std::printf("| %s | %s | %lld | %s | %d | %.4f | %.1f | %.0f%% |\n", m.name.c_str(),
                     m.syntax.c_str(), static_cast<long long>(m.slices),
                     row["tool"].get<std::string>().c_str(), t, row["median_s"].get<double>(),
