@@ -8,6 +8,9 @@
 // file; tests/dicom/native_header_test.cc checks both readers agree on every shared file.
 #include "dicom/native_header.h"
 
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdict.h>
+#include <dcmtk/dcmdata/dcdicent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -206,40 +209,79 @@ bool read_element(HeadBytes& f, uint64_t pos, bool explicit_vr, Element& e) {
   return true;
 }
 
-// Skips the items of a sequence of undefined length whose first item starts at `pos`;
-// returns the offset after its delimiter, 0 on anything unexpected.
-uint64_t skip_sequence(HeadBytes& f, uint64_t pos, bool explicit_vr, int depth) {
-  if (depth > kMaxDepth) return 0;
-  for (;;) {
-    Element item;
-    if (!read_element(f, pos, false, item)) return 0;
-    if (item.tag == kSequenceEnd) return item.value;
-    if (item.tag != kItem) return 0;
-    if (item.length != kUndefined) {
-      if (item.value + item.length > f.size()) return 0;
-      pos = item.value + item.length;
-      continue;
-    }
-    pos = item.value;
-    for (;;) {  // the item's dataset, up to its delimiter
-      Element e;
-      if (!read_element(f, pos, explicit_vr, e)) return 0;
-      if (e.tag == kItemEnd) {
-        pos = e.value;
-        break;
-      }
-      if (e.length == kUndefined) {
-        // Only SQ may be undefined here (UN of undefined length switches to implicit VR).
-        if (explicit_vr && std::memcmp(e.vr, "SQ", 2) != 0) return 0;
-        pos = skip_sequence(f, e.value, explicit_vr, depth + 1);
-        if (pos == 0) return 0;
+// Sequences are walked, not skipped blindly: DCMTK parses their items, and rejects a file
+// whose item contents overrun the item, so this reader must see the same. The walk checks
+// structure only (lengths, delimiters, nesting); it reads no values.
+struct Walker {
+  HeadBytes& f;
+  bool explicit_vr;
+  const DcmDataDictionary* dict;  // implicit VR: which defined-length elements are SQ
+
+  // Whether the element at hand holds items DCMTK would parse.
+  bool is_sequence(const Element& e) const {
+    if (explicit_vr) return std::memcmp(e.vr, "SQ", 2) == 0;
+    const uint16_t group = static_cast<uint16_t>(e.tag >> 16);
+    if (group & 1) return false;  // private: DCMTK needs the creator; decided by caller
+    const DcmDictEntry* entry =
+        dict->findEntry(DcmTagKey(group, static_cast<uint16_t>(e.tag & 0xFFFF)), nullptr);
+    return entry != nullptr && entry->getEVR() == EVR_SQ;
+  }
+
+  // A private implicit-VR element that may hold items (DCMTK's private dictionary may know
+  // it as a sequence): not decidable here.
+  bool ambiguous(const Element& e) {
+    if (explicit_vr || !((e.tag >> 16) & 1) || e.length < 8) return false;
+    const uint8_t* p = f.at(e.value, 4);
+    return p == nullptr || (le16(p) == 0xFFFE && le16(p + 2) == 0xE000);
+  }
+
+  // The items of a sequence starting at `pos`: up to `end` for a defined length, else up to
+  // the sequence delimiter. Returns the offset after the sequence, 0 on anything unexpected.
+  uint64_t items(uint64_t pos, uint64_t end, int depth) {
+    if (depth > kMaxDepth) return 0;
+    const bool defined = end != 0;
+    for (;;) {
+      if (defined && pos == end) return pos;
+      Element item;
+      if (!read_element(f, pos, false, item)) return 0;
+      if (!defined && item.tag == kSequenceEnd) return item.value;
+      if (item.tag != kItem) return 0;
+      if (item.length != kUndefined) {
+        const uint64_t item_end = item.value + item.length;
+        if (item_end > f.size() || (defined && item_end > end)) return 0;
+        if (dataset(item.value, item_end, depth + 1) != item_end) return 0;
+        pos = item_end;
       } else {
-        if (e.value + e.length > f.size()) return 0;
-        pos = e.value + e.length;
+        pos = dataset(item.value, 0, depth + 1);
+        if (pos == 0 || (defined && pos > end)) return 0;
       }
     }
   }
-}
+
+  // The elements of an item's dataset: up to `end` for a defined length, else up to the
+  // item delimiter. Returns the offset after it, 0 on anything unexpected.
+  uint64_t dataset(uint64_t pos, uint64_t end, int depth) {
+    const bool defined = end != 0;
+    for (;;) {
+      if (defined && pos == end) return pos;
+      Element e;
+      if (!read_element(f, pos, explicit_vr, e)) return 0;
+      if (!defined && e.tag == kItemEnd) return e.value;
+      if ((e.tag >> 16) == 0xFFFE || ambiguous(e)) return 0;
+      if (e.length == kUndefined) {
+        // Only SQ may be undefined here (UN of undefined length switches to implicit VR).
+        if (explicit_vr && std::memcmp(e.vr, "SQ", 2) != 0) return 0;
+        pos = items(e.value, 0, depth);
+      } else {
+        const uint64_t value_end = e.value + e.length;
+        if (value_end > f.size() || (defined && value_end > end)) return 0;
+        pos = is_sequence(e) ? items(e.value, value_end, depth) : value_end;
+        if (pos != 0 && pos != value_end) return 0;
+      }
+      if (pos == 0 || (defined && pos > end)) return 0;
+    }
+  }
+};
 
 // Text of a string value as get_string() gives it (up to the first NUL, trimmed); nullopt
 // when it holds what DCMTK might treat differently (control characters, a backslash).
@@ -369,6 +411,18 @@ std::optional<ImageInfo> read_native_header(const std::string& path) {
     if (p == nullptr || known_vr(p + 4)) return std::nullopt;
   }
 
+  // Implicit VR: the data dictionary says which elements are sequences (read-locked once).
+  struct DictLock {
+    const DcmDataDictionary* dict = nullptr;
+    ~DictLock() {
+      if (dict != nullptr) dcmDataDict.rdunlock();
+    }
+  } lock;
+  if (!explicit_vr) {
+    if (!dcmDataDict.isDictionaryLoaded()) return std::nullopt;
+    lock.dict = &dcmDataDict.rdlock();
+  }
+  Walker walker{f, explicit_vr, lock.dict};
   std::array<Value, kFieldCount> values{};
   Element pixel;
   bool found_pixels = false;
@@ -389,13 +443,21 @@ std::optional<ImageInfo> read_native_header(const std::string& path) {
       break;
     }
     const int field = field_of(e.tag);
+    if (walker.ambiguous(e)) return std::nullopt;
     if (e.length == kUndefined) {
       if (field >= 0 || (explicit_vr && std::memcmp(e.vr, "SQ", 2) != 0)) return std::nullopt;
-      pos = skip_sequence(f, e.value, explicit_vr, 0);
+      pos = walker.items(e.value, 0, 0);
       if (pos == 0) return std::nullopt;
       continue;
     }
     if (e.value + e.length > f.size()) return std::nullopt;
+    if (walker.is_sequence(e)) {
+      if (field >= 0 || walker.items(e.value, e.value + e.length, 0) != e.value + e.length) {
+        return std::nullopt;
+      }
+      pos = e.value + e.length;
+      continue;
+    }
     if (field >= 0) {
       if (explicit_vr && std::memcmp(e.vr, kFields[field].vr, 2) != 0) return std::nullopt;
       values[field] = {true, e.value, e.length};
