@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything medinfer needs to build and test on Debian 12 (idempotent).
 #   Debian packages: compilers, DCMTK, OpenJPEG, CLI11, nlohmann-json, GoogleTest,
-#   Google Benchmark, dcm2niix, clang (fuzzing), ccache, pydicom's test files.
+#   Google Benchmark, dcm2niix, clang (fuzzing), ccache, pydicom's test files, oneDNN,
+#   ONNX protobuf definitions (libonnx) and protobuf.
 #   Python reference tools (pinned) in a virtual environment: build/venv.
 # Usage: scripts/setup.sh [BUILD_DIR]   (run as root or with sudo available)
 set -euo pipefail
@@ -11,7 +12,8 @@ build=${1:-$here/build}
 pkgs=(build-essential cmake ninja-build pkg-config ccache clang libclang-rt-dev
   libdcmtk-dev dcmtk libopenjp2-7-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev dcm2niix dicom3tools
-  python3-pydicom python3-venv clang-format)
+  python3-pydicom python3-venv clang-format
+  libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler)
 
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)

@@ -19,7 +19,22 @@
 
 namespace medinfer {
 
-enum class DType { kUInt8, kInt8, kUInt16, kInt16, kUInt32, kInt32, kFloat32, kFloat64 };
+// Element types. Volumes use the first eight; the engine also uses the rest (tensors of
+// ONNX graphs: int64 shapes and indices, bool masks, half and bfloat16 precisions).
+enum class DType {
+  kUInt8,
+  kInt8,
+  kUInt16,
+  kInt16,
+  kUInt32,
+  kInt32,
+  kFloat32,
+  kFloat64,
+  kInt64,
+  kBool,
+  kFloat16,
+  kBFloat16,
+};
 size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype);
 

@@ -61,7 +61,7 @@ Status convert_slice(const In* in, size_t n, const SliceRef& ref, const LoadOpti
   const bool whole = slope == std::nearbyint(slope) && icpt == std::nearbyint(icpt) &&
                      std::abs(slope) <= 64 && std::abs(icpt) <= (1 << 20);
   if constexpr (std::is_floating_point_v<Out>) {
-    if constexpr (sizeof(In) <= 2) {
+    if constexpr (sizeof(In) <= 2 && !std::is_same_v<In, bool>) {
       if (whole) {
         rescale_to_f32(in, n, static_cast<float>(slope), static_cast<float>(icpt), out);
         return Status::ok();
@@ -70,7 +70,7 @@ Status convert_slice(const In* in, size_t n, const SliceRef& ref, const LoadOpti
     for (size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(in[i] * slope + icpt);
     return Status::ok();
   } else {
-    if constexpr (sizeof(In) <= 2) {
+    if constexpr (sizeof(In) <= 2 && !std::is_same_v<In, bool>) {
       if (whole &&
           rescale_to_i16(in, n, static_cast<int32_t>(slope), static_cast<int32_t>(icpt), out)) {
         return Status::ok();

@@ -9,8 +9,8 @@
 #include "dicom/native_header.h"
 
 #include <dcmtk/config/osconfig.h>
-#include <dcmtk/dcmdata/dcdict.h>
 #include <dcmtk/dcmdata/dcdicent.h>
+#include <dcmtk/dcmdata/dcdict.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

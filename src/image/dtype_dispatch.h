@@ -8,7 +8,8 @@
 namespace medinfer {
 
 // Calls fn(T{}) with T the element type of `dtype` and returns its result; every
-// instantiation of fn must return the same type.
+// instantiation of fn must return the same type. float16 and bfloat16 have no C++ type
+// here: they visit uint16_t (their bit patterns); the engine converts them itself.
 template <typename F>
 decltype(auto) visit_dtype(DType dtype, F&& fn) {
   switch (dtype) {
@@ -26,6 +27,13 @@ decltype(auto) visit_dtype(DType dtype, F&& fn) {
       return fn(int32_t{});
     case DType::kFloat32:
       return fn(float{});
+    case DType::kInt64:
+      return fn(int64_t{});
+    case DType::kBool:
+      return fn(bool{});
+    case DType::kFloat16:
+    case DType::kBFloat16:
+      return fn(uint16_t{});
     case DType::kFloat64:
       break;
   }

@@ -114,6 +114,11 @@ Result<int16_t> nifti_datatype(DType dtype) {
       return nifti1::kFloat32;
     case DType::kFloat64:
       return nifti1::kFloat64;
+    case DType::kInt64:
+    case DType::kBool:
+    case DType::kFloat16:
+    case DType::kBFloat16:
+      break;
   }
   return not_supported(std::string("no NIfTI datatype for ") + dtype_name(dtype));
 }

@@ -15,7 +15,13 @@ size_t dtype_size(DType dtype) {
     case DType::kFloat32:
       return 4;
     case DType::kFloat64:
+    case DType::kInt64:
       return 8;
+    case DType::kBool:
+      return 1;
+    case DType::kFloat16:
+    case DType::kBFloat16:
+      return 2;
   }
   return 0;
 }
@@ -38,6 +44,14 @@ const char* dtype_name(DType dtype) {
       return "float32";
     case DType::kFloat64:
       return "float64";
+    case DType::kInt64:
+      return "int64";
+    case DType::kBool:
+      return "bool";
+    case DType::kFloat16:
+      return "float16";
+    case DType::kBFloat16:
+      return "bfloat16";
   }
   return "unknown";
 }
