@@ -403,6 +403,16 @@ std::optional<ImageInfo> read_native_header(const std::string& path) {
   uint64_t pos = 0;
   std::string syntax, media_sop_class;
   if (!read_meta(f, pos, syntax, media_sop_class)) return std::nullopt;
+  // open_dicom() treats a file whose preamble or meta group holds the deflated syntax's UID
+  // as deflated, wherever it sits: leave such files to it.
+  {
+    static constexpr std::string_view kDeflated = "1.2.840.10008.1.2.1.99";
+    const uint8_t* head = f.at(0, pos);
+    if (head == nullptr || std::string_view(reinterpret_cast<const char*>(head), pos)
+                                   .find(kDeflated) != std::string_view::npos) {
+      return std::nullopt;
+    }
+  }
   const bool explicit_vr = syntax == "1.2.840.10008.1.2.1";
   if (!explicit_vr && syntax != "1.2.840.10008.1.2") return std::nullopt;
   if (!explicit_vr) {
@@ -435,6 +445,11 @@ std::optional<ImageInfo> read_native_header(const std::string& path) {
     if (e.tag == kPixelData) {
       const bool ob_ow = !explicit_vr || ((e.vr[0] == 'O') && (e.vr[1] == 'B' || e.vr[1] == 'W'));
       // Defined length that ends the file exactly: nothing after it to miss or to misread.
+      // (Explicit VR: the reserved bytes must be zero, as locate_native_pixels wants them.)
+      const uint8_t* reserved = explicit_vr ? f.at(e.value - 6, 2) : nullptr;
+      if (explicit_vr && (reserved == nullptr || reserved[0] != 0 || reserved[1] != 0)) {
+        return std::nullopt;
+      }
       if (!ob_ow || e.length == kUndefined || e.length == 0 || e.value + e.length != f.size()) {
         return std::nullopt;
       }
