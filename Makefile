@@ -38,12 +38,13 @@ test-asan: setup
 	cmake --build --preset asan -j $(JOBS)
 	ctest --preset asan -j $(JOBS)
 
-# libFuzzer over scan+load (clang). FUZZ_SECONDS=600 for a long run.
+# libFuzzer (clang): FUZZER=scan_load_fuzzer (default) or onnx_import_fuzzer.
+# FUZZ_SECONDS=600 for a long run.
 FUZZ_SECONDS ?= 60
 fuzz: setup
 	cmake --preset fuzz
 	cmake --build --preset fuzz -j $(JOBS)
-	bash tests/fuzz/run_fuzz.sh build-fuzz $(FUZZ_SECONDS)
+	FUZZER=$(or $(FUZZER),scan_load_fuzzer) bash tests/fuzz/run_fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
 fuzz-smoke: FUZZ_SECONDS=60
 fuzz-smoke: fuzz

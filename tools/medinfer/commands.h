@@ -12,5 +12,6 @@ using RunFn = std::function<int()>;
 
 RunFn register_info(CLI::App& app);
 RunFn register_convert(CLI::App& app);
+RunFn register_bench_model(CLI::App& app);
 
 }  // namespace medinfer::cli

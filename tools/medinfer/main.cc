@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   runs["info"] = medinfer::cli::register_info(*info);
   CLI::App* convert = app.add_subcommand("convert", "Convert a DICOM series to NIfTI (HU)");
   runs["convert"] = medinfer::cli::register_convert(*convert);
+  CLI::App* bench_model =
+      app.add_subcommand("bench-model", "Time an ONNX model on a device; export its outputs");
+  runs["bench-model"] = medinfer::cli::register_bench_model(*bench_model);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

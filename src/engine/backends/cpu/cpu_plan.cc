@@ -1,0 +1,139 @@
+#include "engine/backends/cpu/cpu_plan.h"
+
+#include <dlfcn.h>
+
+#include <thread>
+
+namespace medinfer::engine::cpu {
+
+dims to_dims(const Shape& shape) {
+  if (shape.empty()) return {1};
+  return dims(shape.begin(), shape.end());
+}
+
+md plain_desc(const Shape& shape) {
+  const dims d = to_dims(shape);
+  dims strides(d.size(), 1);
+  for (size_t i = d.size() - 1; i > 0; --i) strides[i - 1] = strides[i] * d[i];
+  return md(d, kF32, strides);
+}
+
+md axis_last_desc(const Shape& shape, int axis) {
+  const dims d = to_dims(shape);
+  dims strides(d.size(), 0);
+  int64_t stride = d[static_cast<size_t>(axis)];
+  strides[static_cast<size_t>(axis)] = 1;
+  for (size_t i = d.size(); i-- > 0;) {
+    if (static_cast<int>(i) == axis) continue;
+    strides[i] = stride;
+    stride *= d[i];
+  }
+  return md(d, kF32, strides);
+}
+
+bool activation_supported(const FusedActivation& a) {
+  if (a.op.empty() || a.op == "Relu" || a.op == "LeakyRelu" || a.op == "Sigmoid" ||
+      a.op == "Tanh" || a.op == "Elu") {
+    return true;
+  }
+  // oneDNN's clip equals ONNX's min(max(x, lo), hi) only when lo <= hi.
+  return a.op == "Clip" && a.alpha <= a.beta;
+}
+
+void append_activation(const FusedActivation& a, dnnl::post_ops& ops) {
+  using alg = dnnl::algorithm;
+  if (a.op == "Relu") ops.append_eltwise(1.0f, alg::eltwise_relu, 0.0f, 0.0f);
+  if (a.op == "LeakyRelu") ops.append_eltwise(1.0f, alg::eltwise_relu, a.alpha, 0.0f);
+  if (a.op == "Sigmoid") ops.append_eltwise(1.0f, alg::eltwise_logistic, 0.0f, 0.0f);
+  if (a.op == "Tanh") ops.append_eltwise(1.0f, alg::eltwise_tanh, 0.0f, 0.0f);
+  if (a.op == "Elu") ops.append_eltwise(1.0f, alg::eltwise_elu, a.alpha, 0.0f);
+  if (a.op == "Clip") ops.append_eltwise(1.0f, alg::eltwise_clip, a.alpha, a.beta);
+}
+
+void set_threads(int threads) {
+  // libdnnl is built on OpenMP (libgomp). The symbol is looked up in the already loaded
+  // runtime so that medinfer need not link OpenMP itself.
+  using SetFn = void (*)(int);
+  static const auto set_fn =
+      reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));  // NOLINT
+  if (set_fn == nullptr) return;
+  const unsigned hw = std::thread::hardware_concurrency();
+  set_fn(threads > 0 ? threads : static_cast<int>(hw > 0 ? hw : 1));
+}
+
+dnnl::memory ConstantCache::get(const std::string& key, const dnnl::memory& plain, const md& want,
+                                const dnnl::engine& engine) {
+  std::vector<dnnl::memory>& list = entries_[key];
+  for (const dnnl::memory& m : list) {
+    if (m.get_desc() == want) return m;
+  }
+  dnnl::memory out(want, engine);
+  dnnl::stream stream(engine);
+  dnnl::reorder(plain, out).execute(stream, const_cast<dnnl::memory&>(plain), out);
+  stream.wait();
+  list.push_back(out);
+  return out;
+}
+
+dnnl::memory PlanBuilder::src(int id) {
+  return plan_.slots[static_cast<size_t>(id)].mem;
+}
+
+dnnl::memory PlanBuilder::src(int id, const md& want) {
+  Slot& s = plan_.slots[static_cast<size_t>(id)];
+  if (s.desc == want) return s.mem;
+  for (const auto& [d, m] : s.views) {
+    if (d == want) return m;
+  }
+  dnnl::memory view(want, engine_);
+  add(dnnl::reorder(s.mem, view), {{DNNL_ARG_FROM, s.mem}, {DNNL_ARG_TO, view}});
+  s.views.emplace_back(want, view);
+  return view;
+}
+
+dnnl::memory PlanBuilder::plain(int id, const dims& as) {
+  const md own = plain_desc(shape(id));
+  dnnl::memory m = src(id, own);
+  if (as.empty() || as == own.dims()) return m;
+  return alias(id, m, plain_desc(Shape(as.begin(), as.end())));
+}
+
+dnnl::memory PlanBuilder::plain_as(int id, const md& d) {
+  return alias(id, src(id, plain_desc(shape(id))), d);
+}
+
+dnnl::memory PlanBuilder::dst(int id, const md& d) {
+  Slot& s = plan_.slots[static_cast<size_t>(id)];
+  s.desc = d;
+  s.mem = dnnl::memory(d, engine_);
+  return s.mem;
+}
+
+dnnl::memory PlanBuilder::plain_dst(int id, const dims& as) {
+  dnnl::memory m = dst(id, plain_desc(shape(id)));
+  if (as == m.get_desc().dims()) return m;
+  return alias(id, m, plain_desc(Shape(as.begin(), as.end())));
+}
+
+dnnl::memory PlanBuilder::alias(int id, const dnnl::memory& base, const md& d) {
+  dnnl::memory a(d, engine_, base.get_data_handle());
+  Slot& s = plan_.slots[static_cast<size_t>(id)];
+  // Only the stored memory's bytes move at run time; views are owned copies.
+  if (base == s.mem) s.aliases.push_back(a);
+  return a;
+}
+
+dnnl::memory PlanBuilder::weights(const std::string& key, const Tensor& t, const md& plain,
+                                  const md& want) {
+  dnnl::memory src(plain, engine_, const_cast<void*>(t.data()));
+  return constants_.get(key, src, want, engine_);
+}
+
+void PlanBuilder::add(dnnl::primitive prim, std::unordered_map<int, dnnl::memory> args) {
+  Step step;
+  step.prim = std::move(prim);
+  step.args = std::move(args);
+  plan_.steps.push_back(std::move(step));
+}
+
+}  // namespace medinfer::engine::cpu

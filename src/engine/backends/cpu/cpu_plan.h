@@ -1,0 +1,135 @@
+// Internal to the CPU backend. A Plan is the graph compiled for one set of input shapes
+// (one batch size): a list of steps (oneDNN primitives, layout reorders, reference
+// fallbacks) over one memory per value. Values keep the layout their oneDNN producer chose
+// (blocked, e.g. nChw16c); a reader that wants another layout gets a copy made once by a
+// reorder step. Each op family (dnnl_*.cc) adds its nodes through PlanBuilder.
+#pragma once
+
+#include <map>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "engine/ir/graph.h"
+
+namespace medinfer::engine::cpu {
+
+using dims = dnnl::memory::dims;
+using md = dnnl::memory::desc;
+constexpr dnnl::memory::data_type kF32 = dnnl::memory::data_type::f32;
+
+struct Slot {
+  md desc;            // the layout the value is stored in
+  dnnl::memory mem;   // null: not held by oneDNN (non-float, data-dependent shape)
+  bool host = false;  // a host tensor's bytes: graph input, constant, fallback output
+  // Bytes are set at run time (graph inputs, fallback outputs, redirected graph outputs);
+  // `aliases` (the same bytes seen with other dims) follow them.
+  std::vector<dnnl::memory> aliases;
+  std::vector<std::pair<md, dnnl::memory>> views;  // copies in other layouts
+};
+
+struct Step {
+  dnnl::primitive prim;  // a oneDNN primitive or reorder, when `node` is null
+  std::unordered_map<int, dnnl::memory> args;
+  const Node* node = nullptr;        // a reference fallback
+  std::vector<dnnl::memory> inputs;  // fallback: plain memory per input (null: host tensor)
+};
+
+struct Plan {
+  Graph graph;  // shapes for these inputs
+  std::vector<Slot> slots;
+  std::vector<Step> steps;
+  // Per graph output: the memory run() points at a fresh output tensor before the steps
+  // (the producer's own when plain, else the target of a final reorder step); null when
+  // the value is a host tensor (graph input, constant, fallback output).
+  std::vector<dnnl::memory> output_targets;
+  std::vector<int> output_slot;  // the slot whose aliases follow, or -1
+  int native_nodes = 0;
+};
+
+// Constant operands (weights) in a primitive's layout, prepared once and shared by the
+// plans of every batch size. Keyed by node and operand; a plan that wants another layout
+// adds an entry.
+class ConstantCache {
+ public:
+  dnnl::memory get(const std::string& key, const dnnl::memory& plain, const md& want,
+                   const dnnl::engine& engine);
+
+ private:
+  std::map<std::string, std::vector<dnnl::memory>> entries_;
+};
+
+// Row-major float32 desc for `shape` (a scalar is {1}).
+md plain_desc(const Shape& shape);
+dims to_dims(const Shape& shape);
+// Dense float32 desc for `shape` with dimension `axis` innermost (the others row-major):
+// channels-last for axis 1. oneDNN's fast pooling and softmax kernels want such layouts.
+md axis_last_desc(const Shape& shape, int axis);
+// The node's fused activation as a post-op (false: none oneDNN has).
+bool activation_supported(const FusedActivation& a);
+void append_activation(const FusedActivation& a, dnnl::post_ops& ops);
+
+class PlanBuilder {
+ public:
+  PlanBuilder(Plan& plan, const dnnl::engine& engine, ConstantCache& constants)
+      : plan_(plan), engine_(engine), constants_(constants) {}
+
+  const Graph& graph() const { return plan_.graph; }
+  const dnnl::engine& engine() const { return engine_; }
+  const Shape& shape(int id) const { return plan_.graph.value(id).shape; }
+  const Tensor* constant(int id) const {
+    const Value& v = plan_.graph.value(id);
+    return v.constant ? &*v.constant : nullptr;
+  }
+
+  // Value `id` as stored, whatever its layout.
+  dnnl::memory src(int id);
+  // Value `id` in layout `want` (same dims): the stored memory when the layouts match,
+  // else a copy made by a reorder step added here and shared with later readers.
+  dnnl::memory src(int id, const md& want);
+  // Value `id` row-major, seen with `as` dims (same element count; empty: its own shape).
+  dnnl::memory plain(int id, const dims& as = {});
+  // Value `id` row-major, seen through `d` (strides over the same bytes, e.g. transposed).
+  dnnl::memory plain_as(int id, const md& d);
+  // Output `id` stored in layout `d` (its dims are the value's).
+  dnnl::memory dst(int id, const md& d);
+  // Output `id` stored row-major, written by a primitive that sees it with `as` dims.
+  dnnl::memory plain_dst(int id, const dims& as);
+  // Constant `t` seen as `plain` (its bytes), in layout `want`; prepared once per key.
+  dnnl::memory weights(const std::string& key, const Tensor& t, const md& plain, const md& want);
+  void add(dnnl::primitive prim, std::unordered_map<int, dnnl::memory> args);
+
+ private:
+  dnnl::memory alias(int id, const dnnl::memory& base, const md& d);
+
+  Plan& plan_;
+  const dnnl::engine& engine_;
+  ConstantCache& constants_;
+};
+
+// One natively run op type: static checks on the shape-inferred graph (a batch dimension
+// may still be -1; every input and output is float32 with known shape), and the builder
+// that adds its primitives to a plan (shapes concrete there).
+struct NativeOp {
+  const char* op_type;
+  bool (*supported)(const Graph& graph, const Node& node);
+  Status (*build)(PlanBuilder& b, const Node& node);
+};
+
+// Per-family lists (dnnl_*.cc), concatenated in cpu_backend.cc.
+std::span<const NativeOp> conv_native_ops();
+std::span<const NativeOp> pool_native_ops();
+std::span<const NativeOp> matmul_native_ops();
+std::span<const NativeOp> eltwise_native_ops();
+std::span<const NativeOp> norm_native_ops();
+// The entry for node.op_type whose checks pass, or null (the reference fallback runs it).
+const NativeOp* find_native(const Graph& graph, const Node& node);
+
+// Sets the OpenMP thread count of the calling thread (oneDNN's runtime in this build);
+// 0 = all hardware threads.
+void set_threads(int threads);
+
+}  // namespace medinfer::engine::cpu

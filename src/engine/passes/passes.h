@@ -1,0 +1,65 @@
+// Graph rewrites run between shape inference and backend compilation. Each pass is one
+// file in passes/; run_passes() applies them in the order listed there. Every pass keeps
+// Node::index (errors keep naming the node of the imported model), keeps graph input and
+// output value names, and leaves a graph that infer_shapes() accepts and that computes the
+// same outputs (up to float rounding where weights are refolded).
+#pragma once
+
+#include <cstddef>
+
+#include "engine/ir/graph.h"
+
+namespace medinfer::engine {
+
+struct PassOptions {
+  bool fold_constants = true;
+  bool remove_identities = true;  // Identity, inference-mode Dropout
+  bool fold_batchnorm = true;     // BatchNormalization into the preceding Conv/ConvTranspose
+  bool fuse_activations = true;   // Relu & co. into Conv/ConvTranspose/Gemm/MatMul
+  bool eliminate_dead = true;
+  // Constant folding leaves a node alone when one of its outputs would exceed this (a
+  // folded tensor lives in the graph for the engine's lifetime).
+  size_t max_folded_bytes = size_t{64} << 20;
+};
+
+// Runs the enabled passes in order: identity removal, constant folding, BatchNormalization
+// folding, activation fusion, dead-node elimination. The graph's shapes must be inferred.
+Status run_passes(Graph& graph, const PassOptions& options = {});
+
+// The passes one by one (each returns how many nodes it rewrote or removed through *count
+// when given). Each requires inferred shapes and leaves Value::producer up to date.
+
+// passes/constant_folding.cc: a node whose inputs are all constant (or a Shape/Size of a
+// value whose shape is fully known) is computed with the reference op and its outputs
+// become constants. Nondeterministic ops and nodes producing graph outputs are kept. The
+// output shapes of the nodes it keeps are re-inferred on the way, so one sweep folds a
+// chain of shape computations that each depend on the previous one's result.
+Status fold_constants(Graph& graph, size_t max_folded_bytes, int* count = nullptr);
+
+// fold_constants() and infer_shapes() in turn until nothing more folds: folding a shape
+// computation (Shape -> Gather -> Concat -> Reshape) makes the shapes after it known, which
+// lets the next Shape fold. Engine::build uses it with the batch fixed to find output shapes.
+Status fold_constants_and_shapes(Graph& graph, size_t max_folded_bytes);
+
+// passes/identity_removal.cc: Identity and inference-mode Dropout (mask unused) are removed
+// and their consumers read the input. When the output is a graph output, the producer of
+// the input writes the output directly instead; when that is impossible (the input is a
+// graph input, a constant or another graph output) the node stays.
+Status remove_identities(Graph& graph, int* count = nullptr);
+
+// passes/batchnorm_folding.cc: Conv/ConvTranspose -> BatchNormalization (inference mode,
+// constant float parameters, the conv output read by nothing else) becomes one conv with
+// W' = W * s and B' = (B - mean) * s + bias, s = scale / sqrt(var + epsilon), computed in
+// double.
+Status fold_batchnorm(Graph& graph, int* count = nullptr);
+
+// passes/activation_fusion.cc: Conv/ConvTranspose/Gemm/MatMul followed by Relu, LeakyRelu,
+// Sigmoid, Tanh, Clip (constant min/max) or Elu, where the intermediate has that one
+// consumer and is not a graph output: the activation moves into Node::activation.
+Status fuse_activations(Graph& graph, int* count = nullptr);
+
+// passes/dead_node_elimination.cc: removes nodes none of whose outputs reach a graph output,
+// then drops values nothing refers to (renumbering value ids; graph inputs always stay).
+Status eliminate_dead_nodes(Graph& graph, int* count = nullptr);
+
+}  // namespace medinfer::engine

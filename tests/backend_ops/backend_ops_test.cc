@@ -1,0 +1,197 @@
+// Every op case on every backend against the reference (STYLE 6). Normal mode asserts;
+// MEDINFER_OPS_THREADS=n sets BuildOptions::threads (default 0: all cores).
+// MEDINFER_OPS_PERF=1 also times each backend (median of repetitions after a warm-up) and
+// prints ms and GFLOP/s per case, including the perf-only cases.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include "backend_ops/op_case.h"
+#include "engine/backends/cpu/cpu_executable.h"
+#include "engine/ops/op.h"
+
+namespace medinfer::engine::testing {
+namespace {
+
+bool perf_mode() {
+  const char* v = std::getenv("MEDINFER_OPS_PERF");
+  return v != nullptr && std::string(v) != "0" && std::string(v) != "";
+}
+
+struct Tally {
+  int passed = 0, skipped = 0, comparisons = 0;
+  std::set<std::string> missing_ops;
+};
+Tally& tally() {
+  static Tally t;
+  return t;
+}
+
+class Summary : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    const Tally& t = tally();
+    std::string missing;
+    for (const std::string& op : t.missing_ops) missing += " " + op;
+    std::printf(
+        "[backend_ops] %d cases passed (%d backend-vs-reference comparisons), %d skipped%s%s\n",
+        t.passed, t.comparisons, t.skipped,
+        missing.empty() ? "" : "; ops not registered:", missing.c_str());
+  }
+};
+const auto* const kSummary = ::testing::AddGlobalTestEnvironment(new Summary);
+
+// Compares `got` with `ref` elementwise; the message names the first few mismatches.
+::testing::AssertionResult close(const Tensor& got, const Tensor& ref, double rtol, double atol) {
+  if (got.dtype() != ref.dtype() || got.shape() != ref.shape()) {
+    return ::testing::AssertionFailure()
+           << "got " << dtype_name(got.dtype()) << " " << shape_str(got.shape()) << ", reference "
+           << dtype_name(ref.dtype()) << " " << shape_str(ref.shape());
+  }
+  std::vector<double> g = got.to_double(), r = ref.to_double();
+  int64_t bad = 0;
+  double worst = 0;
+  std::string first;
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (std::isnan(g[i]) && std::isnan(r[i])) continue;
+    const double err = std::fabs(g[i] - r[i]);
+    worst = std::max(worst, std::isnan(err) ? INFINITY : err);
+    if (!(err <= atol + rtol * std::fabs(r[i]))) {
+      if (++bad <= 3) {
+        first +=
+            " [" + std::to_string(i) + "] " + std::to_string(g[i]) + " vs " + std::to_string(r[i]);
+      }
+    }
+  }
+  if (bad == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << bad << " of " << g.size() << " elements differ (max |err| " << worst << ", rtol "
+         << rtol << ", atol " << atol << "):" << first;
+}
+
+double median_ms(Executable& exe, const std::vector<Tensor>& inputs) {
+  std::vector<Tensor> out;
+  (void)exe.run(inputs, out);  // warm-up (and plan) outside the timing
+  std::vector<double> ms;
+  double total = 0;
+  // At least 3 repetitions, more while under half a second (cheap cases), at most 50.
+  while (ms.size() < 3 || (total < 500 && ms.size() < 50)) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!exe.run(inputs, out).is_ok()) return NAN;
+    const auto t1 = std::chrono::steady_clock::now();
+    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    total += ms.back();
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+class BackendOps : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(BackendOps, MatchesReference) {
+  const OpCase& c = GetParam();
+  if (c.perf_only && !perf_mode()) {
+    GTEST_SKIP() << "perf-only case (MEDINFER_OPS_PERF=1 runs it)";
+  }
+  if (find_op(c.op) == nullptr) {
+    ++tally().skipped;
+    tally().missing_ops.insert(c.op);
+    GTEST_SKIP() << "op " << c.op << " is not registered yet";
+  }
+  auto built = build_case(c);
+  ASSERT_TRUE(built.is_ok()) << built.status().to_string();
+  const Graph& graph = built->graph;
+  const std::vector<Tensor>& inputs = built->inputs;
+  BuildOptions options;
+  options.max_batch = 64;
+  if (const char* t = std::getenv("MEDINFER_OPS_THREADS")) options.threads = std::atoi(t);
+
+  auto ref_backend = make_backend("reference");
+  ASSERT_TRUE(ref_backend.is_ok());
+  auto ref_exe = ref_backend.value()->compile(graph, options);
+  ASSERT_TRUE(ref_exe.is_ok()) << ref_exe.status().to_string();
+  std::vector<Tensor> want;
+  ASSERT_TRUE(ref_exe.value()->run(inputs, want).is_ok());
+
+  std::map<std::string, double> times;
+  for (const std::string& name : backend_names()) {
+    SCOPED_TRACE("backend " + name);
+    auto backend = make_backend(name);
+    ASSERT_TRUE(backend.is_ok()) << backend.status().to_string();
+    if (name == "cpu") {
+      EXPECT_EQ(backend.value()->supports(graph, graph.nodes[0]), c.cpu_native)
+          << "whether oneDNN runs " << c.op;
+    }
+    auto exe = backend.value()->compile(graph, options);
+    ASSERT_TRUE(exe.is_ok()) << exe.status().to_string();
+    std::vector<Tensor> got;
+    const Status st = exe.value()->run(inputs, got);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t o = 0; o < got.size(); ++o) {
+      EXPECT_TRUE(close(got[o], want[o], c.rtol, c.atol)) << "output " << o;
+    }
+    if (name == "cpu") {
+      // No silent fallback: a node the backend claims runs as a oneDNN primitive.
+      EXPECT_EQ(cpu::native_node_count(*exe.value()), c.cpu_native ? 1 : 0);
+    }
+    ++tally().comparisons;
+    if (perf_mode()) times[name] = median_ms(*exe.value(), inputs);
+  }
+  if (!HasFailure()) ++tally().passed;
+  if (perf_mode()) {
+    const double ref_ms = times.count("reference") ? times["reference"] : NAN;
+    for (const auto& [name, ms] : times) {
+      std::printf("[perf] %-40s %-10s %10.3f ms", c.name.c_str(), name.c_str(), ms);
+      if (c.flops > 0) std::printf(" %9.2f GFLOP/s", c.flops / (ms * 1e6));
+      std::printf("  x%.1f vs reference\n", ref_ms / ms);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, BackendOps, ::testing::ValuesIn(op_cases()),
+                         [](const ::testing::TestParamInfo<OpCase>& info) {
+                           return info.param.name;
+                         });
+
+TEST(BackendOpsTable, NamesAreUniqueAndEveryListedOpHasACase) {
+  std::set<std::string> names, ops;
+  for (const OpCase& c : op_cases()) {
+    EXPECT_TRUE(names.insert(c.name).second) << "duplicate case " << c.name;
+    ops.insert(c.op);
+  }
+  for (const char* op : {"Conv",
+                         "ConvTranspose",
+                         "MaxPool",
+                         "AveragePool",
+                         "GlobalAveragePool",
+                         "Gemm",
+                         "MatMul",
+                         "BatchNormalization",
+                         "InstanceNormalization",
+                         "LayerNormalization",
+                         "Relu",
+                         "LeakyRelu",
+                         "Sigmoid",
+                         "Tanh",
+                         "Elu",
+                         "Clip",
+                         "Gelu",
+                         "Add",
+                         "Sub",
+                         "Mul",
+                         "Div",
+                         "Concat",
+                         "Softmax"}) {
+    EXPECT_TRUE(ops.count(op)) << "no case for " << op;
+  }
+}
+
+}  // namespace
+}  // namespace medinfer::engine::testing

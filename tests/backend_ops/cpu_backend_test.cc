@@ -1,0 +1,221 @@
+// The oneDNN CPU backend on whole graphs: blocked layouts kept between oneDNN nodes and
+// reordered at reference-fallback nodes and graph outputs, a symbolic batch run at every
+// size up to max_batch, thread counts, and input checks.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "engine/backend.h"
+#include "engine/backends/cpu/cpu_executable.h"
+#include "engine/ops/op.h"
+#include "engine/passes/shape_inference.h"
+
+namespace medinfer::engine {
+namespace {
+
+using Ints = std::vector<int64_t>;
+
+class GraphMaker {
+ public:
+  GraphMaker() { g.opset = 17; }
+  int input(const std::string& name, Shape shape) {
+    const int id = value(name, std::move(shape));
+    g.inputs.push_back(id);
+    return id;
+  }
+  int weight(const std::string& name, Shape shape) {
+    Tensor t = Tensor::allocate(DType::kFloat32, shape).value();
+    std::uniform_real_distribution<float> dist(-0.5f, 0.5f);
+    for (int64_t i = 0; i < t.numel(); ++i) t.as<float>()[i] = dist(rng);
+    const int id = value(name, std::move(shape));
+    g.value(id).constant = t;
+    return id;
+  }
+  int node(const std::string& op, std::vector<int> inputs, Attributes attrs = {},
+           FusedActivation act = {}) {
+    Node n;
+    n.name = op + std::to_string(g.nodes.size());
+    n.op_type = op;
+    n.index = static_cast<int>(g.nodes.size());
+    n.inputs = std::move(inputs);
+    n.attrs = std::move(attrs);
+    n.activation = std::move(act);
+    const int out = value(n.name + "_out", {});
+    g.value(out).shape_known = false;
+    n.outputs = {out};
+    g.nodes.push_back(std::move(n));
+    return out;
+  }
+  Graph finish(std::vector<int> outputs) {
+    g.outputs = std::move(outputs);
+    g.rebuild_producers();
+    EXPECT_TRUE(infer_shapes(g).is_ok());
+    return g;
+  }
+
+ private:
+  int value(const std::string& name, Shape shape) {
+    Value v;
+    v.name = name;
+    v.shape = std::move(shape);
+    v.shape_known = true;
+    return g.add_value(std::move(v));
+  }
+  Graph g;
+  std::mt19937 rng{7};
+};
+
+Attributes attrs(std::vector<std::pair<std::string, AttributeValue>> list) {
+  Attributes a;
+  for (auto& [k, v] : list) a.set(k, v);
+  return a;
+}
+
+Tensor random_input(Shape shape, uint32_t seed) {
+  Tensor t = Tensor::allocate(DType::kFloat32, std::move(shape)).value();
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int64_t i = 0; i < t.numel(); ++i) t.as<float>()[i] = dist(rng);
+  return t;
+}
+
+void expect_close(const Tensor& got, const Tensor& ref) {
+  ASSERT_EQ(got.shape(), ref.shape());
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    const float g = got.as<float>()[i], r = ref.as<float>()[i];
+    ASSERT_NEAR(g, r, 1e-5 + 1e-4 * std::fabs(r)) << "element " << i;
+  }
+}
+
+// x[-1,3,16,16] -> Conv+Relu -> Conv -> Add(residual) -> MaxPool -> HardSigmoid (reference
+// fallback) -> Conv+LeakyRelu -> GlobalAveragePool; outputs: the pool, the residual sum
+// (blocked inside) and the last conv.
+Graph residual_graph() {
+  GraphMaker m;
+  const int x = m.input("x", {-1, 3, 16, 16});
+  const Attributes pad1 = attrs({{"pads", Ints{1, 1, 1, 1}}});
+  const int a =
+      m.node("Conv", {x, m.weight("w0", {8, 3, 3, 3}), m.weight("b0", {8})}, pad1, {"Relu", 0, 0});
+  const int c = m.node("Conv", {a, m.weight("w1", {8, 8, 3, 3}), m.weight("b1", {8})}, pad1);
+  const int d = m.node("Add", {c, a});
+  const int e =
+      m.node("MaxPool", {d}, attrs({{"kernel_shape", Ints{2, 2}}, {"strides", Ints{2, 2}}}));
+  const int f = m.node("HardSigmoid", {e});
+  const int h = m.node("Conv", {f, m.weight("w2", {16, 8, 3, 3})}, pad1, {"LeakyRelu", 0.1f, 0});
+  const int gap = m.node("GlobalAveragePool", {h});
+  return m.finish({gap, d, h});
+}
+
+bool have_ops(std::initializer_list<const char*> ops) {
+  for (const char* op : ops) {
+    if (find_op(op) == nullptr) return false;
+  }
+  return true;
+}
+
+std::vector<Tensor> run(const std::string& backend, const Graph& g, const BuildOptions& o,
+                        const std::vector<Tensor>& inputs, Executable** keep = nullptr) {
+  static std::vector<std::unique_ptr<Executable>> alive;
+  auto exe = make_backend(backend).value()->compile(g, o);
+  EXPECT_TRUE(exe.is_ok()) << exe.status().to_string();
+  std::vector<Tensor> out;
+  const Status st = exe.value()->run(inputs, out);
+  EXPECT_TRUE(st.is_ok()) << st.to_string();
+  if (keep != nullptr) {
+    alive.push_back(std::move(exe).value());
+    *keep = alive.back().get();
+  }
+  return out;
+}
+
+TEST(CpuBackend, ResidualGraphMatchesReferenceAtEveryBatchUpToMax) {
+  if (!have_ops({"Conv", "Add", "MaxPool", "HardSigmoid", "GlobalAveragePool"})) {
+    GTEST_SKIP() << "reference ops not registered yet";
+  }
+  const Graph g = residual_graph();
+  BuildOptions o;
+  o.max_batch = 4;
+  auto backend = make_backend("cpu").value();
+  EXPECT_FALSE(backend->supports(g, g.nodes[4]));  // HardSigmoid: reference fallback
+  auto exe = backend->compile(g, o);
+  ASSERT_TRUE(exe.is_ok()) << exe.status().to_string();
+  EXPECT_EQ(cpu::native_node_count(*exe.value()), 6);  // planned for max_batch at compile
+  for (int64_t batch : {4, 1, 3, 4}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    const std::vector<Tensor> in{random_input({batch, 3, 16, 16}, static_cast<uint32_t>(batch))};
+    std::vector<Tensor> got;
+    ASSERT_TRUE(exe.value()->run(in, got).is_ok());
+    const std::vector<Tensor> want = run("reference", g, o, in);
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].shape(), (Shape{batch, 16, 1, 1}));
+    for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], want[i]);
+    EXPECT_EQ(cpu::native_node_count(*exe.value()), 6);
+  }
+  // Outputs are fresh tensors: a later run does not overwrite an earlier result.
+  std::vector<Tensor> first, second;
+  ASSERT_TRUE(exe.value()->run({random_input({2, 3, 16, 16}, 11)}, first).is_ok());
+  const Tensor kept = first[1].clone().value();
+  ASSERT_TRUE(exe.value()->run({random_input({2, 3, 16, 16}, 12)}, second).is_ok());
+  expect_close(first[1], kept);
+}
+
+TEST(CpuBackend, RejectsBatchAboveMaxAndBadInputs) {
+  if (!have_ops({"Conv", "Add", "MaxPool", "HardSigmoid", "GlobalAveragePool"})) {
+    GTEST_SKIP() << "reference ops not registered yet";
+  }
+  const Graph g = residual_graph();
+  BuildOptions o;
+  o.max_batch = 2;
+  auto exe = make_backend("cpu").value()->compile(g, o).value();
+  std::vector<Tensor> out;
+  EXPECT_EQ(exe->run({random_input({3, 3, 16, 16}, 1)}, out).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(exe->run({random_input({1, 4, 16, 16}, 1)}, out).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(exe->run({}, out).code(), StatusCode::kInvalidArgument);
+  const Tensor f64 = Tensor::zeros(DType::kFloat64, {1, 3, 16, 16}).value();
+  EXPECT_EQ(exe->run({f64}, out).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(CpuBackend, ThreadCountsAgree) {
+  if (!have_ops({"Conv", "Add", "MaxPool", "HardSigmoid", "GlobalAveragePool"})) {
+    GTEST_SKIP() << "reference ops not registered yet";
+  }
+  const Graph g = residual_graph();
+  const std::vector<Tensor> in{random_input({2, 3, 16, 16}, 5)};
+  BuildOptions one, all;
+  one.threads = 1;
+  one.max_batch = all.max_batch = 2;
+  const std::vector<Tensor> a = run("cpu", g, one, in), b = run("cpu", g, all, in);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) expect_close(a[i], b[i]);
+}
+
+// Gemm after a reference Flatten reads the fallback's host tensor; Softmax writes the graph
+// output directly.
+TEST(CpuBackend, FallbackFeedsNativeNodes) {
+  if (!have_ops({"Conv", "Flatten", "Gemm", "Softmax"})) {
+    GTEST_SKIP() << "reference ops not registered yet";
+  }
+  GraphMaker m;
+  const int x = m.input("x", {-1, 2, 6, 6});
+  const int c = m.node("Conv", {x, m.weight("w", {4, 2, 3, 3})}, {}, {"Tanh", 0, 0});
+  const int f = m.node("Flatten", {c}, attrs({{"axis", int64_t{1}}}));
+  const int y = m.node("Gemm", {f, m.weight("wg", {10, 64}), m.weight("bg", {10})},
+                       attrs({{"transB", int64_t{1}}}));
+  const int s = m.node("Softmax", {y});
+  const Graph g = m.finish({s});
+  BuildOptions o;
+  o.max_batch = 3;
+  for (int64_t batch : {3, 2}) {
+    const std::vector<Tensor> in{random_input({batch, 2, 6, 6}, 9)};
+    Executable* exe = nullptr;
+    const std::vector<Tensor> got = run("cpu", g, o, in, &exe);
+    EXPECT_EQ(cpu::native_node_count(*exe), 3);
+    const std::vector<Tensor> want = run("reference", g, o, in);
+    ASSERT_EQ(got.size(), 1u);
+    expect_close(got[0], want[0]);
+  }
+}
+
+}  // namespace
+}  // namespace medinfer::engine

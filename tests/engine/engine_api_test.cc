@@ -1,0 +1,218 @@
+// The public engine API (include/medinfer/engine.h): a small Conv+Relu+Add model made with
+// the onnx package, run through Model::load / Engine::build / Engine::run on the reference
+// and CPU devices and compared with ONNX Runtime on the same input; bad inputs are refused
+// with errors that say what is wrong.
+#include "medinfer/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "testing/npy.h"
+#include "testing/test_data.h"
+
+namespace medinfer {
+namespace {
+
+// Builds the models and the ONNX Runtime references once per test binary run.
+constexpr const char* kMakeModels = R"PY(
+import sys, numpy as np, onnx, onnxruntime as ort
+from onnx import helper, TensorProto, numpy_helper
+out = sys.argv[1]
+rng = np.random.default_rng(5)
+
+def make(name, spatial):
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 2] + spatial)
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 4] + spatial)
+    inits = [numpy_helper.from_array(rng.standard_normal((4, 2, 3, 3)).astype(np.float32), "w1"),
+             numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), "b1"),
+             numpy_helper.from_array(rng.standard_normal((4, 2, 1, 1)).astype(np.float32), "w2")]
+    nodes = [helper.make_node("Conv", ["image", "w1", "b1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("Conv", ["image", "w2"], ["c2"], name="skip"),
+             helper.make_node("Add", ["r1", "c2"], ["logits"], name="add")]
+    g = helper.make_graph(nodes, name, [x], [y], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, f"{out}/{name}.onnx")
+    return m
+
+make("fixed", [8, 8])
+make("dynamic", ["H", "W"])
+x = rng.standard_normal((3, 2, 8, 8)).astype(np.float32)
+np.save(f"{out}/input.npy", x)
+sess = ort.InferenceSession(f"{out}/fixed.onnx", providers=["CPUExecutionProvider"])
+np.save(f"{out}/expected.npy", sess.run(None, {"image": x})[0])
+)PY";
+
+class EngineApi : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = testing::temp_dir("engine_api");
+    std::ofstream(dir_ + "/make_models.py") << kMakeModels;
+    std::string log;
+    const int rc =
+        testing::run_command(testing::python() + " " + dir_ + "/make_models.py " + dir_, &log);
+    ASSERT_EQ(rc, 0) << log;
+  }
+  static std::string path(const std::string& name) { return dir_ + "/" + name; }
+
+  static std::unique_ptr<Model> load(const std::string& name) {
+    auto model = Model::load(path(name));
+    EXPECT_TRUE(model.is_ok()) << model.status().to_string();
+    return model.is_ok() ? std::move(model).value() : nullptr;
+  }
+
+  static std::string dir_;
+};
+std::string EngineApi::dir_;
+
+TEST_F(EngineApi, ModelDescribesInputsAndOutputs) {
+  auto model = load("dynamic.onnx");
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(model->opset(), 17);
+  ASSERT_EQ(model->inputs().size(), 1u);
+  EXPECT_EQ(model->inputs()[0].name, "image");
+  EXPECT_EQ(model->inputs()[0].shape, (std::vector<int64_t>{-1, 2, -1, -1}));
+  ASSERT_EQ(model->outputs().size(), 1u);
+  EXPECT_EQ(model->outputs()[0].name, "logits");
+  EXPECT_EQ(model->outputs()[0].shape, (std::vector<int64_t>{-1, 4, -1, -1}));
+}
+
+TEST_F(EngineApi, MatchesOnnxRuntimeOnEveryDevice) {
+  auto model = load("fixed.onnx");
+  ASSERT_NE(model, nullptr);
+  auto x = testing::read_npy(path("input.npy"));
+  auto expected = testing::read_npy(path("expected.npy"));
+  ASSERT_TRUE(x.is_ok() && expected.is_ok());
+  ASSERT_EQ(expected->shape, (std::vector<int64_t>{3, 4, 8, 8}));
+  for (const char* device : {"reference", "cpu"}) {
+    for (bool optimize : {false, true}) {
+      SCOPED_TRACE(std::string(device) + (optimize ? " optimized" : " unoptimized"));
+      EngineOptions opt;
+      opt.device = device;
+      opt.max_batch = 4;
+      opt.optimize = optimize;
+      auto engine = Engine::build(*model, opt);
+      ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+      EXPECT_EQ(engine.value()->inputs()[0].shape, (std::vector<int64_t>{-1, 2, 8, 8}));
+      auto shape = engine.value()->output_shape(0, 3);
+      ASSERT_TRUE(shape.is_ok()) << shape.status().to_string();
+      EXPECT_EQ(shape.value(), expected->shape);
+      std::vector<float> out(static_cast<size_t>(expected->size()), NAN);
+      TensorView in{DType::kFloat32, x->shape, x->data.data()};
+      TensorView o{DType::kFloat32, shape.value(), out.data()};
+      Status st = engine.value()->run({in}, {o});
+      ASSERT_TRUE(st.is_ok()) << st.to_string();
+      for (int64_t i = 0; i < expected->size(); ++i) {
+        ASSERT_NEAR(out[static_cast<size_t>(i)], expected->at(i),
+                    1e-4 * std::max(1.0, std::abs(expected->at(i))))
+            << "element " << i;
+      }
+      // A smaller batch reuses the engine.
+      std::vector<float> one(static_cast<size_t>(expected->size() / 3));
+      TensorView in1{DType::kFloat32, {1, 2, 8, 8}, x->data.data()};
+      TensorView o1{DType::kFloat32, {1, 4, 8, 8}, one.data()};
+      st = engine.value()->run({in1}, {o1});
+      ASSERT_TRUE(st.is_ok()) << st.to_string();
+      for (size_t i = 0; i < one.size(); ++i) ASSERT_FLOAT_EQ(one[i], out[i]);
+    }
+  }
+}
+
+TEST_F(EngineApi, SymbolicSpatialDimsNeedInputShapes) {
+  auto model = load("dynamic.onnx");
+  ASSERT_NE(model, nullptr);
+  EngineOptions opt;
+  opt.device = "reference";
+  auto missing = Engine::build(*model, opt);
+  ASSERT_FALSE(missing.is_ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(missing.status().message().find("image"), std::string::npos);
+  EXPECT_NE(missing.status().message().find("input_shapes"), std::string::npos);
+
+  opt.input_shapes["image"] = {-1, 2, 16, 12};
+  opt.max_batch = 2;
+  auto engine = Engine::build(*model, opt);
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  auto shape = engine.value()->output_shape(0, 2);
+  ASSERT_TRUE(shape.is_ok());
+  EXPECT_EQ(shape.value(), (std::vector<int64_t>{2, 4, 16, 12}));
+  EXPECT_FALSE(engine.value()->output_shape(0, 3).is_ok());  // above max_batch
+  EXPECT_FALSE(engine.value()->output_shape(1, 1).is_ok());  // no output 1
+
+  opt.input_shapes = {{"pixels", {-1, 2, 16, 16}}};
+  auto wrong_name = Engine::build(*model, opt);
+  ASSERT_FALSE(wrong_name.is_ok());
+  EXPECT_NE(wrong_name.status().message().find("pixels"), std::string::npos);
+}
+
+TEST_F(EngineApi, BadRunArgumentsAreRefused) {
+  auto model = load("fixed.onnx");
+  ASSERT_NE(model, nullptr);
+  EngineOptions opt;
+  opt.device = "reference";
+  opt.max_batch = 2;
+  auto built = Engine::build(*model, opt);
+  ASSERT_TRUE(built.is_ok()) << built.status().to_string();
+  Engine& engine = *built.value();
+  std::vector<float> in(3 * 2 * 8 * 8), out(3 * 4 * 8 * 8);
+  const TensorView good_out{DType::kFloat32, {1, 4, 8, 8}, out.data()};
+  auto expect_error = [&](const TensorView& x, const TensorView& y, const std::string& words) {
+    Status st = engine.run({x}, {y});
+    ASSERT_FALSE(st.is_ok());
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.to_string();
+    EXPECT_NE(st.message().find(words), std::string::npos) << st.to_string();
+  };
+  expect_error({DType::kInt32, {1, 2, 8, 8}, in.data()}, good_out, "float32");
+  expect_error({DType::kFloat32, {1, 3, 8, 8}, in.data()}, good_out, "[?, 2, 8, 8]");
+  expect_error({DType::kFloat32, {1, 2, 8}, in.data()}, good_out, "image");
+  expect_error({DType::kFloat32, {3, 2, 8, 8}, in.data()},
+               {DType::kFloat32, {3, 4, 8, 8}, out.data()}, "batch 3");
+  expect_error({DType::kFloat32, {1, 2, 8, 8}, in.data()},
+               {DType::kFloat32, {2, 4, 8, 8}, out.data()}, "logits");
+  expect_error({DType::kFloat32, {1, 2, 8, 8}, nullptr}, good_out, "no data");
+  Status st = engine.run({}, {good_out});
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  // Still usable after refusals.
+  st = engine.run({{DType::kFloat32, {1, 2, 8, 8}, in.data()}}, {good_out});
+  EXPECT_TRUE(st.is_ok()) << st.to_string();
+}
+
+TEST_F(EngineApi, BadBuildOptionsAreRefused) {
+  auto model = load("fixed.onnx");
+  ASSERT_NE(model, nullptr);
+  EngineOptions opt;
+  opt.precision = "fp16";
+  auto fp16 = Engine::build(*model, opt);
+  ASSERT_FALSE(fp16.is_ok());
+  EXPECT_EQ(fp16.status().code(), StatusCode::kNotSupported);
+  EXPECT_NE(fp16.status().message().find("fp16"), std::string::npos);
+  opt.precision = "fp13";
+  EXPECT_EQ(Engine::build(*model, opt).status().code(), StatusCode::kInvalidArgument);
+  opt.precision = "fp32";
+  opt.device = "tpu";
+  auto tpu = Engine::build(*model, opt);
+  ASSERT_FALSE(tpu.is_ok());
+  EXPECT_NE(tpu.status().message().find("tpu"), std::string::npos);
+  opt.device = "reference";
+  opt.max_batch = 0;
+  EXPECT_EQ(Engine::build(*model, opt).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(EngineApi, MissingAndCorruptFilesNameTheFile) {
+  auto missing = Model::load(path("no_such_model.onnx"));
+  ASSERT_FALSE(missing.is_ok());
+  EXPECT_NE(missing.status().message().find("no_such_model.onnx"), std::string::npos);
+  const std::string junk = path("junk.onnx");
+  std::ofstream(junk) << "this is not a protobuf";
+  auto corrupt = Model::load(junk);
+  ASSERT_FALSE(corrupt.is_ok());
+  EXPECT_NE(corrupt.status().message().find("junk.onnx"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace medinfer
