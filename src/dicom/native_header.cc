@@ -408,8 +408,9 @@ std::optional<ImageInfo> read_native_header(const std::string& path) {
   {
     static constexpr std::string_view kDeflated = "1.2.840.10008.1.2.1.99";
     const uint8_t* head = f.at(0, pos);
-    if (head == nullptr || std::string_view(reinterpret_cast<const char*>(head), pos)
-                                   .find(kDeflated) != std::string_view::npos) {
+    if (head == nullptr ||
+        std::string_view(reinterpret_cast<const char*>(head), pos).find(kDeflated) !=
+            std::string_view::npos) {
       return std::nullopt;
     }
   }

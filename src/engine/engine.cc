@@ -84,7 +84,9 @@ Result<std::unique_ptr<engine::Backend>> backend_for(const std::string& device) 
 Result<std::map<std::string, Shape>> build_shapes(const Graph& graph,
                                                   const EngineOptions& options) {
   std::map<std::string, Shape> shapes;
-  for (const auto& [name, shape] : options.input_shapes) {
+  for (const auto& entry : options.input_shapes) {
+    const std::string& name = entry.first;  // (clang < 16 cannot capture structured bindings)
+    const Shape& shape = entry.second;
     const bool found = std::any_of(graph.inputs.begin(), graph.inputs.end(),
                                    [&](int id) { return graph.value(id).name == name; });
     if (!found) {

@@ -190,6 +190,47 @@ TEST(CpuBackend, ThreadCountsAgree) {
   for (size_t i = 0; i < a.size(); ++i) expect_close(a[i], b[i]);
 }
 
+// A UNet level: the skip Conv feeds MaxPool and Concat; the ConvTranspose (kernel ==
+// stride) writes its half of the Concat in place; channel concats of blocked tensors. The
+// second Concat (a graph output) mixes a graph input (row-major) with a blocked tensor.
+TEST(CpuBackend, UNetLevelConcatsMatchReference) {
+  if (!have_ops({"Conv", "MaxPool", "ConvTranspose", "Concat"})) {
+    GTEST_SKIP() << "reference ops not registered yet";
+  }
+  GraphMaker m;
+  const int x = m.input("x", {-1, 8, 12, 12});
+  const Attributes pad1 = attrs({{"pads", Ints{1, 1, 1, 1}}});
+  const Attributes ch = attrs({{"axis", int64_t{1}}});
+  const int skip = m.node("Conv", {x, m.weight("w0", {16, 8, 3, 3}), m.weight("b0", {16})}, pad1,
+                          {"Relu", 0, 0});
+  const int pool =
+      m.node("MaxPool", {skip}, attrs({{"kernel_shape", Ints{2, 2}}, {"strides", Ints{2, 2}}}));
+  const int deep = m.node("Conv", {pool, m.weight("w1", {32, 16, 3, 3})}, pad1, {"Relu", 0, 0});
+  const int up =
+      m.node("ConvTranspose", {deep, m.weight("wt", {32, 16, 2, 2}), m.weight("bt", {16})},
+             attrs({{"strides", Ints{2, 2}}}));
+  const int cat = m.node("Concat", {skip, up}, ch);
+  const int y = m.node("Conv", {cat, m.weight("w2", {8, 32, 3, 3})}, pad1, {"Relu", 0, 0});
+  const int cat2 = m.node("Concat", {x, y}, ch);
+  // An upsampling whose output is also a graph output: not written in place.
+  const int up2 = m.node("ConvTranspose", {deep, m.weight("wt2", {32, 8, 2, 2})},
+                         attrs({{"strides", Ints{2, 2}}}));
+  const int cat3 = m.node("Concat", {up2, x}, ch);
+  const Graph g = m.finish({cat2, cat3, up2});
+  BuildOptions o;
+  o.max_batch = 3;
+  for (int64_t batch : {3, 1, 2}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    const std::vector<Tensor> in{random_input({batch, 8, 12, 12}, 3)};
+    Executable* exe = nullptr;
+    const std::vector<Tensor> got = run("cpu", g, o, in, &exe);
+    EXPECT_EQ(cpu::native_node_count(*exe), 9);
+    const std::vector<Tensor> want = run("reference", g, o, in);
+    ASSERT_EQ(got.size(), 3u);
+    for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], want[i]);
+  }
+}
+
 // Gemm after a reference Flatten reads the fallback's host tensor; Softmax writes the graph
 // output directly.
 TEST(CpuBackend, FallbackFeedsNativeNodes) {

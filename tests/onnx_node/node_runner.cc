@@ -20,6 +20,7 @@
 #include "engine/backend.h"
 #include "engine/onnx/importer.h"
 #include "engine/ops/op.h"
+#include "engine/passes/passes.h"
 #include "engine/passes/shape_inference.h"
 
 namespace medinfer::testing {
@@ -131,41 +132,50 @@ json unsupported(json r, const std::string& op, const std::string& message) {
   return r;
 }
 
+// The graph as Engine::build makes it for the input shapes of some data sets: shapes inferred
+// with the inputs fixed, then the default optimization passes.
+struct BuiltGraph {
+  Graph graph;
+  std::vector<const DataSet*> sets;
+};
+
 // "" on success, else what went wrong; *not_supported when a backend call said NotSupported.
-std::string run_on_backend(const std::string& backend_name, const Graph& graph,
-                           const std::vector<DataSet>& sets, const NodeSuiteOptions& options,
-                           bool* not_supported) {
+std::string run_on_backend(const std::string& backend_name, const std::vector<BuiltGraph>& built,
+                           const NodeSuiteOptions& options, bool* not_supported) {
   *not_supported = false;
   auto backend = engine::make_backend(backend_name);
   if (!backend.is_ok()) return "make_backend: " + backend.status().to_string();
-  engine::BuildOptions build;
-  build.threads = 1;  // cases run in parallel processes
-  for (const DataSet& s : sets) {
-    for (const Tensor& t : s.inputs) {
-      if (t.rank() > 0) build.max_batch = std::max(build.max_batch, t.dim(0));
+  for (const BuiltGraph& b : built) {
+    const Graph& graph = b.graph;
+    engine::BuildOptions build;
+    build.threads = 1;  // cases run in parallel processes
+    for (const DataSet* s : b.sets) {
+      for (const Tensor& t : s->inputs) {
+        if (t.rank() > 0) build.max_batch = std::max(build.max_batch, t.dim(0));
+      }
     }
-  }
-  auto exe = (*backend)->compile(graph, build);
-  if (!exe.is_ok()) {
-    *not_supported = exe.status().code() == StatusCode::kNotSupported;
-    return "compile: " + exe.status().to_string();
-  }
-  for (const DataSet& s : sets) {
-    std::vector<Tensor> outputs;
-    Status st = (*exe)->run(s.inputs, outputs);
-    if (!st.is_ok()) {
-      *not_supported = st.code() == StatusCode::kNotSupported;
-      return s.name + ": run: " + st.to_string();
+    auto exe = (*backend)->compile(graph, build);
+    if (!exe.is_ok()) {
+      *not_supported = exe.status().code() == StatusCode::kNotSupported;
+      return "compile: " + exe.status().to_string();
     }
-    if (outputs.size() != s.outputs.size()) {
-      return s.name + ": " + std::to_string(outputs.size()) + " outputs, the data set has " +
-             std::to_string(s.outputs.size());
-    }
-    for (size_t o = 0; o < outputs.size(); ++o) {
-      std::string diff = compare_tensors(outputs[o], s.outputs[o], options.rtol, options.atol);
-      if (!diff.empty()) {
-        return s.name + ": output '" + graph.value(graph.outputs[o]).name + "' (#" +
-               std::to_string(o) + "): " + diff;
+    for (const DataSet* s : b.sets) {
+      std::vector<Tensor> outputs;
+      Status st = (*exe)->run(s->inputs, outputs);
+      if (!st.is_ok()) {
+        *not_supported = st.code() == StatusCode::kNotSupported;
+        return s->name + ": run: " + st.to_string();
+      }
+      if (outputs.size() != s->outputs.size()) {
+        return s->name + ": " + std::to_string(outputs.size()) + " outputs, the data set has " +
+               std::to_string(s->outputs.size());
+      }
+      for (size_t o = 0; o < outputs.size(); ++o) {
+        std::string diff = compare_tensors(outputs[o], s->outputs[o], options.rtol, options.atol);
+        if (!diff.empty()) {
+          return s->name + ": output '" + graph.value(graph.outputs[o]).name + "' (#" +
+                 std::to_string(o) + "): " + diff;
+        }
       }
     }
   }
@@ -279,17 +289,6 @@ json run_node_case(const std::string& case_dir, const NodeSuiteOptions& options)
     r["unsupported_ops"] = missing;
     return finish(r);
   }
-  Status inferred = engine::infer_shapes(graph);
-  if (!inferred.is_ok()) {
-    const std::string op = op_in_message(inferred.message(), facts.ops);
-    if (inferred.code() == StatusCode::kNotSupported) {
-      return finish(unsupported(r, op.empty() ? "(shape inference)" : op, inferred.to_string()));
-    }
-    r["status"] = "fail";
-    r["message"] = "infer_shapes: " + inferred.to_string();
-    return finish(r);
-  }
-
   std::vector<DataSet> sets;
   int64_t input_elements = 0;
   for (const fs::path& set_dir : data_sets(dir)) {
@@ -326,6 +325,51 @@ json run_node_case(const std::string& case_dir, const NodeSuiteOptions& options)
     return finish(r);
   }
 
+  // Build the graph the way Engine::build does, once per distinct set of input shapes: shape
+  // inference with the data set's input shapes fixed, then run_passes with the default
+  // options (constant folding turns shape computations, e.g. Shape -> ... -> Reshape, into
+  // constants). What the engine cannot build is unsupported or a failure accordingly.
+  if (sets.empty()) {
+    r["status"] = "fail";
+    r["message"] = "no test_data_set_* folder";
+    return finish(r);
+  }
+  std::vector<BuiltGraph> built;
+  std::map<std::vector<engine::Shape>, size_t> by_shapes;
+  for (const DataSet& s : sets) {
+    std::vector<engine::Shape> shapes;
+    for (const Tensor& t : s.inputs) shapes.push_back(t.shape());
+    auto [it, fresh] = by_shapes.emplace(shapes, built.size());
+    if (!fresh) {
+      built[it->second].sets.push_back(&s);
+      continue;
+    }
+    Graph g = graph;
+    std::map<std::string, engine::Shape> fixed;
+    for (size_t i = 0; i < g.inputs.size(); ++i) fixed[g.value(g.inputs[i]).name] = shapes[i];
+    Status st = engine::infer_shapes(g, fixed);
+    if (!st.is_ok()) {
+      const std::string op = op_in_message(st.message(), facts.ops);
+      if (st.code() == StatusCode::kNotSupported) {
+        return finish(unsupported(r, op.empty() ? "(shape inference)" : op, st.to_string()));
+      }
+      r["status"] = "fail";
+      r["message"] = "infer_shapes: " + st.to_string();
+      return finish(r);
+    }
+    st = engine::run_passes(g);
+    if (!st.is_ok()) {
+      const std::string op = op_in_message(st.message(), facts.ops);
+      if (st.code() == StatusCode::kNotSupported) {
+        return finish(unsupported(r, op.empty() ? "(passes)" : op, st.to_string()));
+      }
+      r["status"] = "fail";
+      r["message"] = "run_passes: " + st.to_string();
+      return finish(r);
+    }
+    built.push_back({std::move(g), {&s}});
+  }
+
   // A backend that compiled or ran the case and said NotSupported (a run-time attribute value,
   // e.g. Dropout's training_mode input) does not support it; when every backend says so the
   // case is unsupported, when only some do it fails (the others show it can be done).
@@ -333,7 +377,7 @@ json run_node_case(const std::string& case_dir, const NodeSuiteOptions& options)
   std::string first_failure;
   for (const std::string& b : options.backends) {
     bool not_supported = false;
-    const std::string diff = run_on_backend(b, graph, sets, options, &not_supported);
+    const std::string diff = run_on_backend(b, built, options, &not_supported);
     r["backends"][b] = {{"status", diff.empty() ? "pass" : "fail"}, {"message", diff}};
     if (not_supported) r["backends"][b]["not_supported"] = true;
     if (!diff.empty() && all_pass) first_failure = b + ": " + diff;

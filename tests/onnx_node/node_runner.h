@@ -1,10 +1,14 @@
 // Runs the ONNX backend node test cases (onnx/backend/test/data/node/<case>/: model.onnx and
-// test_data_set_*/{input,output}_<i>.pb) through the importer, shape inference and every
-// backend, and classifies each case:
+// test_data_set_*/{input,output}_<i>.pb) through the importer and, the way Engine::build
+// does it, shape inference with the data set's input shapes fixed, the default optimization
+// passes (run_passes: constant folding & co.) and every backend's compile; then runs the
+// data sets and classifies each case:
 //   pass         every backend ran every data set and matched every output
 //   fail         a supported case that some backend got wrong, failed to run, crashed in, or
-//                took longer than the time limit on
-//   unsupported  import or shape inference said NotSupported, or a node has no op schema
+//                took longer than the time limit on (or shape inference / a pass failed
+//                other than with NotSupported)
+//   unsupported  import, shape inference or a pass said NotSupported, or a node has no op
+//                schema
 //   error        import failed otherwise (a model the suite says is valid; a bug unless the
 //                model uses a feature the importer documents as unsupported: `excused`)
 //   skipped      inputs larger than the element limit (kept out to keep the run short)

@@ -9,13 +9,14 @@ Usage:
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
 
-COMMAND = ("build/tests/onnx_node_test && build/venv/bin/python "
-           "tools/models/onnx_conformance_report.py build/onnx_node_report.json "
+COMMAND = ("{build}/tests/onnx_node_test && build/venv/bin/python "
+           "tools/models/onnx_conformance_report.py {build}/onnx_node_report.json "
            "> docs/ONNX_CONFORMANCE.md")
 
 
@@ -75,19 +76,24 @@ def main():
     w("shape inference and every backend by `onnx_node_test` (tests/onnx_node/). Each case runs")
     w("in a forked child process, so a crash or a hang fails that case only. Outputs must match")
     w(f"in dtype and shape; floats within |got - want| <= {report['atol']:g} + "
-      f"{report['rtol']:g} * |want| (NaN matches NaN), integers and bools exactly. The graph is")
-    w("compiled as imported (no optimization passes), one CPU thread per case.")
+      f"{report['rtol']:g} * |want| (NaN matches NaN), integers and bools exactly. Each case is")
+    w("built the way `Engine::build` builds a model: shape inference with the data set's input")
+    w("shapes fixed, the default optimization passes (`run_passes`: identity removal, constant")
+    w("folding, BatchNormalization folding, activation fusion, dead-node elimination), then")
+    w("each backend's compile, one CPU thread per case. A case is supported or not by what the")
+    w("engine does on that path.")
     w("")
     w("Classification: **pass** (every backend matches every data set), **fail** (a supported")
     w("case some backend gets wrong, cannot run, crashes or hangs on), **unsupported** (import or")
-    w("shape inference says NotSupported, a node has no op schema, or every backend says")
+    w("shape inference or a pass says NotSupported, a node has no op schema, or every backend says")
     w("NotSupported when it runs), **error** (import failed otherwise: a bug unless the model")
     w("uses a feature the importer documents as unsupported), **skipped** (inputs over 50 M")
     w("elements). `onnx_node_test` fails once per failing supported case and per unexcused")
     w("error, and `OnnxNode.PassCountNotBelowFloor` fails when fewer cases pass than the floor")
     w("recorded in tests/onnx_node/onnx_node_test.cc.")
     w("")
-    w(f"Produced by `{COMMAND}` at commit {git_commit()} (plus uncommitted work in progress);")
+    build = os.path.relpath(os.path.dirname(os.path.abspath(args.report))) or "build"
+    w(f"Produced by `{COMMAND.format(build=build)}` at commit {git_commit()} (plus uncommitted work in progress);")
     w(f"the suite took {report.get('seconds', 0):.1f} s with 2 parallel cases.")
     if report.get("filter"):
         w(f"**Filtered run** (`MEDINFER_ONNX_NODE_FILTER={report['filter']}`): not the whole suite.")

@@ -31,6 +31,48 @@ md axis_last_desc(const Shape& shape, int axis) {
   return md(d, kF32, strides);
 }
 
+md channel_blocked_desc(const dims& d, int64_t block) {
+  if (block <= 1 || d.size() < 2) return plain_desc(Shape(d.begin(), d.end()));
+  dims padded = d;
+  padded[1] = (d[1] + block - 1) / block * block;
+  dims strides(d.size(), 0);
+  int64_t stride = block;
+  for (size_t i = d.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= i == 1 ? padded[1] / block : padded[i];
+  }
+  return strided_blocked_desc(d, strides, block, 0);
+}
+
+int64_t channel_block(const md& d) {
+  if (d.data.format_kind != dnnl_blocked || d.data.data_type != dnnl_f32 || d.dims().size() < 2) {
+    return 0;
+  }
+  for (int64_t block : {1, 8, 16}) {
+    if (channel_blocked_desc(d.dims(), block) == d) return block;
+  }
+  return 0;
+}
+
+md strided_blocked_desc(const dims& d, const dims& strides, int64_t block, int64_t offset0) {
+  dnnl_memory_desc_t m{};
+  m.ndims = static_cast<int>(d.size());
+  m.data_type = dnnl_f32;
+  m.format_kind = dnnl_blocked;
+  m.offset0 = offset0;
+  for (size_t i = 0; i < d.size(); ++i) {
+    m.dims[i] = d[i];
+    m.padded_dims[i] = i == 1 && block > 1 ? (d[i] + block - 1) / block * block : d[i];
+    m.format_desc.blocking.strides[i] = strides[i];
+  }
+  if (block > 1) {
+    m.format_desc.blocking.inner_nblks = 1;
+    m.format_desc.blocking.inner_blks[0] = block;
+    m.format_desc.blocking.inner_idxs[0] = 1;
+  }
+  return md(m);
+}
+
 bool activation_supported(const FusedActivation& a) {
   if (a.op.empty() || a.op == "Relu" || a.op == "LeakyRelu" || a.op == "Sigmoid" ||
       a.op == "Tanh" || a.op == "Elu") {
@@ -113,6 +155,51 @@ dnnl::memory PlanBuilder::plain_dst(int id, const dims& as) {
   dnnl::memory m = dst(id, plain_desc(shape(id)));
   if (as == m.get_desc().dims()) return m;
   return alias(id, m, plain_desc(Shape(as.begin(), as.end())));
+}
+
+dnnl::memory PlanBuilder::view(int id, const md& d) {
+  return alias(id, plan_.slots[static_cast<size_t>(id)].mem, d);
+}
+
+PlanBuilder::ConcatSlice PlanBuilder::concat_slice(int id, int64_t block) {
+  const Graph& g = plan_.graph;
+  for (int out : g.outputs) {
+    if (out == id) return {};
+  }
+  const Node* reader = nullptr;
+  for (const Node& node : g.nodes) {
+    for (int in : node.inputs) {
+      if (in != id) continue;
+      if (reader != nullptr) return {};  // a second reader (or the same one twice)
+      reader = &node;
+    }
+  }
+  if (reader == nullptr || reader->op_type != "Concat" || find_native(g, *reader) == nullptr) {
+    return {};
+  }
+  const int out = reader->outputs[0];
+  const Shape& y = shape(out);
+  auto axis = reader->attrs.get_int("axis");
+  if (!axis.is_ok() || y.size() < 3 ||
+      (axis.value() != 1 && axis.value() != 1 - static_cast<int64_t>(y.size()))) {
+    return {};
+  }
+  ConcatSlice slice;
+  int64_t offset = 0;
+  for (int in : reader->inputs) {
+    if (shape(in)[1] % block != 0) return {};
+    if (in == id) slice.offset = offset;
+    offset += shape(in)[1];
+  }
+  Slot& s = plan_.slots[static_cast<size_t>(out)];
+  const md want = channel_blocked_desc(to_dims(y), block);
+  if (!s.mem) {
+    dst(out, want);
+  } else if (s.desc != want || s.host) {
+    return {};
+  }
+  slice.out = out;
+  return slice;
 }
 
 dnnl::memory PlanBuilder::alias(int id, const dnnl::memory& base, const md& d) {

@@ -47,6 +47,9 @@ struct Plan {
   // the value is a host tensor (graph input, constant, fallback output).
   std::vector<dnnl::memory> output_targets;
   std::vector<int> output_slot;  // the slot whose aliases follow, or -1
+  // Values whose producer writes them straight into their slice of a Concat's output
+  // (value id -> the Concat's output id): that Concat copies only its other inputs.
+  std::map<int, int> in_place;
   int native_nodes = 0;
 };
 
@@ -68,6 +71,16 @@ dims to_dims(const Shape& shape);
 // Dense float32 desc for `shape` with dimension `axis` innermost (the others row-major):
 // channels-last for axis 1. oneDNN's fast pooling and softmax kernels want such layouts.
 md axis_last_desc(const Shape& shape, int axis);
+// Dense layout with the channels (dimension 1) in blocks of `block` innermost, the rest
+// row-major over [N, C/block, spatial...] (aBcd8b for block 8, rank 4); block 1 is
+// row-major. oneDNN's convolutions on AVX2/AVX-512 pick these.
+md channel_blocked_desc(const dims& d, int64_t block);
+// The block of `d` when it is channel_blocked_desc(d.dims(), block) for block 1, 8 or 16,
+// else 0.
+int64_t channel_block(const md& d);
+// A float32 desc with arbitrary outer strides, channels (dimension 1) in blocks of `block`
+// innermost (1: none) and an element offset: a strided view of a channel-blocked buffer.
+md strided_blocked_desc(const dims& d, const dims& strides, int64_t block, int64_t offset0);
 // The node's fused activation as a post-op (false: none oneDNN has).
 bool activation_supported(const FusedActivation& a);
 void append_activation(const FusedActivation& a, dnnl::post_ops& ops);
@@ -98,6 +111,23 @@ class PlanBuilder {
   dnnl::memory dst(int id, const md& d);
   // Output `id` stored row-major, written by a primitive that sees it with `as` dims.
   dnnl::memory plain_dst(int id, const dims& as);
+  // Another view (desc `d`) of output `id`'s stored bytes, following them when they move.
+  dnnl::memory view(int id, const md& d);
+  // Where value `id` may be written in place: when its only reader is one natively run
+  // Concat along the channels whose inputs' channel counts are all multiples of `block`,
+  // that Concat's output (allocated now, channel_blocked_desc by `block`, when not yet)
+  // and the channel offset of `id` in it; out = -1 otherwise. A producer that uses it
+  // calls mark_in_place(id) after writing there.
+  struct ConcatSlice {
+    int out = -1;
+    int64_t offset = 0;
+  };
+  ConcatSlice concat_slice(int id, int64_t block);
+  void mark_in_place(int id, int concat_out) { plan_.in_place[id] = concat_out; }
+  bool written_in_place(int id, int concat_out) const {
+    auto it = plan_.in_place.find(id);
+    return it != plan_.in_place.end() && it->second == concat_out;
+  }
   // Constant `t` seen as `plain` (its bytes), in layout `want`; prepared once per key.
   dnnl::memory weights(const std::string& key, const Tensor& t, const md& plain, const md& want);
   void add(dnnl::primitive prim, std::unordered_map<int, dnnl::memory> args);

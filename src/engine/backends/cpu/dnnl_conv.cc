@@ -35,12 +35,139 @@ bool conv_supported(const Graph& g, const Node& node) {
   return true;
 }
 
+// ConvTranspose whose kernel equals its stride (no padding, dilation or groups; the
+// UNet upsampling 2x2 stride 2) writes each input pixel's k1*k2.. output pixels once:
+// y[n, o, i*k + a, ...] = sum_c x[n, c, i, ...] * w[c, o, a, ...] + bias[o]. That is a
+// 1x1 convolution to K*O channels (channel (a, ...)*O + o), then a reorder that scatters
+// channel groups to pixel offsets: the 1x1 output seen as [N, O, H, k1, W, k2, ...] with
+// strides. oneDNN's deconvolution runs such layers several times slower. When the output
+// goes only into a channel Concat, the reorder writes straight into its slice.
+Status build_patch_deconv(PlanBuilder& b, const Node& node, const ConvAttrs& a) {
+  const Shape& x = b.shape(node.inputs[0]);
+  const Tensor& w = *b.constant(node.inputs[1]);
+  const Shape& y = b.shape(node.outputs[0]);
+  const size_t sp = static_cast<size_t>(a.spatial);
+  const int64_t n = x[0], in_c = x[1], out_c = y[1];
+  int64_t k_elems = 1;
+  for (size_t s = 0; s < sp; ++s) k_elems *= a.kernel[s];
+  const int64_t wide = k_elems * out_c;
+
+  // Weights [K*O, C, 1...]: row (k, o) holds w[c, o, k] (k the flattened kernel offset).
+  MI_ASSIGN_OR_RETURN(Tensor w1, Tensor::allocate(DType::kFloat32, {wide, in_c}));
+  const float* wsrc = w.as<float>();
+  float* wdst = w1.as<float>();
+  for (int64_t c = 0; c < in_c; ++c) {
+    for (int64_t o = 0; o < out_c; ++o) {
+      for (int64_t k = 0; k < k_elems; ++k) {
+        wdst[(k * out_c + o) * in_c + c] = wsrc[(c * out_c + o) * k_elems + k];
+      }
+    }
+  }
+  dims wdims{wide, in_c};
+  for (size_t s = 0; s < sp; ++s) wdims.push_back(1);
+  const md w_plain = plain_desc(Shape(wdims.begin(), wdims.end()));
+  const Tensor* bias =
+      node.inputs.size() > 2 && node.inputs[2] >= 0 ? b.constant(node.inputs[2]) : nullptr;
+  Tensor b1;
+  if (bias != nullptr) {
+    MI_ASSIGN_OR_RETURN(b1, Tensor::allocate(DType::kFloat32, {wide}));
+    for (int64_t i = 0; i < wide; ++i) b1.as<float>()[i] = bias->as<float>()[i % out_c];
+  }
+  const md bias_md = bias ? md({wide}, kF32, dnnl::memory::format_tag::a) : md();
+
+  using tag = dnnl::memory::format_tag;
+  dims mid{n, wide};
+  mid.insert(mid.end(), x.begin() + 2, x.end());
+  const dims ones(sp, 1), zeros(sp, 0);
+  dnnl::post_ops ops;
+  append_activation(node.activation, ops);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
+                                    dnnl::algorithm::convolution_direct,
+                                    md(to_dims(x), kF32, tag::any), md(wdims, kF32, tag::any),
+                                    bias_md, md(mid, kF32, tag::any), ones, zeros, zeros, zeros);
+  dnnl::convolution_forward::primitive_desc pd(d, attr, b.engine());
+  const int64_t block = channel_block(pd.dst_desc());
+  if (block == 0 || out_c % block != 0) {
+    return node.error(StatusCode::kNotSupported, "unexpected 1x1 convolution layout");
+  }
+
+  // The 1x1 output as [N, O, H, k1, W, k2, ...]: channel (k, o) sits k*O/block channel
+  // blocks after (0, o).
+  const md& mid_md = pd.dst_desc();
+  const auto* ms = mid_md.data.format_desc.blocking.strides;
+  dims view_dims{n, out_c}, src_strides{ms[0], ms[1]};
+  int64_t k_stride = ms[1] * (out_c / block);  // one kernel offset further
+  std::vector<int64_t> k_strides(sp);
+  for (size_t s = sp; s-- > 0;) {
+    k_strides[s] = k_stride;
+    k_stride *= a.kernel[s];
+  }
+  for (size_t s = 0; s < sp; ++s) {
+    view_dims.push_back(x[s + 2]);
+    view_dims.push_back(a.kernel[s]);
+    src_strides.push_back(ms[s + 2]);
+    src_strides.push_back(k_strides[s]);
+  }
+  const md src_view = strided_blocked_desc(view_dims, src_strides, block, 0);
+
+  // The destination: the Concat slice or the value's own channel-blocked buffer.
+  const int yid = node.outputs[0];
+  const PlanBuilder::ConcatSlice slice = b.concat_slice(yid, block);
+  const int target = slice.out >= 0 ? slice.out : yid;
+  if (slice.out < 0) b.dst(yid, channel_blocked_desc(to_dims(y), block));
+  const md& t_md = b.src(target).get_desc();
+  const auto* ts = t_md.data.format_desc.blocking.strides;
+  dims dst_strides{ts[0], ts[1]};
+  for (size_t s = 0; s < sp; ++s) {
+    dst_strides.push_back(ts[s + 2] * a.kernel[s]);
+    dst_strides.push_back(ts[s + 2]);
+  }
+  const md dst_view =
+      strided_blocked_desc(view_dims, dst_strides, block, slice.offset / block * ts[1]);
+
+  const std::string key = std::to_string(node.index) + ":" + node.name;
+  dnnl::memory mid_mem(mid_md, b.engine());
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, b.src(node.inputs[0], pd.src_desc())},
+      {DNNL_ARG_WEIGHTS, b.weights(key + ":w1x1", w1, w_plain, pd.weights_desc())},
+      {DNNL_ARG_DST, mid_mem}};
+  if (bias) args[DNNL_ARG_BIAS] = b.weights(key + ":b1x1", b1, bias_md, bias_md);
+  b.add(dnnl::convolution_forward(pd), std::move(args));
+  const dnnl::memory from(src_view, b.engine(), mid_mem.get_data_handle());
+  const dnnl::memory to = b.view(target, dst_view);
+  b.add(dnnl::reorder(from, to), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+  if (slice.out >= 0) b.mark_in_place(yid, slice.out);
+  return Status::ok();
+}
+
+bool is_patch_deconv(const ConvAttrs& a, const Shape& x, const Shape& y) {
+  if (a.group != 1) return false;
+  for (size_t s = 0; s < static_cast<size_t>(a.spatial); ++s) {
+    if (a.kernel[s] != a.strides[s] || a.dilations[s] != 1 || a.pads_begin[s] != 0 ||
+        a.pads_end[s] != 0 || a.output_padding[s] != 0 || y[s + 2] != x[s + 2] * a.kernel[s]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Status build_conv(PlanBuilder& b, const Node& node) {
   const bool transposed = node.op_type == "ConvTranspose";
   const Shape& x = b.shape(node.inputs[0]);
   const Tensor& w = *b.constant(node.inputs[1]);
   const Shape& y = b.shape(node.outputs[0]);
   MI_ASSIGN_OR_RETURN(ConvAttrs a, conv_attrs(node, x, w.shape(), transposed));
+  if (transposed && is_patch_deconv(a, x, y)) {
+    try {
+      if (build_patch_deconv(b, node, a).is_ok()) return Status::ok();
+    } catch (const dnnl::error&) {
+    }
+    // Else oneDNN's deconvolution below. What a failed attempt left in the plan is
+    // harmless: steps writing scratch memory, and possibly the Concat's output allocated
+    // (the Concat then copies this input too, as it is not marked in place).
+  }
   const size_t sp = static_cast<size_t>(a.spatial);
   const int64_t g = a.group;
   const int64_t in_c = x[1], out_c = y[1];

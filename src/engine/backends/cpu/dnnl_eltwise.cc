@@ -17,7 +17,14 @@ struct Eltwise {
   float alpha = 0.0f, beta = 0.0f;
 };
 
-// The oneDNN algorithm and parameters for a unary node; false when it has none.
+// The oneDNN algorithm and parameters for a unary node; false when it has none or when
+// oneDNN's kernel misses the ONNX conformance tolerance (|err| <= 1e-7 + 1e-3 * |y|),
+// checked over dense sweeps of each function (oneDNN 2.6.3, jit:avx2 kernels). Those run
+// through the reference computation instead:
+//   Log       log(1) = -1.4e-6 and ~14x the tolerance on [0.99, 1.01];
+//   Softplus  soft_relu is off by up to 8e-6 absolute for x < -15 (19x-76x the tolerance);
+//   Gelu tanh 0.5 * x * (1 + tanh(..)) cancels in float for x < -4 (1.1x).
+// Exp, Sqrt, Sigmoid, Tanh, Elu, Gelu (erf), Abs, Relu, Clip and linear met it everywhere.
 bool eltwise_of(const Graph& g, const Node& node, Eltwise* e) {
   auto fattr = [&](const char* name, float fallback) {
     auto v = node.attrs.get_float(name, fallback);
@@ -40,19 +47,13 @@ bool eltwise_of(const Graph& g, const Node& node, Eltwise* e) {
     *e = {alg::eltwise_linear, -1.0f, 0.0f};
   else if (op == "Exp")
     *e = {alg::eltwise_exp};
-  else if (op == "Log")
-    *e = {alg::eltwise_log};
   else if (op == "Sqrt")
     *e = {alg::eltwise_sqrt};
-  else if (op == "Softplus")
-    *e = {alg::eltwise_soft_relu};
   else if (op == "Gelu") {
     auto approx = node.attrs.get_string("approximate", "none");
     if (!approx.is_ok()) return false;
     if (approx.value() == "none")
       *e = {alg::eltwise_gelu_erf};
-    else if (approx.value() == "tanh")
-      *e = {alg::eltwise_gelu_tanh};
     else
       return false;
   } else if (op == "Clip") {
@@ -167,7 +168,40 @@ bool concat_supported(const Graph& g, const Node& node) {
   return true;
 }
 
+// Concat along the channels into a channel-blocked (or row-major) output: each input is
+// reordered into its slice, skipping those their producer already wrote there. oneDNN's
+// concat primitive ("simple:any") copies several times slower than these reorders.
+bool build_channel_concat(PlanBuilder& b, const Node& node) {
+  const int out = node.outputs[0];
+  const dims y = to_dims(b.shape(out));
+  if (y.size() < 3 || concat_axis(b.graph(), node) != 1) return false;
+  const dnnl::memory existing = b.src(out);
+  const int64_t block = existing ? channel_block(existing.get_desc())
+                                 : channel_block(b.src(node.inputs[0]).get_desc());
+  if (block == 0) return false;
+  for (int id : node.inputs) {
+    if (b.shape(id)[1] % block != 0) return false;
+  }
+  const md dst_md = existing ? existing.get_desc() : channel_blocked_desc(y, block);
+  if (channel_block(dst_md) != block) return false;
+  if (!existing) b.dst(out, dst_md);
+  int64_t offset = 0;
+  for (int id : node.inputs) {
+    const dims part = to_dims(b.shape(id));
+    if (!b.written_in_place(id, out)) {
+      dims offsets(y.size(), 0);
+      offsets[1] = offset;
+      const dnnl::memory slice = b.view(out, dst_md.submemory_desc(part, offsets));
+      const dnnl::memory src = b.src(id);
+      b.add(dnnl::reorder(src, slice), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, slice}});
+    }
+    offset += part[1];
+  }
+  return true;
+}
+
 Status build_concat(PlanBuilder& b, const Node& node) {
+  if (build_channel_concat(b, node)) return Status::ok();
   std::vector<md> srcs;
   std::vector<dnnl::memory> mems;
   for (int id : node.inputs) {
@@ -185,7 +219,7 @@ Status build_concat(PlanBuilder& b, const Node& node) {
   return Status::ok();
 }
 
-const std::array<NativeOp, 18> kOps{{
+const std::array<NativeOp, 16> kOps{{
     {"Relu", eltwise_supported, build_eltwise},
     {"LeakyRelu", eltwise_supported, build_eltwise},
     {"Sigmoid", eltwise_supported, build_eltwise},
@@ -196,9 +230,7 @@ const std::array<NativeOp, 18> kOps{{
     {"Abs", eltwise_supported, build_eltwise},
     {"Neg", eltwise_supported, build_eltwise},
     {"Exp", eltwise_supported, build_eltwise},
-    {"Log", eltwise_supported, build_eltwise},
     {"Sqrt", eltwise_supported, build_eltwise},
-    {"Softplus", eltwise_supported, build_eltwise},
     {"Add", binary_supported, build_binary},
     {"Sub", binary_supported, build_binary},
     {"Mul", binary_supported, build_binary},

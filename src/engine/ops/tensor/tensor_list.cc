@@ -12,6 +12,7 @@ std::span<const OpSchema> tensor_ops() {
                       layout_ops(), slice_ops(), pad_ops(), cast_ops()}) {
       ops.insert(ops.end(), list.begin(), list.end());
     }
+    ops.push_back(kEinsumOp);
     return ops;
   }();
   return kOps;

@@ -15,5 +15,6 @@ std::span<const OpSchema> layout_ops();   // layout_ops.cc: Transpose, Concat, E
 std::span<const OpSchema> slice_ops();    // slice_ops.cc: Slice, Split, Gather
 std::span<const OpSchema> pad_ops();      // pad.cc: Pad
 std::span<const OpSchema> cast_ops();     // cast.cc: Cast, CastLike
+extern const OpSchema kEinsumOp;          // einsum.cc: Einsum
 
 }  // namespace medinfer::engine

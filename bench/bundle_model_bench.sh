@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Packs what bench/run_model_bench.sh needs on a machine without the project's packages (the
+# GPU machine: Ubuntu 24.04, python3 with onnx, onnxruntime, torch, torchvision; no internet):
+#   DIR/medinfer.tar.xz   the medinfer CLI and its non-system libraries, by
+#                         /work/shared/tools/device-bundle.sh (bin/, lib/, env.sh)
+#   DIR/scripts/          make_unet2d.py, export_resnet50.py, ort_bench_model.py,
+#                         report_model_bench.py (the models themselves are made there: too big
+#                         to send)
+#   DIR/COMMIT            $COMMIT, else git's HEAD (-dirty when tracked files differ)
+#   DIR/BINARY_SHA256
+# Then, from the repository root on that machine:
+#   bash bench/run_model_bench.sh --bundle DIR
+#
+#   bash bench/bundle_model_bench.sh [BUILD] [DIR]   # defaults: build, .dev/model-bench
+# DIR should stay under the checkout's git-ignored .dev/ (send it along with the tree).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BUILD=${1:-build}
+OUT=${2:-.dev/model-bench}
+BIN=$BUILD/tools/medinfer/medinfer
+DEVICE_BUNDLE=${DEVICE_BUNDLE:-/work/shared/tools/device-bundle.sh}
+[[ -x $BIN ]] || { echo "bundle_model_bench.sh: $BIN not built (target medinfer_cli)" >&2; exit 1; }
+[[ -f $DEVICE_BUNDLE ]] || { echo "bundle_model_bench.sh: $DEVICE_BUNDLE missing" >&2; exit 1; }
+rm -rf "$OUT"
+mkdir -p "$OUT/scripts"
+bash "$DEVICE_BUNDLE" "$OUT/medinfer.tar.xz" "$BIN"
+cp tools/models/make_unet2d.py tools/models/export_resnet50.py bench/peers/ort_bench_model.py \
+  bench/report_model_bench.py "$OUT/scripts/"
+if [[ -z ${COMMIT:-} ]]; then
+  COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+  [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]] && COMMIT=$COMMIT-dirty
+fi
+echo "$COMMIT" >"$OUT/COMMIT"
+sha256sum "$BIN" | cut -c1-16 >"$OUT/BINARY_SHA256"
+du -sh "$OUT"
