@@ -46,9 +46,13 @@ def reason_of(case):
 
 
 def git_commit():
+    """HEAD, with " (plus uncommitted changes)" when tracked files differ from it."""
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return head + (" (plus uncommitted changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -93,7 +97,7 @@ def main():
     w("recorded in tests/onnx_node/onnx_node_test.cc.")
     w("")
     build = os.path.relpath(os.path.dirname(os.path.abspath(args.report))) or "build"
-    w(f"Produced by `{COMMAND.format(build=build)}` at commit {git_commit()} (plus uncommitted work in progress);")
+    w(f"Produced by `{COMMAND.format(build=build)}` at commit {git_commit()};")
     w(f"the suite took {report.get('seconds', 0):.1f} s with 2 parallel cases.")
     if report.get("filter"):
         w(f"**Filtered run** (`MEDINFER_ONNX_NODE_FILTER={report['filter']}`): not the whole suite.")
