@@ -3,6 +3,7 @@
 // size up to max_batch, thread counts, and input checks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -228,6 +229,95 @@ TEST(CpuBackend, UNetLevelConcatsMatchReference) {
     const std::vector<Tensor> want = run("reference", g, o, in);
     ASSERT_EQ(got.size(), 3u);
     for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], want[i]);
+  }
+}
+
+// As expect_close, the tolerance scaled by the largest |ref| (deep random-weight stacks
+// grow the values; small outputs are then differences of large sums).
+void expect_close_scaled(const Tensor& got, const Tensor& ref) {
+  ASSERT_EQ(got.shape(), ref.shape());
+  float scale = 0.0f;
+  for (int64_t i = 0; i < ref.numel(); ++i) scale = std::max(scale, std::fabs(ref.as<float>()[i]));
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    const float g = got.as<float>()[i], r = ref.as<float>()[i];
+    ASSERT_NEAR(g, r, 1e-5 + 1e-5 * scale) << "element " << i << ", max |ref| " << scale;
+  }
+}
+
+// ResNet blocks: the residual Add (and the Relu after it) runs as the convolution's sum
+// post-op. Block 1 (identity shortcut) accumulates in place into the shortcut's buffer;
+// block 2 (projection conv on the shortcut, Add operands swapped, Add output a graph
+// output: no Relu fused, the residual copied); block 3's shortcut is also the conv's input
+// (copied first, not overwritten).
+TEST(CpuBackend, ResidualSumsFuseIntoConvolutions) {
+  if (!have_ops({"Conv", "Add", "Relu", "GlobalAveragePool"})) {
+    GTEST_SKIP() << "reference ops not registered yet";
+  }
+  GraphMaker m;
+  const int x = m.input("x", {-1, 8, 10, 10});
+  const Attributes pad1 = attrs({{"pads", Ints{1, 1, 1, 1}}});
+  const Attributes pad1s2 = attrs({{"pads", Ints{1, 1, 1, 1}}, {"strides", Ints{2, 2}}});
+  const FusedActivation relu{"Relu", 0, 0};
+  const int s =
+      m.node("Conv", {x, m.weight("w0", {16, 8, 3, 3}), m.weight("b0", {16})}, pad1, relu);
+  const int a1 =
+      m.node("Conv", {s, m.weight("w1", {16, 16, 3, 3}), m.weight("b1", {16})}, pad1, relu);
+  const int c1 = m.node("Conv", {a1, m.weight("w2", {16, 16, 3, 3}), m.weight("b2", {16})}, pad1);
+  const int r1 = m.node("Relu", {m.node("Add", {c1, s})});
+  const int a2 =
+      m.node("Conv", {r1, m.weight("w3", {32, 16, 3, 3}), m.weight("b3", {32})}, pad1s2, relu);
+  const int p2 =
+      m.node("Conv", {r1, m.weight("wp", {32, 16, 1, 1})}, attrs({{"strides", Ints{2, 2}}}));
+  const int c2 = m.node("Conv", {a2, m.weight("w4", {32, 32, 3, 3}), m.weight("b4", {32})}, pad1);
+  const int d2 = m.node("Add", {p2, c2});
+  const int r2 = m.node("Relu", {d2});
+  const int c3 = m.node("Conv", {r2, m.weight("w5", {32, 32, 3, 3})}, pad1);
+  const int e3 = m.node("Relu", {m.node("Add", {r2, c3})});
+  const int gap = m.node("GlobalAveragePool", {e3});
+  const Graph g = m.finish({gap, d2, e3});
+  BuildOptions o;
+  o.max_batch = 3;
+  for (int64_t batch : {3, 1, 2}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    const std::vector<Tensor> in{random_input({batch, 8, 10, 10}, 21)};
+    Executable* exe = nullptr;
+    const std::vector<Tensor> got = run("cpu", g, o, in, &exe);
+    EXPECT_EQ(cpu::native_node_count(*exe), 14);
+    EXPECT_EQ(cpu::residual_sum_count(*exe), 3);
+    const std::vector<Tensor> want = run("reference", g, o, in);
+    ASSERT_EQ(got.size(), 3u);
+    for (size_t i = 0; i < got.size(); ++i) expect_close_scaled(got[i], want[i]);
+  }
+}
+
+// Relu(Add(Conv(x), x)) with x a graph input (a host tensor: copied into the conv's
+// destination, never written), and Add(x, Conv(x)) whose Relu output is a graph output.
+TEST(CpuBackend, ResidualSumOverGraphInput) {
+  if (!have_ops({"Conv", "Add", "Relu"})) {
+    GTEST_SKIP() << "reference ops not registered yet";
+  }
+  GraphMaker m;
+  const int x = m.input("x", {-1, 16, 6, 6});
+  const Attributes pad1 = attrs({{"pads", Ints{1, 1, 1, 1}}});
+  const int c = m.node("Conv", {x, m.weight("w", {16, 16, 3, 3}), m.weight("b", {16})}, pad1);
+  const int y = m.node("Relu", {m.node("Add", {c, x})});
+  const int c2 = m.node("Conv", {y, m.weight("w2", {16, 16, 1, 1})});
+  const int z = m.node("Relu", {m.node("Add", {y, c2})});
+  const Graph g = m.finish({z, x});
+  BuildOptions o;
+  o.max_batch = 2;
+  for (int64_t batch : {2, 1}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    const std::vector<Tensor> in{random_input({batch, 16, 6, 6}, 4)};
+    const Tensor kept = in[0].clone().value();
+    Executable* exe = nullptr;
+    const std::vector<Tensor> got = run("cpu", g, o, in, &exe);
+    EXPECT_EQ(cpu::native_node_count(*exe), 6);
+    EXPECT_EQ(cpu::residual_sum_count(*exe), 2);
+    const std::vector<Tensor> want = run("reference", g, o, in);
+    ASSERT_EQ(got.size(), 2u);
+    for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], want[i]);
+    expect_close(in[0], kept);
   }
 }
 

@@ -151,6 +151,14 @@ dnnl::memory PlanBuilder::dst(int id, const md& d) {
   return s.mem;
 }
 
+dnnl::memory PlanBuilder::share(int id, int from) {
+  const Slot& f = plan_.slots[static_cast<size_t>(from)];
+  Slot& s = plan_.slots[static_cast<size_t>(id)];
+  s.desc = f.desc;
+  s.mem = f.mem;
+  return s.mem;
+}
+
 dnnl::memory PlanBuilder::plain_dst(int id, const dims& as) {
   dnnl::memory m = dst(id, plain_desc(shape(id)));
   if (as == m.get_desc().dims()) return m;

@@ -51,6 +51,7 @@ struct Plan {
   // (value id -> the Concat's output id): that Concat copies only its other inputs.
   std::map<int, int> in_place;
   int native_nodes = 0;
+  int residual_sums = 0;  // Conv -> Add (-> Relu) run as one convolution
 };
 
 // Constant operands (weights) in a primitive's layout, prepared once and shared by the
@@ -109,6 +110,11 @@ class PlanBuilder {
   dnnl::memory plain_as(int id, const md& d);
   // Output `id` stored in layout `d` (its dims are the value's).
   dnnl::memory dst(int id, const md& d);
+  // Output `id` stored in value `from`'s memory (same desc), which it overwrites: `from`
+  // must have no reader after the step that writes `id`.
+  dnnl::memory share(int id, int from);
+  // Whether value `id` is a host tensor (graph input, constant, fallback output).
+  bool host(int id) const { return plan_.slots[static_cast<size_t>(id)].host; }
   // Output `id` stored row-major, written by a primitive that sees it with `as` dims.
   dnnl::memory plain_dst(int id, const dims& as);
   // Another view (desc `d`) of output `id`'s stored bytes, following them when they move.
@@ -148,6 +154,21 @@ struct NativeOp {
   bool (*supported)(const Graph& graph, const Node& node);
   Status (*build)(PlanBuilder& b, const Node& node);
 };
+
+// A Conv whose output goes only into an Add of identical shapes (a ResNet residual), run
+// as one convolution with a oneDNN sum post-op and then `activation` (the Relu after the
+// Add when it is folded in too; post-ops sum, eltwise). `residual` is the Add's other
+// input, `out` the value the fused op writes (the Relu's or the Add's output). With
+// `in_place` the residual has no reader after the Add: the convolution accumulates into
+// its buffer when the layouts agree. Otherwise the residual is first reordered into the
+// convolution's destination.
+struct ResidualSum {
+  int residual = -1;
+  int out = -1;
+  FusedActivation activation;
+  bool in_place = false;
+};
+Status build_conv_sum(PlanBuilder& b, const Node& conv, const ResidualSum& sum);
 
 // Per-family lists (dnnl_*.cc), concatenated in cpu_backend.cc.
 std::span<const NativeOp> conv_native_ops();

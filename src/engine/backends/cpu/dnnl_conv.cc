@@ -153,13 +153,18 @@ bool is_patch_deconv(const ConvAttrs& a, const Shape& x, const Shape& y) {
   return true;
 }
 
-Status build_conv(PlanBuilder& b, const Node& node) {
+// `sum`: the residual Add (and activation) fused in; null for a plain Conv/ConvTranspose.
+Status build_conv_impl(PlanBuilder& b, const Node& node, const ResidualSum* sum) {
   const bool transposed = node.op_type == "ConvTranspose";
+  if (sum != nullptr &&
+      (transposed || !node.activation.op.empty() || !activation_supported(sum->activation))) {
+    return node.error(StatusCode::kNotSupported, "no residual sum fusion for this node");
+  }
   const Shape& x = b.shape(node.inputs[0]);
   const Tensor& w = *b.constant(node.inputs[1]);
   const Shape& y = b.shape(node.outputs[0]);
   MI_ASSIGN_OR_RETURN(ConvAttrs a, conv_attrs(node, x, w.shape(), transposed));
-  if (transposed && is_patch_deconv(a, x, y)) {
+  if (transposed && sum == nullptr && is_patch_deconv(a, x, y)) {
     try {
       if (build_patch_deconv(b, node, a).is_ok()) return Status::ok();
     } catch (const dnnl::error&) {
@@ -214,9 +219,22 @@ Status build_conv(PlanBuilder& b, const Node& node) {
   const md bias_md = bias ? md({out_c}, kF32, tag::a) : md();
 
   dnnl::post_ops ops;
-  append_activation(node.activation, ops);
+  if (sum != nullptr) {
+    ops.append_sum(1.0f);
+    append_activation(sum->activation, ops);
+  } else {
+    append_activation(node.activation, ops);
+  }
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
+  // The residual as stored, and whether the convolution may accumulate into it.
+  dnnl::memory residual;
+  bool in_place = false;
+  if (sum != nullptr) {
+    residual = b.src(sum->residual);
+    if (!residual) return node.error(StatusCode::kNotSupported, "the residual is not in memory");
+    in_place = sum->in_place && !b.host(sum->residual);
+  }
 
   const auto prop = dnnl::prop_kind::forward_inference;
   dnnl::primitive prim;
@@ -225,6 +243,17 @@ Status build_conv(PlanBuilder& b, const Node& node) {
     dnnl::convolution_forward::desc d(prop, dnnl::algorithm::convolution_direct, src_any, w_any,
                                       bias_md, dst_any, strides, dilates, pad_l, pad_r);
     dnnl::convolution_forward::primitive_desc pd(d, attr, b.engine());
+    if (in_place && pd.dst_desc() != residual.get_desc() &&
+        channel_block(residual.get_desc()) > 1) {
+      // Ask for the residual's (blocked) layout so that the sum can stay in place.
+      try {
+        dnnl::convolution_forward::desc d2(prop, dnnl::algorithm::convolution_direct, src_any,
+                                           w_any, bias_md, residual.get_desc(), strides, dilates,
+                                           pad_l, pad_r);
+        pd = dnnl::convolution_forward::primitive_desc(d2, attr, b.engine());
+      } catch (const dnnl::error&) {
+      }
+    }
     src_md = pd.src_desc();
     w_md = pd.weights_desc();
     dst_md = pd.dst_desc();
@@ -244,9 +273,22 @@ Status build_conv(PlanBuilder& b, const Node& node) {
       {DNNL_ARG_WEIGHTS, b.weights(key + ":w", w, w_plain, w_md)},
   };
   if (bias) args[DNNL_ARG_BIAS] = b.weights(key + ":b", *bias, bias_md, bias_md);
-  args[DNNL_ARG_DST] = b.dst(node.outputs[0], dst_md);
+  if (sum == nullptr) {
+    args[DNNL_ARG_DST] = b.dst(node.outputs[0], dst_md);
+  } else if (in_place && residual.get_desc() == dst_md) {
+    args[DNNL_ARG_DST] = b.share(sum->out, sum->residual);
+  } else {
+    // The sum post-op accumulates into dst: it starts as a copy of the residual.
+    const dnnl::memory out = b.dst(sum->out, dst_md);
+    b.add(dnnl::reorder(residual, out), {{DNNL_ARG_FROM, residual}, {DNNL_ARG_TO, out}});
+    args[DNNL_ARG_DST] = out;
+  }
   b.add(prim, std::move(args));
   return Status::ok();
+}
+
+Status build_conv(PlanBuilder& b, const Node& node) {
+  return build_conv_impl(b, node, nullptr);
 }
 
 const std::array<NativeOp, 2> kOps{{
@@ -255,6 +297,10 @@ const std::array<NativeOp, 2> kOps{{
 }};
 
 }  // namespace
+
+Status build_conv_sum(PlanBuilder& b, const Node& conv, const ResidualSum& sum) {
+  return build_conv_impl(b, conv, &sum);
+}
 
 std::span<const NativeOp> conv_native_ops() {
   return kOps;
