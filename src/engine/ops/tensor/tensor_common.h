@@ -3,6 +3,8 @@
 // inputs. Internal to ops/tensor/.
 #pragma once
 
+#include "image/dtype_dispatch.h"
+
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -61,36 +63,13 @@ T narrow(W v) {
   }
 }
 
-// Calls fn(T{}) with the element type of `dtype` (Half / BFloat16 for the half types).
+// Calls fn(T{}) with the element type of `dtype`: visit_dtype's, except Half / BFloat16
+// (value types that convert) for the half types instead of their uint16_t bit patterns.
 template <typename F>
 decltype(auto) visit_type(DType dtype, F&& fn) {
-  switch (dtype) {
-    case DType::kUInt8:
-      return fn(uint8_t{});
-    case DType::kInt8:
-      return fn(int8_t{});
-    case DType::kUInt16:
-      return fn(uint16_t{});
-    case DType::kInt16:
-      return fn(int16_t{});
-    case DType::kUInt32:
-      return fn(uint32_t{});
-    case DType::kInt32:
-      return fn(int32_t{});
-    case DType::kFloat32:
-      return fn(float{});
-    case DType::kInt64:
-      return fn(int64_t{});
-    case DType::kBool:
-      return fn(bool{});
-    case DType::kFloat16:
-      return fn(Half{});
-    case DType::kBFloat16:
-      return fn(BFloat16{});
-    case DType::kFloat64:
-      break;
-  }
-  return fn(double{});
+  if (dtype == DType::kFloat16) return fn(Half{});
+  if (dtype == DType::kBFloat16) return fn(BFloat16{});
+  return visit_dtype(dtype, std::forward<F>(fn));
 }
 
 // Type sets for check_dtype.
