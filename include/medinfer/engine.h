@@ -58,6 +58,12 @@ struct EngineOptions {
   // {"image", {-1, 1, 512, 512}}; -1 keeps the batch dimension free up to max_batch.
   std::map<std::string, std::vector<int64_t>> input_shapes;
   bool optimize = true;  // graph passes (folding, fusion, memory planning)
+  // 3x3 convolutions: "auto" uses Winograd F(4x4, 3x3) for 2-D, stride-1, undilated,
+  // ungrouped 3x3 convolutions where the device has a kernel for it (the CPU backend: oneDNN
+  // on AVX-512 CPUs), else direct; "direct" never does. Winograd needs fewer multiplications
+  // and rounds differently (measured: within 3e-6 of ONNX Runtime relative to the largest
+  // output on the benchmark UNet and ResNet-50, docs/BENCHMARKS.md).
+  std::string conv_algorithm = "auto";
 };
 
 // A model built for one device. run() is not thread-safe: build one Engine per thread.

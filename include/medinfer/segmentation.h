@@ -24,9 +24,9 @@ namespace medinfer {
 
 // A coded concept as DICOM writes it: (CodeValue, CodingSchemeDesignator, CodeMeaning).
 struct CodedConcept {
-  std::string value;          // e.g. "39607008"
+  std::string value;           // e.g. "39607008"
   std::string scheme = "SCT";  // SNOMED CT
-  std::string meaning;        // e.g. "Lung"
+  std::string meaning;         // e.g. "Lung"
 
   bool empty() const { return value.empty(); }
   bool operator==(const CodedConcept&) const = default;

@@ -14,6 +14,7 @@ struct BuildOptions {
   int threads = 0;                    // CPU threads; 0 = all hardware threads
   int64_t max_batch = 1;              // largest batch run() accepts (dimension 0 of batched inputs)
   DType precision = DType::kFloat32;  // compute precision (FP32 only on CPU for now)
+  bool winograd = true;  // Winograd for eligible 3x3 convolutions where the backend has it
 };
 
 // Where run() may enqueue work. CPU backends run synchronously and ignore it.

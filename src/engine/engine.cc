@@ -292,7 +292,12 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
     st = engine::run_passes(graph);
     if (!st.is_ok()) return st.with_context(model.path());
   }
+  if (options.conv_algorithm != "auto" && options.conv_algorithm != "direct") {
+    return invalid_argument("unknown convolution algorithm '" + options.conv_algorithm +
+                            "' (auto, direct)");
+  }
   engine::BuildOptions build;
+  build.winograd = options.conv_algorithm == "auto";
   build.threads = options.threads;
   build.max_batch = options.max_batch;
   build.precision = DType::kFloat32;

@@ -29,9 +29,9 @@ Result<SegmentMasks> to_segment_masks(const LabelMap& map) {
   int max_label = 0;
   for (const SegmentInfo& s : map.segments) {
     if (s.label < 1 || s.label > 65535) {
-      return Status(StatusCode::kInvalidArgument,
-                    "segment '" + s.name + "' has label " + std::to_string(s.label) +
-                        " outside 1..65535");
+      return Status(
+          StatusCode::kInvalidArgument,
+          "segment '" + s.name + "' has label " + std::to_string(s.label) + " outside 1..65535");
     }
     max_label = std::max(max_label, s.label);
   }
@@ -59,18 +59,16 @@ Result<SegmentMasks> to_segment_masks(const LabelMap& map) {
 
 Result<LabelMap> to_label_map(const SegmentMasks& masks) {
   if (masks.masks.size() != masks.segments.size()) {
-    return Status(StatusCode::kInvalidArgument, "segment masks: " +
-                                                    std::to_string(masks.masks.size()) +
-                                                    " masks for " +
-                                                    std::to_string(masks.segments.size()) +
-                                                    " segments");
+    return Status(StatusCode::kInvalidArgument,
+                  "segment masks: " + std::to_string(masks.masks.size()) + " masks for " +
+                      std::to_string(masks.segments.size()) + " segments");
   }
   int max_label = 0;
   for (const SegmentInfo& s : masks.segments) {
     if (s.label < 1 || s.label > 65535) {
-      return Status(StatusCode::kInvalidArgument,
-                    "segment '" + s.name + "' has label " + std::to_string(s.label) +
-                        " outside 1..65535");
+      return Status(
+          StatusCode::kInvalidArgument,
+          "segment '" + s.name + "' has label " + std::to_string(s.label) + " outside 1..65535");
     }
     max_label = std::max(max_label, s.label);
   }
@@ -93,9 +91,9 @@ Result<LabelMap> to_label_map(const SegmentMasks& masks) {
     for (int64_t v = 0; v < n; ++v) {
       if (p[v] < threshold) continue;
       if (owner[v] >= 0) {
-        return Status(StatusCode::kInvalidArgument,
-                      "segments '" + masks.segments[owner[v]].name + "' and '" +
-                          masks.segments[i].name + "' overlap; a label map cannot hold both");
+        return Status(StatusCode::kInvalidArgument, "segments '" + masks.segments[owner[v]].name +
+                                                        "' and '" + masks.segments[i].name +
+                                                        "' overlap; a label map cannot hold both");
       }
       owner[v] = static_cast<int>(i);
       if (dt == DType::kUInt8) {

@@ -19,17 +19,25 @@ bool under_ci() {
   const char* ci = std::getenv("CI");
   return ci != nullptr && std::string(ci) == "true";
 }
+// The build's paths, unless the environment moves them (test binaries run on another
+// machine, e.g. the GPU machine through tests/device/run_tests.sh).
+namespace {
+std::string env_or(const char* name, const char* built_in) {
+  const char* env = std::getenv(name);
+  return env != nullptr && *env != '\0' ? env : built_in;
+}
+}  // namespace
 std::string python() {
-  return MEDINFER_PYTHON;
+  return env_or("MEDINFER_TEST_PYTHON", MEDINFER_PYTHON);
 }
 std::string source_dir() {
-  return MEDINFER_SOURCE_DIR;
+  return env_or("MEDINFER_TEST_SOURCE_DIR", MEDINFER_SOURCE_DIR);
 }
 std::string binary_dir() {
-  return MEDINFER_BINARY_DIR;
+  return env_or("MEDINFER_TEST_BINARY_DIR", MEDINFER_BINARY_DIR);
 }
 std::string cli() {
-  return MEDINFER_CLI;
+  return env_or("MEDINFER_TEST_CLI", MEDINFER_CLI);
 }
 
 std::string temp_dir(const std::string& name) {

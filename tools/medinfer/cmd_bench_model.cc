@@ -1,6 +1,7 @@
 // medinfer bench-model MODEL.onnx [--device cpu|reference] [--precision fp32] [--batch 1,4]
 //     [--shape 1x512x512] [--threads N] [--warmup N] [--iterations N] [--json OUT]
 //     [--load-inputs NAME:FILE,...] [--export-outputs DIR] [--no-optimize]
+//     [--conv-algo auto|direct]
 //
 // Times Engine::run on random inputs (fixed seed) for each batch: build time, latency
 // mean/min/max/p50/p90/p99 and throughput, printed like trtexec and written as JSON. With
@@ -46,6 +47,7 @@ struct BenchArgs {
   std::string load_inputs;
   std::string export_dir;
   bool no_optimize = false;
+  std::string conv_algorithm = "auto";
 };
 
 // A usage error (exit 2) or a failure (exit 1), with the message to print.
@@ -303,6 +305,7 @@ EngineOptions base_options(const BenchArgs& args) {
   opt.precision = args.precision;
   opt.threads = args.threads;
   opt.optimize = !args.no_optimize;
+  opt.conv_algorithm = args.conv_algorithm;
   return opt;
 }
 
@@ -455,6 +458,7 @@ int run(const BenchArgs& args) {
     j["precision"] = args.precision;
     j["threads"] = threads;
     j["optimize"] = !args.no_optimize;
+    j["conv_algorithm"] = args.conv_algorithm;
     j["warmup"] = args.warmup;
     j["iterations"] = args.iterations;
     j["inputs"] = inputs_json;
@@ -503,6 +507,9 @@ RunFn register_bench_model(CLI::App& app) {
   app.add_option("--export-outputs", args->export_dir,
                  "Write every graph output as DIR/<output name>.npy");
   app.add_flag("--no-optimize", args->no_optimize, "Skip the graph passes");
+  app.add_option("--conv-algo", args->conv_algorithm,
+                 "3x3 convolutions: auto (Winograd where the CPU has it) or direct")
+      ->check(CLI::IsMember({"auto", "direct"}));
   return [args] { return run(*args); };
 }
 

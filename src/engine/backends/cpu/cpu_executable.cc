@@ -212,7 +212,7 @@ class CpuExecutable : public Executable {
     }
     for (int id : g.inputs) host_slot(id, DNNL_MEMORY_NONE);
 
-    PlanBuilder b(plan, engine_, constants_);
+    PlanBuilder b(plan, engine_, constants_, options_.winograd);
     auto build_node = [&](const Node& node) {
       if (const NativeOp* op = find_native(g, node)) {
         const std::vector<Slot> slots = plan.slots;

@@ -88,8 +88,12 @@ void append_activation(const FusedActivation& a, dnnl::post_ops& ops);
 
 class PlanBuilder {
  public:
-  PlanBuilder(Plan& plan, const dnnl::engine& engine, ConstantCache& constants)
-      : plan_(plan), engine_(engine), constants_(constants) {}
+  PlanBuilder(Plan& plan, const dnnl::engine& engine, ConstantCache& constants,
+              bool winograd = true)
+      : plan_(plan), engine_(engine), constants_(constants), winograd_(winograd) {}
+
+  // Whether 3x3 convolutions may use Winograd (BuildOptions::winograd).
+  bool winograd() const { return winograd_; }
 
   const Graph& graph() const { return plan_.graph; }
   const dnnl::engine& engine() const { return engine_; }
@@ -144,6 +148,7 @@ class PlanBuilder {
   Plan& plan_;
   const dnnl::engine& engine_;
   ConstantCache& constants_;
+  bool winograd_ = true;
 };
 
 // One natively run op type: static checks on the shape-inferred graph (a batch dimension
