@@ -127,5 +127,32 @@ class TotalSegmentatorExampleTest(unittest.TestCase):
         self.assertEqual(int((gas_organs & (self.labels > 0)).sum()), 0)
 
 
+class SlicePreprocessTest(unittest.TestCase):
+    """The packer's resize (tools/train/slice_preprocess.py) against torch interpolate, on
+    synthetic random images (labelled synthetic: only the arithmetic is under test)."""
+
+    def test_synthetic_resize_matches_torch_interpolate(self):
+        try:
+            import torch
+            import torch.nn.functional as F
+        except ImportError:
+            if os.environ.get("CI") == "true":
+                raise
+            raise unittest.SkipTest("torch not importable")
+        import slice_preprocess
+        rng = np.random.default_rng(0)
+        for shape in ((101, 122), (512, 512), (200, 300)):
+            image = rng.random(shape, dtype=np.float32)
+            labels = rng.integers(0, 3, shape).astype(np.uint8)
+            ref = F.interpolate(torch.from_numpy(image)[None, None], size=(256, 256),
+                                mode="bilinear", align_corners=False)[0, 0].numpy()
+            ref_lab = F.interpolate(torch.from_numpy(labels.astype(np.float32))[None, None],
+                                    size=(256, 256), mode="nearest")[0, 0].numpy()
+            got = slice_preprocess.resize_bilinear(image, (256, 256))
+            self.assertLess(float(np.abs(got - ref).max()), 1e-5, shape)
+            self.assertTrue(np.array_equal(slice_preprocess.resize_nearest(labels, (256, 256)),
+                                           ref_lab.astype(np.uint8)), shape)
+
+
 if __name__ == "__main__":
     unittest.main()
