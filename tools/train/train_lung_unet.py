@@ -192,7 +192,7 @@ def main() -> int:
             loss.backward()
             optimizer.step()
             scheduler.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
             count += len(idx)
         history.append(total / count)
         print(f"epoch {epoch + 1}/{args.epochs} loss {history[-1]:.4f} "
