@@ -131,7 +131,10 @@ class RtStructBadInput : public ::testing::Test {
   }
   // Synthetic broken copies of the 4D-Lung RTSTRUCT (gt_reference.py make-bad).
   std::string bad_copies() {
-    const std::string out = testing::temp_dir("rtstruct_bad");
+    // One directory per test: ctest runs tests in parallel.
+    const std::string out =
+        testing::temp_dir(std::string("rtstruct_bad_") +
+                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
     const std::string seg = testing::data_path("ct/dcmqi-ct3slice/partial_overlaps.dcm");
     EXPECT_TRUE(testing::run_reference("make-bad " + sh_quote(rt_) + " " + sh_quote(seg) + " " +
                                        sh_quote(out)));

@@ -120,7 +120,9 @@ class SegSynthetic : public ::testing::Test {
     MI_REQUIRE_DATA(dir_);
     MI_REQUIRE_DATA(testing::data_path("ct/4dlung-113/rtstruct/1-1.dcm"));
     MI_REQUIRE_PYTHON();
-    out_ = testing::temp_dir("seg_synthetic");
+    // One directory per test: ctest runs tests in parallel.
+    out_ = testing::temp_dir(std::string("seg_synthetic_") +
+                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     ASSERT_TRUE(testing::run_reference(
         "make-bad " + sh_quote(testing::data_path("ct/4dlung-113/rtstruct/1-1.dcm")) + " " +
         sh_quote(dir_ + "/partial_overlaps.dcm") + " " + sh_quote(out_)));
