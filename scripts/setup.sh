@@ -36,6 +36,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: python reference tools into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$here/scripts/requirements-nodeps.txt"
   echo "$want" >"$stamp"
 fi
 echo "setup: ok"
