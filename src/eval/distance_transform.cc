@@ -64,24 +64,36 @@ std::vector<double> squared_distance_transform(const uint8_t* feature,
   if (total == 0) return d;
   ThreadPool pool(threads);
   const int64_t stride[3] = {1, nx, nx * ny};
-  // Lines along `axis`, grouped into chunks of lines that share the other coordinates, each
-  // chunk run by one worker with its own scratch.
+  // Lines along `axis`: one worker per index of the outermost other axis. Along axes 1 and 2
+  // lines are strided, so kGroup neighbouring lines (adjacent in x) are gathered together:
+  // each cache line fetched then serves kGroup lines instead of one.
+  constexpr int64_t kGroup = 16;
   auto pass = [&](int axis, bool from_feature) {
     const int64_t n = dims[axis];
     const int64_t a = axis == 0 ? 1 : 0, b = axis == 2 ? 1 : 2;
     const int64_t lines_a = dims[a], lines_b = dims[b];
+    const int64_t group = axis == 0 ? 1 : kGroup;  // a = x for axes 1 and 2
     pool.parallel_for(lines_b, [&](int64_t ib) {
-      std::vector<double> f(n), out(n), z(n + 1);
+      std::vector<double> f(n * group), out(n), z(n + 1);
       std::vector<int64_t> v(n);
-      for (int64_t ia = 0; ia < lines_a; ++ia) {
+      const int64_t st = stride[axis];
+      for (int64_t ia = 0; ia < lines_a; ia += group) {
+        const int64_t g = std::min(group, lines_a - ia);
         const int64_t base = ia * stride[a] + ib * stride[b];
-        const int64_t st = stride[axis];
         for (int64_t i = 0; i < n; ++i) {
           const int64_t idx = base + i * st;
-          f[i] = from_feature ? (feature[idx] != 0 ? 0.0 : kInf) : d[idx];
+          for (int64_t l = 0; l < g; ++l) {
+            f[l * n + i] = from_feature ? (feature[idx + l] != 0 ? 0.0 : kInf) : d[idx + l];
+          }
         }
-        lower_envelope(f.data(), out.data(), n, spacing[axis], v.data(), z.data());
-        for (int64_t i = 0; i < n; ++i) d[base + i * st] = out[i];
+        for (int64_t l = 0; l < g; ++l) {
+          lower_envelope(f.data() + l * n, out.data(), n, spacing[axis], v.data(), z.data());
+          std::copy(out.begin(), out.end(), f.begin() + l * n);
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          const int64_t idx = base + i * st;
+          for (int64_t l = 0; l < g; ++l) d[idx + l] = f[l * n + i];
+        }
       }
     });
   };

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 namespace medinfer::eval {
@@ -125,6 +127,28 @@ TEST(Metrics, QuantileInterpolatesLinearly) {
   EXPECT_DOUBLE_EQ(quantile(v, 0.95), 4.8);  // numpy.percentile([1..5], 95)
   std::vector<double> one{7};
   EXPECT_DOUBLE_EQ(quantile(one, 0.95), 7);
+}
+
+}  // namespace
+}  // namespace medinfer::eval
+
+namespace medinfer::eval {
+namespace {
+
+// Synthetic, CT-sized: a 512 x 512 x 304 grid with two lung-sized boxes 4 voxels apart along
+// z. Checks the closed form at full size and prints the time (the budget is a few seconds
+// on 2 cores; not asserted, machines differ).
+TEST(Metrics, SyntheticFullSizeVolumeClosedForm) {
+  const std::array<double, 3> s{0.7, 0.7, 1.0};
+  Volume gt = empty_mask({512, 512, 304}, s), pred = empty_mask({512, 512, 304}, s);
+  fill_box(gt, {100, 120, 30}, {400, 370, 280});
+  fill_box(pred, {100, 120, 34}, {400, 370, 284});
+  const auto t0 = std::chrono::steady_clock::now();
+  const MaskMetrics m = compute_metrics(pred, gt, {.threads = 2}).value();
+  const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("512x512x304, 2 threads: %.2f s\n", sec);
+  EXPECT_DOUBLE_EQ(m.hd, 4 * s[2]);
+  EXPECT_DOUBLE_EQ(m.dice, 246.0 / 250.0);
 }
 
 }  // namespace
