@@ -13,5 +13,6 @@ using RunFn = std::function<int()>;
 RunFn register_info(CLI::App& app);
 RunFn register_convert(CLI::App& app);
 RunFn register_bench_model(CLI::App& app);
+RunFn register_eval(CLI::App& app);
 
 }  // namespace medinfer::cli

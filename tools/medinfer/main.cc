@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   CLI::App* bench_model =
       app.add_subcommand("bench-model", "Time an ONNX model on a device; export its outputs");
   runs["bench-model"] = medinfer::cli::register_bench_model(*bench_model);
+  CLI::App* eval = app.add_subcommand("eval", "Score a segmentation against a ground truth");
+  runs["eval"] = medinfer::cli::register_eval(*eval);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
