@@ -272,7 +272,7 @@ Status parse_body(const JsonReader& r, const json& j, ModelPackage& p) {
     if (post.contains("largest_components")) {
       const json& lc = post["largest_components"];
       const std::string path = "postprocessing.largest_components";
-      MI_RETURN_IF_ERROR(r.object(lc, path, {}));  // any keys; checked below
+      if (!lc.is_object()) return r.error(path, "expected an object");  // keys: labels
       for (auto it = lc.begin(); it != lc.end(); ++it) {
         const std::string kp = JsonReader::child(path, it.key());
         int label = 0;
