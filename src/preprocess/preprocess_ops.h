@@ -49,9 +49,9 @@ Status minmax(Volume& v, float lo, float hi, int threads = 0);
 
 enum class Interp { kLinear, kNearest };
 
-// MONAI Spacing's output grid for `pixdim` (mm along axes 0,1,2): the same direction, the
-// new spacing, dims = round-half-down-free extent of the input's field of view (see
-// spacing.cc) and the origin placed so the field of view is centred as MONAI does.
+// MONAI Spacing's output grid for `pixdim` (mm along axes 0,1,2): the same direction and
+// origin (voxel 0 stays put), the new spacing (an axis within 1e-3 mm of it keeps its own),
+// dims = round((n - 1) * old / new + 1), numpy rounding. Details in spacing.cc.
 Geometry spacing_grid(const Geometry& in, const std::array<double, 3>& pixdim);
 // Resamples `v` onto spacing_grid(v.geometry(), pixdim): trilinear for kLinear (float32
 // only), nearest for kNearest (any dtype, for labels); positions outside the input take

@@ -8,6 +8,8 @@
 #include <functional>
 
 #include <gmock/gmock.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -222,7 +224,7 @@ TEST(ModelPackage, NotJsonIsAnErrorNamingTheFile) {
 class PackageOnDisk : public ::testing::Test {
  protected:
   std::string write(const json& j, const char* fixture) {
-    dir_ = testing::temp_dir("model_package");
+    dir_ = testing::temp_dir("model_package_" + std::to_string(getpid()));
     if (fixture != nullptr)
       std::filesystem::copy_file(testing::source_dir() + "/tests/fixtures/models/" + fixture,
                                  dir_ + "/model.onnx");

@@ -9,10 +9,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "medinfer/dicom.h"
+#include "medinfer/model.h"
 #include "preprocess/preprocess_ops.h"
 #include "testing/npy.h"
 #include "testing/test_data.h"
@@ -69,7 +72,7 @@ class MonaiParity : public ::testing::Test {
           image_->data<float>()[dst] = hu;
           labels_->data<uint8_t>()[dst] = hu < -400 ? 1 : (hu > 200 ? 2 : 0);
         }
-    dir_ = new std::string(testing::temp_dir("monai_parity"));
+    dir_ = new std::string(testing::temp_dir("monai_parity_" + std::to_string(getpid())));
     write_npy(*image_, *dir_ + "/image.npy");
     write_npy(*labels_, *dir_ + "/labels.npy");
     nlohmann::json meta;
@@ -227,6 +230,30 @@ TEST_F(MonaiParity, FlipMatchesFlip) {
   auto b = prep::flip(*image_, {1, 2});
   ASSERT_TRUE(b.is_ok());
   expect_matches("flip_12", *b, 0);
+}
+
+TEST_F(MonaiParity, PackagePreprocessingMatchesMonaiCompose) {
+  auto package = parse_model_package(R"({
+    "schema": "medinfer.model/1", "name": "synthetic-parity", "task": "segmentation",
+    "modality": "CT", "dims": 2, "onnx": "model.onnx",
+    "input": {"name": "input", "channels": 1, "layout": "NCHW"},
+    "orientation": "RAS", "target_spacing": [1.5, 1.3, 2.2], "slice_size": [64, 64],
+    "preprocessing": [
+      {"op": "clip", "min": -1000, "max": 400},
+      {"op": "scale_range", "a_min": -1000, "a_max": 400, "b_min": 0, "b_max": 1, "clip": true},
+      {"op": "zscore", "mean": null, "std": null},
+      {"op": "minmax", "min": 0, "max": 1}],
+    "output": {"activation": "softmax", "channels": 2},
+    "labels": [{"label": 1, "name": "lung", "color": [1, 2, 3],
+      "category": {"value": "123037004", "scheme": "SCT", "meaning": "Anatomical Structure"},
+      "type": {"value": "39607008", "scheme": "SCT", "meaning": "Lung"}}]
+  })",
+                                     "synthetic", "synthetic/model.json");
+  ASSERT_TRUE(package.is_ok()) << package.status().to_string();
+  auto out = preprocess(*package, *image_);
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  EXPECT_EQ(out->native.origin, image_->geometry().origin);
+  expect_matches("pipeline", out->image, 1e-5);
 }
 
 }  // namespace

@@ -87,6 +87,18 @@ def main():
     save(out, "flip_0", T.Flip(spatial_axis=0)(hu))
     save(out, "flip_12", T.Flip(spatial_axis=(1, 2))(hu))
 
+    # A whole package's preprocessing (preprocess() in C++): orientation, spacing, steps.
+    pipeline = T.Compose([
+        T.Orientation(axcodes="RAS"),
+        T.Spacing(pixdim=(1.5, 1.3, 2.2), mode="bilinear"),
+        T.ThresholdIntensity(threshold=-1000, above=True, cval=-1000),
+        T.ThresholdIntensity(threshold=400, above=False, cval=400),
+        T.ScaleIntensityRange(a_min=-1000, a_max=400, b_min=0.0, b_max=1.0, clip=True),
+        T.NormalizeIntensity(),
+        T.ScaleIntensity(minv=0.0, maxv=1.0),
+    ])
+    save(out, "pipeline", pipeline(meta(img.copy(), affine)))
+
 
 if __name__ == "__main__":
     main()
