@@ -14,6 +14,7 @@ pkgs=(build-essential cmake ninja-build pkg-config ccache clang libclang-rt-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev dcm2niix dicom3tools
   python3-pydicom python3-venv clang-format
   libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler)
+pkgs+=(libpng-dev)  # PNG overlays (src/eval/png_overlay.cc)
 
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
