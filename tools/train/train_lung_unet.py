@@ -3,7 +3,7 @@
 
 Input: the .npz of pack_dataset.py (already preprocessed as the model package does at
 inference: LPS, HU -1000..400 -> 0..1, 256x256). Loss: cross-entropy + soft Dice (labels 1
-and 2). Augmentation: small random scaling and rotation, intensity jitter; never a left-right
+and 2). Augmentation: rotation, anisotropic scaling, shifts, resolution loss, intensity jitter; never a left-right
 flip (it would swap the sides). Fixed seed; cuDNN deterministic.
 
 Writes OUT/model.onnx (opset 17, input "image" [N, 1, 256, 256], output "logits"
@@ -81,22 +81,44 @@ def seed_everything(seed: int) -> None:
 
 
 def augment(images: torch.Tensor, labels: torch.Tensor, gen: torch.Generator):
-    """Random scale 0.9..1.1, rotation +-10 degrees, intensity jitter; no flips."""
+    """Geometric and intensity augmentation; never a left-right flip (it would swap sides).
+
+    Per image: rotation +-15 degrees, scale 0.7..1.3 per axis (anisotropic: slices of other
+    fields of view and aspect ratios are resized to the same 256x256), shift +-10%; with
+    probability 0.3 a loss of in-plane resolution (down by 1.5-4x, back up bilinearly: thick
+    reconstructions, 3 mm resampled data); gain +-10%, bias +-0.05, gamma 0.8..1.25, noise.
+    """
     n = images.shape[0]
     dev = images.device
-    angle = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(10)
-    scale = 0.9 + torch.rand(n, generator=gen) * 0.2
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, torch.zeros(n)], 1),
-                         torch.stack([sin, cos, torch.zeros(n)], 1)], 1).to(dev)
+
+    def uniform(lo, hi, *shape):
+        return lo + torch.rand(n, *shape, generator=gen) * (hi - lo)
+
+    angle = uniform(-math.radians(15), math.radians(15))
+    sx, sy = uniform(0.7, 1.3), uniform(0.7, 1.3)
+    tx, ty = uniform(-0.1, 0.1), uniform(-0.1, 0.1)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.stack([torch.stack([cos / sx, -sin / sx, tx], 1),
+                         torch.stack([sin / sy, cos / sy, ty], 1)], 1).to(dev)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros",
                            align_corners=False)
     labels = F.grid_sample(labels[:, None].float(), grid, mode="nearest", padding_mode="zeros",
                            align_corners=False)[:, 0].long()
-    gain = (1.0 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * 0.1).to(dev)
-    bias = ((torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * 0.05).to(dev)
+    size = images.shape[-1]
+    low = (torch.rand(n, generator=gen) < 0.3).tolist()
+    factors = uniform(1.5, 4.0).tolist()
+    for i in range(n):
+        if low[i]:
+            small = max(16, int(size / factors[i]))
+            down = F.interpolate(images[i:i + 1], size=(small, small), mode="area")
+            images[i:i + 1] = F.interpolate(down, size=(size, size), mode="bilinear",
+                                            align_corners=False)
+    gain = (1.0 + uniform(-0.1, 0.1, 1, 1, 1)).to(dev)
+    bias = uniform(-0.05, 0.05, 1, 1, 1).to(dev)
+    gamma = torch.exp(uniform(math.log(0.8), math.log(1.25), 1, 1, 1)).to(dev)
     noise = torch.randn(images.shape, generator=gen).to(dev) * 0.01
+    images = images.clamp(0.0, 1.0) ** gamma
     return (images * gain + bias + noise).clamp(0.0, 1.0), labels
 
 
