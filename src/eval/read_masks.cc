@@ -12,6 +12,8 @@
 #include "image/dtype_dispatch.h"
 #include "image/nifti.h"
 #include "image/nrrd.h"
+#include "dicom/rtstruct_reader.h"
+#include "dicom/seg_reader.h"
 #include "medinfer/dicom.h"
 
 namespace medinfer::eval {
@@ -37,29 +39,50 @@ Kind sniff(const std::string& path) {
   return Kind::kUnknown;
 }
 
-// HOOK for the DICOM SEG and RTSTRUCT readers (issue 4): the one place that turns a DICOM
-// segmentation object into SegmentMasks on `ref_grid` (RTSTRUCT needs it to rasterize).
-// Connect them here; everything after (matching, metrics, reports) works on SegmentMasks.
+// A DICOM segmentation object as masks on `ref_grid` (SEG: its own grid when null).
 Result<SegmentMasks> read_dicom_masks(const std::string& path, const std::string& kind,
-                                      const Geometry* ref_grid) {
-  (void)ref_grid;
-  if (kind == "SEG" || kind == "RTSTRUCT") {
-    return not_supported(path + ": reading DICOM " + kind +
-                         " masks is not connected yet; convert it to a NIfTI or NRRD label map");
+                                      const Geometry* ref_grid, const RefSeriesIds& ids) {
+  if (kind == "SEG") {
+    MI_ASSIGN_OR_RETURN(SegmentMasks m, dicom::read_seg(path, ref_grid, ids.frame_of_reference_uid));
+    if (m.fractional) {
+      for (Volume& v : m.masks) {
+        uint8_t* p = v.data<uint8_t>();
+        for (int64_t i = 0, n = v.geometry().voxel_count(); i < n; ++i) p[i] = p[i] >= 128;
+      }
+      m.fractional = false;
+    }
+    return m;
+  }
+  if (kind == "RTSTRUCT") {
+    if (ref_grid == nullptr) {
+      return invalid_argument(path + ": an RTSTRUCT has no grid of its own; give the CT series "
+                                     "it was drawn on (--ref DICOM_DIR)");
+    }
+    MI_ASSIGN_OR_RETURN(dicom::RtStructMasks rt,
+                        dicom::read_rtstruct(path, *ref_grid, ids.series_uid,
+                                             ids.frame_of_reference_uid));
+    if (!rt.skipped.empty()) {
+      std::string why;
+      for (const Status& s : rt.skipped) why += (why.empty() ? "" : "; ") + s.message();
+      return invalid_argument(path + ": " + std::to_string(rt.skipped.size()) +
+                              " ROI(s) could not be rasterized: " + why);
+    }
+    return std::move(rt.masks);
   }
   return invalid_argument(path + ": a DICOM " + kind +
                           " object, not a segmentation (SEG, RTSTRUCT or a label map)");
 }
 
-Result<SegmentMasks> read_dicom(const std::string& path, bool is_dir, const Geometry* ref_grid) {
+Result<SegmentMasks> read_dicom(const std::string& path, bool is_dir, const Geometry* ref_grid,
+                                const RefSeriesIds& ids) {
   if (!is_dir) {
     MI_ASSIGN_OR_RETURN(dicom::ImageInfo info, dicom::read_header(path));
-    return read_dicom_masks(path, info.object_kind, ref_grid);
+    return read_dicom_masks(path, info.object_kind, ref_grid, ids);
   }
   MI_ASSIGN_OR_RETURN(dicom::ScanResult scan, dicom::scan({path}));
   for (const auto& s : scan.series) {
     if (s.object_kind == "SEG" || s.object_kind == "RTSTRUCT") {
-      return read_dicom_masks(s.images.front().path, s.object_kind, ref_grid);
+      return read_dicom_masks(s.images.front().path, s.object_kind, ref_grid, ids);
     }
   }
   return invalid_argument(path + ": a folder with no DICOM SEG or RTSTRUCT (" +
@@ -104,7 +127,7 @@ std::set<int> distinct_labels(const T* p, int64_t n) {
 }  // namespace
 
 Result<SegmentMasks> read_masks(const std::string& path, const Geometry* ref_grid,
-                                const std::vector<int>& only_labels) {
+                                const std::vector<int>& only_labels, const RefSeriesIds& ref_ids) {
   if (!std::filesystem::exists(path)) return io_error(path + ": no such file or folder");
   Volume vol;
   switch (sniff(path)) {
@@ -117,9 +140,9 @@ Result<SegmentMasks> read_masks(const std::string& path, const Geometry* ref_gri
       break;
     }
     case Kind::kDicom:
-      return read_dicom(path, false, ref_grid);
+      return read_dicom(path, false, ref_grid, ref_ids);
     case Kind::kDicomDir:
-      return read_dicom(path, true, ref_grid);
+      return read_dicom(path, true, ref_grid, ref_ids);
     case Kind::kUnknown:
       return not_supported(path +
                            ": unknown file type (NIfTI, NRRD, DICOM SEG or RTSTRUCT expected)");

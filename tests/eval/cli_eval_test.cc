@@ -136,14 +136,55 @@ TEST(CliEval, DifferentGridsNameBothFiles) {
   EXPECT_NE(out.find("the grids differ (sizes): 122 x 101 x 30"), std::string::npos) << out;
 }
 
-TEST(CliEval, DicomSegIsNotConnectedYet) {
-  const std::string seg = testing::data_path("ct/dcmqi-ct3slice/liver.dcm");
-  MI_REQUIRE_DATA(seg);
+// DICOM SEG vs the NRRD label map dcmqi made from the same segmentation (an independent
+// writer): on the CT grid they are the same voxels, so every score is perfect.
+TEST(CliEval, DicomSegAgainstItsNrrd) {
+  const std::string dir = testing::data_path("ct/dcmqi-ct3slice");
+  MI_REQUIRE_DATA(dir);
+  const std::string out_json = testing::temp_dir("cli_eval_seg") + "/eval.json";
   std::string out;
-  EXPECT_EQ(
-      testing::run_command(testing::cli() + " eval --pred " + q(seg) + " --gt " + q(seg), &out), 1);
-  EXPECT_NE(out.find("NotSupported"), std::string::npos) << out;
-  EXPECT_NE(out.find("reading DICOM SEG masks is not connected yet"), std::string::npos) << out;
+  ASSERT_EQ(testing::run_command(testing::cli() + " eval --pred " + q(dir + "/liver.dcm") +
+                                     " --gt " + q(dir + "/liver_seg.nrrd") + " --ref " +
+                                     q(dir + "/ct") + " --json " + q(out_json),
+                                 &out),
+            0)
+      << out;
+  std::ifstream in(out_json);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  ASSERT_EQ(j["labels"].size(), 1u) << j.dump();
+  const auto& m = j["labels"][0];
+  EXPECT_DOUBLE_EQ(m["dice"].get<double>(), 1.0) << m.dump();
+  EXPECT_DOUBLE_EQ(m["hd95"].get<double>(), 0.0) << m.dump();
+  EXPECT_GT(m["gt_voxels"].get<double>(), 100000) << m.dump();
+}
+
+// An RTSTRUCT scored against itself on its CT: perfect scores per ROI, matched by name.
+// Without the CT it cannot be rasterized; against another series it is refused.
+TEST(CliEval, RtstructNeedsItsOwnSeries) {
+  const std::string rt = testing::data_path("ct/4dlung-113/rtstruct/1-1.dcm");
+  const std::string ct = testing::data_path("ct/4dlung-113/ct");
+  const std::string other = testing::data_path("ct/dcmqi-ct3slice/ct");
+  MI_REQUIRE_DATA(rt);
+  const std::string out_json = testing::temp_dir("cli_eval_rt") + "/eval.json";
+  std::string out;
+  ASSERT_EQ(testing::run_command(testing::cli() + " eval --pred " + q(rt) + " --gt " + q(rt) +
+                                     " --ref " + q(ct) + " --match name --json " + q(out_json),
+                                 &out),
+            0)
+      << out;
+  std::ifstream in(out_json);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  ASSERT_EQ(j["labels"].size(), 4u) << j.dump();
+  for (const auto& m : j["labels"]) EXPECT_DOUBLE_EQ(m["dice"].get<double>(), 1.0) << m.dump();
+
+  EXPECT_EQ(testing::run_command(testing::cli() + " eval --pred " + q(rt) + " --gt " + q(rt), &out),
+            1);
+  EXPECT_NE(out.find("an RTSTRUCT has no grid of its own"), std::string::npos) << out;
+  EXPECT_EQ(testing::run_command(
+                testing::cli() + " eval --pred " + q(rt) + " --gt " + q(rt) + " --ref " + q(other),
+                &out),
+            1);
+  EXPECT_NE(out.find(rt), std::string::npos) << out;
 }
 
 TEST(CliEval, UsageErrorsExitTwo) {

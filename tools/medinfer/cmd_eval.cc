@@ -3,7 +3,7 @@
 //
 // Scores a segmentation against a ground truth, per segment: Dice, IoU, HD95, Hausdorff,
 // mean surface distance, volumes (definitions in src/eval/metrics.h). Both inputs are read
-// by eval::read_masks (NIfTI/NRRD label maps; DICOM SEG/RTSTRUCT once connected) onto one
+// by eval::read_masks (NIfTI/NRRD label maps, DICOM SEG, RTSTRUCT with --ref) onto one
 // grid: the --ref series' grid when given, else the ground truth's.
 #include <cctype>
 #include <cmath>
@@ -36,7 +36,12 @@ int fail(const std::string& message) {
   return 1;
 }
 
-Result<Geometry> reference_grid(const std::string& dir) {
+struct Reference {
+  Geometry grid;
+  eval::RefSeriesIds ids;
+};
+
+Result<Reference> reference_series(const std::string& dir) {
   MI_ASSIGN_OR_RETURN(dicom::ScanResult scan, dicom::scan({dir}));
   const dicom::SeriesInfo* found = nullptr;
   for (const auto& s : scan.series) {
@@ -48,7 +53,8 @@ Result<Geometry> reference_grid(const std::string& dir) {
   }
   if (found == nullptr) return invalid_argument("--ref " + dir + ": no loadable image series");
   MI_ASSIGN_OR_RETURN(dicom::VolumePlan plan, dicom::plan_volume(*found));
-  return plan.geometry;
+  return Reference{plan.geometry,
+                   {found->series_uid, found->images.front().frame_of_reference_uid}};
 }
 
 // A pair of segments to score: index into pred/gt masks, or -1 when absent on that side.
@@ -119,18 +125,18 @@ int run(const EvalArgs& args) {
     }
   }
   Timer timer;
-  Geometry ref;
+  Reference ref;
   const Geometry* grid = nullptr;
   if (!args.ref.empty()) {
-    auto r = reference_grid(args.ref);
+    auto r = reference_series(args.ref);
     if (!r.is_ok()) return fail(r.status().to_string());
     ref = r.value();
-    grid = &ref;
+    grid = &ref.grid;
   }
-  auto gt = eval::read_masks(args.gt, grid, labels);
+  auto gt = eval::read_masks(args.gt, grid, labels, ref.ids);
   if (!gt.is_ok()) return fail("--gt: " + gt.status().to_string());
   if (grid == nullptr) grid = &gt->grid;
-  auto pred = eval::read_masks(args.pred, grid, labels);
+  auto pred = eval::read_masks(args.pred, grid, labels, ref.ids);
   if (!pred.is_ok()) {
     return fail("--pred " + args.pred + " vs --gt " + args.gt + ": " + pred.status().to_string());
   }

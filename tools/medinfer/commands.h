@@ -14,5 +14,6 @@ RunFn register_info(CLI::App& app);
 RunFn register_convert(CLI::App& app);
 RunFn register_bench_model(CLI::App& app);
 RunFn register_eval(CLI::App& app);
+RunFn register_segment(CLI::App& app);
 
 }  // namespace medinfer::cli

@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   runs["bench-model"] = medinfer::cli::register_bench_model(*bench_model);
   CLI::App* eval = app.add_subcommand("eval", "Score a segmentation against a ground truth");
   runs["eval"] = medinfer::cli::register_eval(*eval);
+  CLI::App* segment =
+      app.add_subcommand("segment", "Segment DICOM series with a model package; SEG/NIfTI/PNG out");
+  runs["segment"] = medinfer::cli::register_segment(*segment);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

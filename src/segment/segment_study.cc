@@ -1,0 +1,109 @@
+// segment_study: decode, preprocess, infer, postprocess, write (segment_study.h).
+#include "segment/segment_study.h"
+
+#include <filesystem>
+
+#include "core/timer.h"
+#include "dicom/seg_writer.h"
+#include "eval/png_overlay.h"
+#include "image/label_nifti.h"
+
+namespace medinfer {
+namespace {
+
+Status in_stage(const Status& st, const std::string& series, const char* stage) {
+  return Status(st.code(), "series " + series + ": " + stage + ": " + st.message());
+}
+
+}  // namespace
+
+Result<SegmentationSpec> spec_from_package(const ModelPackage& p) {
+  SegmentationSpec s;
+  s.dims = p.dims;
+  s.slice_size = p.slice_size;
+  s.patch_size = p.patch_size;
+  s.batch = p.inference.batch;
+  s.overlap = p.inference.overlap;
+  s.blend = p.inference.blend == "constant" ? Blend::kConstant : Blend::kGaussian;
+  s.sigma_scale = p.inference.sigma_scale;
+  s.tta_flips = p.inference.tta_flips;
+  s.activation = p.activation;
+  s.channels = static_cast<int>(p.output_channels);
+  s.largest_components = p.largest_components;
+  s.labels = p.labels;
+  Status st = validate_spec(s);
+  if (!st.is_ok()) return Status(st.code(), p.json_path + ": " + st.message());
+  return s;
+}
+
+Result<eval::StudySummary> segment_study(const dicom::SeriesInfo& series,
+                                         const ModelPackage& package, Engine& engine,
+                                         const SegmentationSpec& spec, const StudyOptions& options,
+                                         double read_s) {
+  const std::string name = series.series_uid.empty() ? series.images.front().path
+                                                     : series.series_uid;
+  if (!package.modality.empty() && series.modality != package.modality) {
+    return invalid_argument("series " + name + " is " +
+                            (series.modality.empty() ? "of no modality" : series.modality) +
+                            "; model " + package.name + " (" + package.json_path +
+                            ") segments " + package.modality);
+  }
+  eval::StudySummary sum;
+  sum.study_uid = series.study_uid;
+  sum.series_uid = series.series_uid;
+  sum.series_description = series.description;
+  sum.modality = series.modality;
+  sum.model = package.name;
+  sum.device = options.device;
+  sum.stages.add("read", read_s);
+
+  Timer t;
+  dicom::LoadOptions load_opt;
+  load_opt.threads = options.threads;
+  auto hu = dicom::load(series, load_opt);
+  if (!hu.is_ok()) return in_stage(hu.status(), name, "decode");
+  sum.stages.add("decode", t.seconds());
+  sum.dims = hu->geometry().dims;
+  sum.spacing = hu->geometry().spacing;
+
+  t.reset();
+  auto prepared = preprocess(package, *hu, options.threads);
+  if (!prepared.is_ok()) return in_stage(prepared.status(), name, "preprocess");
+  sum.stages.add("preprocess", t.seconds());
+
+  SegmentationTimings timings;
+  auto map = segment_volume(engine, prepared->image, prepared->native, spec, &timings);
+  if (!map.is_ok()) return in_stage(map.status(), name, "inference");
+  sum.stages.add("infer", timings.infer_s);
+  sum.stages.add("postprocess", timings.postprocess_s);
+
+  t.reset();
+  std::error_code ec;
+  std::filesystem::create_directories(options.out_dir, ec);
+  if (ec) return io_error(options.out_dir + ": cannot create: " + ec.message());
+  MI_ASSIGN_OR_RETURN(SegmentMasks masks, to_segment_masks(*map));
+  MI_ASSIGN_OR_RETURN(sum.volumes, eval::label_volumes(*map));
+  if (options.write_seg) {
+    dicom::SegWriteOptions seg_opt;
+    seg_opt.algorithm_name = "medinfer " + package.name;
+    const std::string path = options.out_dir + "/seg.dcm";
+    Status st = dicom::write_seg(masks, series, path, seg_opt);
+    if (!st.is_ok()) return in_stage(st, name, "write");
+    sum.outputs.push_back(path);
+  }
+  if (options.write_nifti) {
+    const std::string path = options.out_dir + "/labels.nii.gz";
+    Status st = write_label_nifti(*map, path);
+    if (!st.is_ok()) return in_stage(st, name, "write");
+    sum.outputs.push_back(path);
+  }
+  if (options.write_png) {
+    auto files = eval::write_overlays(*hu, masks, options.out_dir + "/png");
+    if (!files.is_ok()) return in_stage(files.status(), name, "write");
+    for (const auto& f : *files) sum.outputs.push_back(f.path);
+  }
+  sum.stages.add("write", t.seconds());
+  return sum;
+}
+
+}  // namespace medinfer

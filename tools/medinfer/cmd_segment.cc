@@ -1,0 +1,171 @@
+// medinfer segment -i INPUT... -o OUTDIR -m MODEL_DIR [--device cpu] [--precision fp32]
+//                  [--batch N] [--format seg,nifti,png] [--threads N]
+//
+// Every image series found under the inputs (folders or files, scanned recursively) is
+// segmented with the model package and written to OUTDIR/<SeriesInstanceUID>/ (seg.dcm,
+// labels.nii.gz, png/, summary.json, summary.md); OUTDIR/summary.{json,md} cover the whole
+// run, including the series that failed and why. One bad series does not stop the others.
+// Exit status: 0 when every series was segmented, 1 when any failed or none was found.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "core/timer.h"
+#include "medinfer/dicom.h"
+#include "medinfer/model.h"
+#include "segment/segment_study.h"
+
+namespace medinfer::cli {
+namespace {
+
+struct SegmentArgs {
+  std::vector<std::string> inputs;
+  std::string output;
+  std::string model;
+  std::string device = "cpu";
+  std::string precision = "fp32";
+  int64_t batch = 0;
+  std::string formats = "seg,nifti,png";
+  int threads = 0;
+};
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "medinfer segment: %s\n", message.c_str());
+  return 1;
+}
+
+// "seg,nifti,png" -> the three flags; anything else is a usage error.
+bool parse_formats(const std::string& list, StudyOptions& o, std::string& bad) {
+  o.write_seg = o.write_nifti = o.write_png = false;
+  std::stringstream ss(list);
+  for (std::string f; std::getline(ss, f, ',');) {
+    if (f == "seg") {
+      o.write_seg = true;
+    } else if (f == "nifti") {
+      o.write_nifti = true;
+    } else if (f == "png") {
+      o.write_png = true;
+    } else {
+      bad = f;
+      return false;
+    }
+  }
+  return true;
+}
+
+int run(const SegmentArgs& args) {
+  StudyOptions study;
+  study.device = args.device;
+  study.threads = args.threads;
+  std::string bad;
+  if (!parse_formats(args.formats, study, bad)) {
+    std::fprintf(stderr, "medinfer segment: unknown --format '%s' (seg, nifti, png)\n",
+                 bad.c_str());
+    return 2;
+  }
+  if (args.device != "cpu" && args.device != "reference") {
+    return fail("--device " + args.device +
+                ": this build segments on the CPU only (cpu, reference); the CUDA backend "
+                "is not part of it yet");
+  }
+  auto package = load_model_package(args.model);
+  if (!package.is_ok()) return fail(package.status().to_string());
+  if (args.batch > 0) package->inference.batch = args.batch;
+  auto spec = spec_from_package(*package);
+  if (!spec.is_ok()) return fail(spec.status().to_string());
+  auto model = Model::load(package->onnx_path);
+  if (!model.is_ok()) return fail(model.status().to_string());
+  EngineOptions eopt;
+  eopt.device = args.device;
+  eopt.precision = args.precision;
+  eopt.threads = args.threads;
+  auto engine = build_segmentation_engine(**model, *spec, eopt);
+  if (!engine.is_ok()) return fail(engine.status().to_string());
+
+  eval::RunSummary run;
+  int found = 0;
+  for (const std::string& input : args.inputs) {
+    Timer t;
+    dicom::ScanOptions sopt;
+    sopt.threads = args.threads;
+    auto scan = dicom::scan({input}, sopt);
+    if (!scan.is_ok()) {
+      run.failed.push_back({input, scan.status()});
+      std::fprintf(stderr, "medinfer segment: %s\n", scan.status().to_string().c_str());
+      continue;
+    }
+    const double read_s = t.seconds();
+    int here = 0;
+    for (const dicom::SeriesInfo& series : scan->series) {
+      if (series.object_kind != "image") continue;
+      ++here;
+      ++found;
+      const std::string label = input + " (series " + series.series_uid + ")";
+      if (!series.loadable) {
+        std::string why = "cannot be assembled into a volume";
+        for (const auto& p : series.problems) why += "; " + p;
+        run.failed.push_back({label, invalid_argument(why)});
+        std::fprintf(stderr, "medinfer segment: %s: %s\n", label.c_str(), why.c_str());
+        continue;
+      }
+      study.out_dir = args.output + "/" + (series.series_uid.empty() ? "series" + std::to_string(found)
+                                                                     : series.series_uid);
+      auto sum = segment_study(series, *package, **engine, *spec, study, read_s);
+      if (!sum.is_ok()) {
+        run.failed.push_back({label, sum.status()});
+        std::fprintf(stderr, "medinfer segment: %s\n", sum.status().to_string().c_str());
+        continue;
+      }
+      sum->input = input;
+      eval::RunSummary one;
+      one.studies.push_back(*sum);
+      Status st = eval::write_summary(one, study.out_dir + "/summary.json",
+                                      study.out_dir + "/summary.md");
+      if (!st.is_ok()) {
+        run.failed.push_back({label, st});
+        continue;
+      }
+      std::printf("%s: %s,", study.out_dir.c_str(), series.series_uid.c_str());
+      for (const auto& v : sum->volumes) std::printf(" %s %.1f mL", v.name.c_str(), v.ml);
+      std::printf("; %.2f s\n", sum->stages.total());
+      run.studies.push_back(std::move(*sum));
+    }
+    if (here == 0) {
+      run.failed.push_back(
+          {input, invalid_argument(input + ": no image series (" +
+                                   std::to_string(scan->files_seen) + " file(s) seen, " +
+                                   std::to_string(scan->rejects.size()) + " rejected)")});
+      std::fprintf(stderr, "medinfer segment: %s: no image series\n", input.c_str());
+    }
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(args.output, ec);
+  Status st = eval::write_summary(run, args.output + "/summary.json", args.output + "/summary.md");
+  if (!st.is_ok()) return fail(st.to_string());
+  std::printf("segmented %zu series, %zu failed; summary: %s/summary.md\n", run.studies.size(),
+              run.failed.size(), args.output.c_str());
+  return run.failed.empty() && !run.studies.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+RunFn register_segment(CLI::App& app) {
+  auto args = std::make_shared<SegmentArgs>();
+  app.add_option("-i,--input", args->inputs, "DICOM folders or files (each image series found)")
+      ->required();
+  app.add_option("-o,--output", args->output, "Output folder")->required();
+  app.add_option("-m,--model", args->model, "Model package folder (model.json + model.onnx)")
+      ->required();
+  app.add_option("--device", args->device, "cpu (oneDNN) or reference (plain loops)");
+  app.add_option("--precision", args->precision, "fp32 (the CPU computes in float32)");
+  app.add_option("--batch", args->batch, "Slices or patches per engine run (default: the model's)");
+  app.add_option("--format", args->formats, "Outputs: any of seg,nifti,png");
+  app.add_option("--threads", args->threads, "CPU threads (0 = all cores)");
+  return [args] { return run(*args); };
+}
+
+}  // namespace medinfer::cli
