@@ -75,6 +75,10 @@ int run_reference(const std::string& args, std::string* log) {
                      log);
 }
 
+bool missing_python_module(const std::string& log) {
+  return log.find("ModuleNotFoundError") != std::string::npos;
+}
+
 double max_abs_diff(const std::vector<Volume>& volumes, const NpyArray& ref) {
   if (ref.shape.size() != 4 || ref.shape[0] != static_cast<int64_t>(volumes.size())) return -1;
   double worst = 0;

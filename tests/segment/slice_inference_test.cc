@@ -48,11 +48,14 @@ void expect_matches_reference(const std::string& model_path, const Volume& input
   const std::string dir = temp_dir("segment/" + name);
   ASSERT_TRUE(write_volume_npy(input, dir + "/input.npy").is_ok());
   std::string log;
+  const std::string activation = spec.activation == Activation::kSoftmax ? "softmax" : "sigmoid";
   const int rc = run_reference("slices2d --model " + model_path + " --input " + dir +
                                    "/input.npy --slice-size " + std::to_string(spec.slice_size[0]) +
                                    " " + std::to_string(spec.slice_size[1]) + " --batch " +
-                                   std::to_string(spec.batch) + " --out " + dir + "/ref.npy",
+                                   std::to_string(spec.batch) + " --activation " + activation +
+                                   " --out " + dir + "/ref.npy",
                                &log);
+  MI_SKIP_IF_MODULE_MISSING(rc, log);
   ASSERT_EQ(rc, 0) << log;
   auto ref = read_npy(dir + "/ref.npy");
   ASSERT_TRUE(ref.is_ok()) << ref.status().to_string();
@@ -60,6 +63,7 @@ void expect_matches_reference(const std::string& model_path, const Volume& input
   std::printf("%s: max |medinfer - torch/onnxruntime| = %.3g\n", name.c_str(), diff);
   EXPECT_GE(diff, 0) << "shape mismatch";
   EXPECT_LE(diff, kTolerance);
+  if (spec.activation != Activation::kSoftmax) return;
   // Softmax probabilities sum to one per voxel.
   const int64_t n = input.geometry().voxel_count();
   double worst = 0;
@@ -99,6 +103,8 @@ TEST(SliceInference, NonSquareResizeMatchesTorchInterpolate_SyntheticModel) {
   spec.batch = 2;
   spec.channels = 3;
   expect_matches_reference(dir + "/t.onnx", *input, spec, "threshold_2d_nonsquare");
+  spec.activation = Activation::kSigmoid;  // multi-label outputs: element-wise sigmoid
+  expect_matches_reference(dir + "/t.onnx", *input, spec, "threshold_2d_nonsquare_sigmoid");
 }
 
 // The test's own flip, independent of the library's.
