@@ -95,9 +95,16 @@ Result<LabelMap> labels_from_probabilities(const std::vector<Volume>& probabilit
 // when the centre lies outside the source grid. Same dtype as `labels` (uint8 or uint16).
 Result<Volume> resample_labels_nearest(const Volume& labels, const Geometry& target);
 
+// Wall-clock seconds of segment_volume's stages, for the run summary.
+struct SegmentationTimings {
+  double infer_s = 0;        // predict_probabilities (network runs, resizing, blending, TTA)
+  double postprocess_s = 0;  // labels, component rules, resampling to the native grid
+};
+
 // The whole chain: predict_probabilities on `preprocessed` (model space), labels, then the
-// label map resampled onto `native` (the input series' Geometry).
+// label map resampled onto `native` (the input series' Geometry). `timings` may be null.
 Result<LabelMap> segment_volume(Engine& engine, const Volume& preprocessed, const Geometry& native,
-                                const SegmentationSpec& spec);
+                                const SegmentationSpec& spec,
+                                SegmentationTimings* timings = nullptr);
 
 }  // namespace medinfer

@@ -1,6 +1,7 @@
 // The segmentation entry points of include/medinfer/segment.h: spec validation, engine
 // build, prediction with flip TTA, and the whole chain.
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <string>
 
@@ -200,14 +201,22 @@ Result<std::vector<Volume>> predict_probabilities(Engine& engine, const Volume& 
 }
 
 Result<LabelMap> segment_volume(Engine& engine, const Volume& preprocessed, const Geometry& native,
-                                const SegmentationSpec& spec) {
+                                const SegmentationSpec& spec, SegmentationTimings* timings) {
+  using Clock = std::chrono::steady_clock;
+  const auto seconds = [](Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  auto t0 = Clock::now();
   MI_ASSIGN_OR_RETURN(std::vector<Volume> probabilities,
                       predict_probabilities(engine, preprocessed, spec));
+  if (timings != nullptr) timings->infer_s = seconds(t0);
+  t0 = Clock::now();
   MI_ASSIGN_OR_RETURN(LabelMap model_space, labels_from_probabilities(probabilities, spec));
   probabilities.clear();
   LabelMap out;
   out.segments = std::move(model_space.segments);
   MI_ASSIGN_OR_RETURN(out.labels, resample_labels_nearest(model_space.labels, native));
+  if (timings != nullptr) timings->postprocess_s = seconds(t0);
   return out;
 }
 

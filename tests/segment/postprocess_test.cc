@@ -55,8 +55,9 @@ TEST(Labels, SigmoidThresholdIsInclusiveAndPicksTheMostProbable) {
 
 // A real mask: air (HU < -500: lungs, airways, outside air) as label 1 and bone
 // (HU > 300) as label 2 on the 4D-Lung CT; keep the 2 largest air and 3 largest bone
-// components; scipy.ndimage.label with a 3x3x3 structure is the reference.
-TEST(Components, KeepLargestMatchesScipyOnRealCtMask) {
+// components; scipy.ndimage.label with a 3x3x3 structure and MONAI's
+// KeepLargestConnectedComponent (default connectivity) are the references.
+TEST(Components, KeepLargestMatchesScipyAndMonaiOnRealCtMask) {
   MI_REQUIRE_DATA(lung_ct_dir());
   auto ct = lung_ct();
   ASSERT_TRUE(ct.is_ok()) << ct.status().to_string();
@@ -69,8 +70,9 @@ TEST(Components, KeepLargestMatchesScipyOnRealCtMask) {
   const std::string dir = temp_dir("segment/components");
   ASSERT_TRUE(write_volume_npy(*labels, dir + "/labels.npy").is_ok());
   std::string log;
-  const int rc = run_reference(
-      "components --input " + dir + "/labels.npy --rules 1:2,2:3 --out " + dir + "/ref.npy", &log);
+  const int rc = run_reference("components --input " + dir + "/labels.npy --rules 1:2,2:3 --out " +
+                                   dir + "/ref.npy" + " --out-monai " + dir + "/monai.npy",
+                               &log);
   MI_SKIP_IF_MODULE_MISSING(rc, log);
   ASSERT_EQ(rc, 0) << log;
   auto found1 = segment::keep_largest_components(*labels, 1, 2);
@@ -83,16 +85,24 @@ TEST(Components, KeepLargestMatchesScipyOnRealCtMask) {
   EXPECT_GT(*found1, 2) << "the rule must have something to remove";
   EXPECT_GT(*found2, 3);
   auto ref = read_npy(dir + "/ref.npy");
+  auto monai = read_npy(dir + "/monai.npy");
   ASSERT_TRUE(ref.is_ok()) << ref.status().to_string();
+  ASSERT_TRUE(monai.is_ok()) << monai.status().to_string();
   ASSERT_EQ(ref->size(), g.voxel_count());
-  int64_t differ = 0, kept = 0;
+  ASSERT_EQ(monai->size(), g.voxel_count());
+  int64_t differ = 0, differ_monai = 0, kept = 0;
   for (int64_t i = 0; i < g.voxel_count(); ++i) {
     differ += l[i] != static_cast<uint8_t>(ref->at(i));
+    differ_monai += l[i] != static_cast<uint8_t>(monai->at(i));
     kept += l[i] != 0;
   }
-  std::printf("components: %lld air, %lld bone; %lld voxels kept, %lld differ from scipy\n",
-              static_cast<long long>(*found1), static_cast<long long>(*found2),
-              static_cast<long long>(kept), static_cast<long long>(differ));
+  std::printf(
+      "components: %lld air, %lld bone; %lld voxels kept, %lld differ from scipy, %lld from "
+      "MONAI\n",
+      static_cast<long long>(*found1), static_cast<long long>(*found2),
+      static_cast<long long>(kept), static_cast<long long>(differ),
+      static_cast<long long>(differ_monai));
+  EXPECT_EQ(differ_monai, 0);
   EXPECT_EQ(differ, 0);
 }
 

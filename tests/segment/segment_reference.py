@@ -10,7 +10,9 @@ a Volume; outputs are (C, nz, ny, nx) float32):
   sliding3d  monai.inferers.sliding_window_inference with ONNX Runtime as the predictor:
              the blended network outputs (no activation)
   components keep the N largest connected components per label with scipy.ndimage.label
-             (3x3x3 structure: 26-connectivity), ties by first voxel in C order
+             (3x3x3 structure: 26-connectivity), ties by first voxel in C order; with
+             --out-monai also with MONAI's KeepLargestConnectedComponent (its defaults:
+             full connectivity, independent labels)
   threshold-model
              SYNTHETIC ONNX model (onnx.helper only, no training): a 1x1(x1) convolution
              whose 3 output logits are 0, a(x - 0.3), 2a(x - 0.5), so softmax argmax is
@@ -99,6 +101,16 @@ def components(args):
         out[(labels == label) & ~kept] = 0
     np.save(args.out, out)
     print(" ".join(f"{k}:{v}" for k, v in sorted(counts.items())))
+    if args.out_monai:
+        import torch
+        from monai.transforms import KeepLargestConnectedComponent
+
+        img = torch.from_numpy(labels[None].astype(np.int16))
+        for rule in args.rules.split(","):
+            label, keep = (int(v) for v in rule.split(":"))
+            img = KeepLargestConnectedComponent(applied_labels=[label], is_onehot=False,
+                                                num_components=keep)(img)
+        np.save(args.out_monai, np.asarray(img[0]).astype(labels.dtype))
 
 
 def threshold_model(args):
@@ -171,6 +183,7 @@ def main():
     p.add_argument("--input", required=True)
     p.add_argument("--rules", required=True, help="LABEL:KEEP,...")
     p.add_argument("--out", required=True)
+    p.add_argument("--out-monai")
     p = sub.add_parser("threshold-model")
     p.add_argument("--dims", type=int, choices=[2, 3], required=True)
     p.add_argument("--out", required=True)

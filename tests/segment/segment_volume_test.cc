@@ -123,8 +123,11 @@ void run_chain(const SegmentationSpec& spec, const std::string& name) {
   ASSERT_TRUE(model.is_ok()) << model.status().to_string();
   auto engine = build_segmentation_engine(**model, spec);
   ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
-  auto map = segment_volume(**engine, c.input(), c.native, spec);
+  SegmentationTimings timings;
+  auto map = segment_volume(**engine, c.input(), c.native, spec, &timings);
   ASSERT_TRUE(map.is_ok()) << map.status().to_string();
+  EXPECT_GT(timings.infer_s, 0);
+  EXPECT_GT(timings.postprocess_s, 0);
   ASSERT_EQ(map->labels.dtype(), DType::kUInt8);
   ASSERT_EQ(map->labels.geometry().dims, c.native.dims);
   EXPECT_EQ(map->labels.geometry().direction, c.native.direction);
