@@ -46,19 +46,26 @@ Result<int64_t> keep_largest(T* v, const std::array<int64_t, 3>& d, T label, int
         const int64_t i = x + nx * (y + ny * z);
         if (v[i] != label) continue;
         int32_t id = -1;
-        // The 13 neighbours visited before this voxel: the previous plane's 9, the
-        // previous row's 3 and the voxel before on this row.
-        for (int64_t dz = -1; dz <= 0; ++dz) {
+        const auto visit = [&](int64_t dx, int64_t dy, int64_t dz) {
+          const int64_t xx = x + dx, yy = y + dy, zz = z + dz;
+          if (xx < 0 || xx >= nx || yy < 0 || yy >= ny || zz < 0) return;
+          const int32_t other = ids[xx + nx * (yy + ny * zz)];
+          if (other >= 0) id = id < 0 ? sets.find(other) : sets.unite(id, other);
+        };
+        if (x > 0 && ids[i - 1] >= 0) {
+          // The voxel before on this row is already joined with every earlier neighbour in
+          // columns x - 1 and x; only column x + 1 is new.
+          id = sets.find(ids[i - 1]);
+          visit(1, -1, 0);
+          for (int64_t dy = -1; dy <= 1; ++dy) visit(1, dy, -1);
+        } else {
+          // The 13 neighbours visited before this voxel: the previous plane's 9, the
+          // previous row's 3 and the voxel before on this row.
           for (int64_t dy = -1; dy <= 1; ++dy) {
-            for (int64_t dx = -1; dx <= 1; ++dx) {
-              if (dz == 0 && (dy > 0 || (dy == 0 && dx >= 0))) continue;
-              const int64_t xx = x + dx, yy = y + dy, zz = z + dz;
-              if (xx < 0 || xx >= nx || yy < 0 || yy >= ny || zz < 0) continue;
-              const int32_t other = ids[xx + nx * (yy + ny * zz)];
-              if (other < 0) continue;
-              id = id < 0 ? sets.find(other) : sets.unite(id, other);
-            }
+            for (int64_t dx = -1; dx <= 1; ++dx) visit(dx, dy, -1);
           }
+          for (int64_t dx = -1; dx <= 1; ++dx) visit(dx, -1, 0);
+          visit(-1, 0, 0);
         }
         ids[i] = id < 0 ? sets.make() : id;
       }
