@@ -15,7 +15,8 @@ std::string dims_str(const std::vector<int64_t>& shape) {
 }  // namespace
 
 Result<BatchRunner> BatchRunner::make(Engine& engine, int64_t batch,
-                                      const std::vector<int64_t>& spatial, int channels) {
+                                      const std::vector<int64_t>& spatial, int channels,
+                                      bool allocate) {
   if (engine.inputs().size() != 1 || engine.outputs().size() != 1) {
     return not_supported("the segmentation model has " + std::to_string(engine.inputs().size()) +
                          " input(s) and " + std::to_string(engine.outputs().size()) +
@@ -53,6 +54,7 @@ Result<BatchRunner> BatchRunner::make(Engine& engine, int64_t batch,
                             "; the segmentation spec expects " + dims_str(want_out) + " (" +
                             std::to_string(channels) + " output channels, the input's size)");
   }
+  if (!allocate) return r;
   r.in_.assign(static_cast<size_t>(r.capacity_ * r.item_size_), 0.0f);
   r.out_.assign(static_cast<size_t>(r.capacity_ * channels * r.item_size_), 0.0f);
   return r;

@@ -15,9 +15,11 @@ namespace medinfer::segment {
 class BatchRunner {
  public:
   // `spatial`: the network input's spatial dims in the model's order ([H, W] or [D, H, W]);
-  // `channels`: the output channels expected. Checks the engine's first input and output.
+  // `channels`: the output channels expected. Checks the engine's first input and output;
+  // `allocate` false only checks (no buffers, run() must not be called).
   static Result<BatchRunner> make(Engine& engine, int64_t batch,
-                                  const std::vector<int64_t>& spatial, int channels);
+                                  const std::vector<int64_t>& spatial, int channels,
+                                  bool allocate = true);
 
   int64_t capacity() const { return capacity_; }
   int64_t item_size() const { return item_size_; }  // voxels of one item (and one channel)

@@ -163,7 +163,8 @@ Result<std::unique_ptr<Engine>> build_segmentation_engine(const Model& model,
   options.input_shapes = {{in.name, shape}};
   options.max_batch = in.shape[0] > 0 ? in.shape[0] : spec.batch;
   MI_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::build(model, options));
-  auto runner = segment::BatchRunner::make(*engine, spec.batch, spatial, spec.channels);
+  auto runner = segment::BatchRunner::make(*engine, spec.batch, spatial, spec.channels,
+                                           /*allocate=*/false);
   if (!runner.is_ok()) return runner.status().with_context(model.path());
   return engine;
 }
