@@ -16,7 +16,8 @@ a Volume; outputs are (C, nz, ny, nx) float32):
   threshold-model
              SYNTHETIC ONNX model (onnx.helper only, no training): a 1x1(x1) convolution
              whose 3 output logits are 0, a(x - 0.3), 2a(x - 0.5), so softmax argmax is
-             0 for x <= 0.3, 1 for 0.3 < x <= 0.7 and 2 above; symbolic batch and size
+             0 for x <= 0.3, 1 for 0.3 < x <= 0.7 and 2 above; symbolic batch (or a fixed
+             one with --fixed-batch) and size
   window-model
              SYNTHETIC ONNX model (random weights, seed 0): a 3x3x3 convolution (zero
              padding) to 2 channels, multiplied and offset by fixed per-position maps of
@@ -118,14 +119,15 @@ def threshold_model(args):
     from onnx import TensorProto, helper, numpy_helper
 
     spatial = ["D", "H", "W"][3 - args.dims:]
+    batch = args.fixed_batch if args.fixed_batch else "N"
     a = 20.0
     w = np.array([0.0, a, 2 * a], dtype=np.float32).reshape([3, 1] + [1] * args.dims)
     b = np.array([0.0, -0.3 * a, -1.0 * a], dtype=np.float32)
     graph = helper.make_graph(
         [helper.make_node("Conv", ["image", "w", "b"], ["logits"], name="threshold_conv")],
         f"synthetic_threshold_{args.dims}d",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1] + spatial)],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3] + spatial)],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 1] + spatial)],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, 3] + spatial)],
         [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
@@ -186,6 +188,7 @@ def main():
     p.add_argument("--out-monai")
     p = sub.add_parser("threshold-model")
     p.add_argument("--dims", type=int, choices=[2, 3], required=True)
+    p.add_argument("--fixed-batch", type=int, default=0)
     p.add_argument("--out", required=True)
     p = sub.add_parser("window-model")
     p.add_argument("--patch", type=int, nargs=3, required=True, metavar=("PX", "PY", "PZ"))

@@ -109,14 +109,15 @@ SegmentationSpec threshold_spec(int dims) {
   return spec;
 }
 
-void run_chain(const SegmentationSpec& spec, const std::string& name) {
+void run_chain(const SegmentationSpec& spec, const std::string& name,
+               const std::string& model_args = "") {
   SyntheticCase c;
   ASSERT_EQ(c.model.dims, (std::array<int64_t, 3>{12, 45, 10}));
   const std::string dir = temp_dir("segment/" + name);
   std::string log;
-  ASSERT_EQ(run_reference(
-                "threshold-model --dims " + std::to_string(spec.dims) + " --out " + dir + "/t.onnx",
-                &log),
+  ASSERT_EQ(run_reference("threshold-model --dims " + std::to_string(spec.dims) + model_args +
+                              " --out " + dir + "/t.onnx",
+                          &log),
             0)
       << log;
   auto model = Model::load(dir + "/t.onnx");
@@ -152,6 +153,15 @@ TEST(SegmentVolume, SlidingWindowChainOnSyntheticVolumeIsExact) {
   spec.overlap = 0.5;
   spec.tta_flips = {{2}};
   run_chain(spec, "chain_3d_synthetic");
+}
+
+// A model whose batch dimension is fixed at 4: the engine runs 4 slices at a time whatever
+// spec.batch says, the last batch (10 slices = 4 + 4 + 2) padded with zeros.
+TEST(SegmentVolume, FixedBatchModelPadsThePartialBatch_SyntheticModel) {
+  SegmentationSpec spec = threshold_spec(2);
+  spec.slice_size = {12, 45};
+  spec.batch = 3;
+  run_chain(spec, "chain_2d_fixed_batch", " --fixed-batch 4");
 }
 
 // Bad specs and mismatched models give errors naming the field or the model input/output.
