@@ -22,7 +22,11 @@
 // per entry of tta_flips (the volume flipped along those axes), flips each probability map
 // back and averages them.
 //
+// Memory: predict_probabilities holds spec.channels float32 volumes of the input's size (one
+// more set and a flipped input copy during TTA); dims 3 also holds the accumulators on
+// the padded grid. Host memory only for now.
 // Thread safety: the functions are reentrant; an Engine is not thread-safe (one per thread).
+// Each call runs its per-voxel work on a pool of all hardware threads between engine runs.
 #pragma once
 
 #include <array>

@@ -35,8 +35,9 @@ WindowPlan plan_windows(const std::array<int64_t, 3>& size, const std::array<int
 
 // MONAI compute_importance_map (x fastest, patch[0] * patch[1] * patch[2] values): for
 // kGaussian the separable exp(-d^2 / (2 sigma^2)), d the distance from the patch centre
-// and sigma = sigma_scale * patch size, normalised to a maximum of 1; values below
-// max(min, 1e-3) are raised to it, as sliding_window_inference does. kConstant: all 1.
+// and sigma = sigma_scale * patch size, in float32 and not normalised (its maximum is 1
+// only for odd sizes; the final division by the summed weights makes that irrelevant);
+// values below max(min, 1e-3) are raised to it. kConstant: all 1.
 std::vector<float> importance_map(const std::array<int64_t, 3>& patch, Blend blend,
                                   double sigma_scale);
 
