@@ -205,5 +205,47 @@ TEST(ResampleLabels, RejectsNonLabelVolumesAndEmptyGrids) {
   EXPECT_NE(r.status().message().find("axis 1"), std::string::npos) << r.status().message();
 }
 
+TEST(Labels, MismatchedProbabilityVolumesAreRejected) {
+  Geometry g;
+  g.dims = {4, 1, 1};
+  Geometry other = g;
+  other.dims = {3, 1, 1};
+  std::vector<Volume> p;
+  p.push_back(filled(g, {0.2f, 0.4f, 0.3f, 0.5f}));
+  p.push_back(filled(other, {0.4f, 0.4f, 0.3f}));
+  SegmentationSpec spec;
+  spec.channels = 2;
+  auto map = labels_from_probabilities(p, spec);
+  ASSERT_FALSE(map.is_ok());
+  EXPECT_NE(map.status().message().find("probability volume 1"), std::string::npos)
+      << map.status().message();
+  spec.channels = 3;  // two volumes for three channels
+  map = labels_from_probabilities(p, spec);
+  ASSERT_FALSE(map.is_ok());
+  EXPECT_NE(map.status().message().find("3 output channels"), std::string::npos);
+}
+
+TEST(Components, ZeroComponentsToKeepIsAnError) {
+  Geometry g;
+  g.dims = {2, 2, 2};
+  auto v = Volume::allocate(g, DType::kUInt8);
+  std::fill_n(v->data<uint8_t>(), 8, 1);
+  auto found = segment::keep_largest_components(*v, 1, 0);
+  ASSERT_FALSE(found.is_ok());
+  EXPECT_NE(found.status().message().find("label 1"), std::string::npos);
+}
+
+TEST(ResampleLabels, SingularSourceGeometryIsAnError) {
+  Geometry g;
+  g.dims = {2, 2, 2};
+  g.direction = {1, 0, 0, 0, 1, 0, 0, 1, 0};  // axes 1 and 2 parallel
+  auto v = Volume::allocate(g, DType::kUInt8);
+  Geometry target;
+  target.dims = {2, 2, 2};
+  auto r = resample_labels_nearest(*v, target);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("singular"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace medinfer::testing
