@@ -1,4 +1,4 @@
-# Quick start:  make demo   (installs what is missing, builds, runs on the bundled sample)
+# Quick start:  make demo   (installs what is missing, builds, segments the bundled sample)
 #               make test   (builds and runs every test)
 BUILD ?= build
 JOBS ?= $(shell nproc)
@@ -27,7 +27,9 @@ demo: build
 	@mkdir -p $(DEMO_OUT)
 	$(BUILD)/tools/medinfer/medinfer info tests/fixtures/dicom
 	$(BUILD)/tools/medinfer/medinfer convert $(SAMPLE) -o $(DEMO_OUT)/totalseg-example.nii.gz
-	@echo "demo: wrote $(DEMO_OUT)/totalseg-example.nii.gz"
+	$(BUILD)/tools/medinfer/medinfer segment -i tests/fixtures/dicom -o $(DEMO_OUT)/segment \
+	  -m models/lung-ct-2d --device cpu
+	@echo "demo: wrote $(DEMO_OUT)/totalseg-example.nii.gz and $(DEMO_OUT)/segment/ (summary.md, per series seg.dcm, labels.nii.gz, png/)"
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -32,7 +32,7 @@ fi
 venv=$build/venv
 req=$here/scripts/requirements.txt
 stamp=$venv/.requirements.sha
-want=$(sha256sum "$req" | cut -d' ' -f1)
+want=$(cat "$req" "$here/scripts/requirements-nodeps.txt" | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: python reference tools into $venv"
   python3 -m venv "$venv"

@@ -151,6 +151,9 @@ Result<std::vector<OverlayFile>> write_overlays(const Volume& ct, const SegmentM
     return invalid_argument("overlay: " + std::to_string(masks.segments.size()) + " segments but " +
                             std::to_string(masks.masks.size()) + " masks");
   }
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return io_error(out_dir + ": cannot create the overlay folder: " + ec.message());
   std::vector<OverlayFile> files;
   for (size_t s = 0; s < masks.segments.size(); ++s) {
     const SegmentInfo& info = masks.segments[s];

@@ -56,7 +56,7 @@ std::vector<std::pair<int64_t, std::string>> representative_slices(const Volume&
 // Writes an RGB image as an 8-bit PNG (libpng). The file appears only when complete.
 Status write_png(const RgbImage& image, const std::string& path);
 
-// Writes the representative overlays of every segment into `out_dir` (which must exist) as
+// Writes the representative overlays of every segment into `out_dir` (created when missing) as
 // <label>_<name>_z<slice>.png and returns them in order. Segments without voxels get none.
 Result<std::vector<OverlayFile>> write_overlays(const Volume& ct, const SegmentMasks& masks,
                                                 const std::string& out_dir,

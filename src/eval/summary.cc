@@ -108,6 +108,7 @@ std::string summary_json(const RunSummary& run) {
     st["seconds"] = times;
     st["seconds_total"] = s.stages.total();
     st["outputs"] = s.outputs;
+    st["warnings"] = s.warnings;
     j["studies"].push_back(st);
   }
   j["failed"] = nlohmann::ordered_json::array();
@@ -144,6 +145,10 @@ std::string summary_markdown(const RunSummary& run) {
     if (!s.outputs.empty()) {
       md << "\nWritten:\n\n";
       for (const std::string& o : s.outputs) md << "- `" << o << "`\n";
+    }
+    if (!s.warnings.empty()) {
+      md << "\nWarnings:\n\n";
+      for (const std::string& w : s.warnings) md << "- " << w << "\n";
     }
   }
   if (!run.failed.empty()) {

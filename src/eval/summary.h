@@ -43,7 +43,8 @@ struct StudySummary {
   std::string device;  // "cpu", "cuda:0", ...
   std::vector<LabelVolume> volumes;
   StageTimes stages;
-  std::vector<std::string> outputs;  // files written
+  std::vector<std::string> outputs;   // files written
+  std::vector<std::string> warnings;  // outputs skipped and why, other notes
 };
 
 struct FailedStudy {

@@ -83,7 +83,19 @@ Result<eval::StudySummary> segment_study(const dicom::SeriesInfo& series,
   if (ec) return io_error(options.out_dir + ": cannot create: " + ec.message());
   MI_ASSIGN_OR_RETURN(SegmentMasks masks, to_segment_masks(*map));
   MI_ASSIGN_OR_RETURN(sum.volumes, eval::label_volumes(*map));
-  if (options.write_seg) {
+  std::string no_seg;  // why a SEG cannot reference this series, if it cannot
+  for (const dicom::ImageInfo& im : series.images) {
+    if (im.sop_instance_uid.empty() || im.sop_class_uid.empty() || im.study_uid.empty() ||
+        im.series_uid.empty()) {
+      no_seg = im.path + " has no SOPInstanceUID, SOPClassUID, StudyInstanceUID or "
+                         "SeriesInstanceUID (anonymized without new UIDs?), which a DICOM SEG "
+                         "must reference";
+      break;
+    }
+  }
+  if (options.write_seg && !no_seg.empty()) {
+    sum.warnings.push_back("no DICOM SEG written: " + no_seg);
+  } else if (options.write_seg) {
     dicom::SegWriteOptions seg_opt;
     seg_opt.algorithm_name = "medinfer " + package.name;
     const std::string path = options.out_dir + "/seg.dcm";
@@ -98,7 +110,9 @@ Result<eval::StudySummary> segment_study(const dicom::SeriesInfo& series,
     sum.outputs.push_back(path);
   }
   if (options.write_png) {
-    auto files = eval::write_overlays(*hu, masks, options.out_dir + "/png");
+    eval::OverlayOptions png_opt;
+    png_opt.contour_px = 2;  // visible at a glance on a 512 x 512 slice
+    auto files = eval::write_overlays(*hu, masks, options.out_dir + "/png", png_opt);
     if (!files.is_ok()) return in_stage(files.status(), name, "write");
     for (const auto& f : *files) sum.outputs.push_back(f.path);
   }

@@ -129,7 +129,8 @@ int run(const SegmentArgs& args) {
         run.failed.push_back({label, st});
         continue;
       }
-      std::printf("%s: %s,", study.out_dir.c_str(), series.series_uid.c_str());
+      std::printf("%s: %s %s,", study.out_dir.c_str(), series.modality.c_str(),
+                  series.description.empty() ? "series" : series.description.c_str());
       for (const auto& v : sum->volumes) std::printf(" %s %.1f mL", v.name.c_str(), v.ml);
       std::printf("; %.2f s\n", sum->stages.total());
       run.studies.push_back(std::move(*sum));
