@@ -8,12 +8,12 @@
 #include <fstream>
 #include <set>
 
+#include "dicom/rtstruct_reader.h"
+#include "dicom/seg_reader.h"
 #include "eval/grid_match.h"
 #include "image/dtype_dispatch.h"
 #include "image/nifti.h"
 #include "image/nrrd.h"
-#include "dicom/rtstruct_reader.h"
-#include "dicom/seg_reader.h"
 #include "medinfer/dicom.h"
 
 namespace medinfer::eval {
@@ -43,7 +43,8 @@ Kind sniff(const std::string& path) {
 Result<SegmentMasks> read_dicom_masks(const std::string& path, const std::string& kind,
                                       const Geometry* ref_grid, const RefSeriesIds& ids) {
   if (kind == "SEG") {
-    MI_ASSIGN_OR_RETURN(SegmentMasks m, dicom::read_seg(path, ref_grid, ids.frame_of_reference_uid));
+    MI_ASSIGN_OR_RETURN(SegmentMasks m,
+                        dicom::read_seg(path, ref_grid, ids.frame_of_reference_uid));
     if (m.fractional) {
       for (Volume& v : m.masks) {
         uint8_t* p = v.data<uint8_t>();
@@ -55,12 +56,13 @@ Result<SegmentMasks> read_dicom_masks(const std::string& path, const std::string
   }
   if (kind == "RTSTRUCT") {
     if (ref_grid == nullptr) {
-      return invalid_argument(path + ": an RTSTRUCT has no grid of its own; give the CT series "
-                                     "it was drawn on (--ref DICOM_DIR)");
+      return invalid_argument(path +
+                              ": an RTSTRUCT has no grid of its own; give the CT series "
+                              "it was drawn on (--ref DICOM_DIR)");
     }
-    MI_ASSIGN_OR_RETURN(dicom::RtStructMasks rt,
-                        dicom::read_rtstruct(path, *ref_grid, ids.series_uid,
-                                             ids.frame_of_reference_uid));
+    MI_ASSIGN_OR_RETURN(
+        dicom::RtStructMasks rt,
+        dicom::read_rtstruct(path, *ref_grid, ids.series_uid, ids.frame_of_reference_uid));
     if (!rt.skipped.empty()) {
       std::string why;
       for (const Status& s : rt.skipped) why += (why.empty() ? "" : "; ") + s.message();

@@ -40,13 +40,12 @@ Result<eval::StudySummary> segment_study(const dicom::SeriesInfo& series,
                                          const ModelPackage& package, Engine& engine,
                                          const SegmentationSpec& spec, const StudyOptions& options,
                                          double read_s) {
-  const std::string name = series.series_uid.empty() ? series.images.front().path
-                                                     : series.series_uid;
+  const std::string name =
+      series.series_uid.empty() ? series.images.front().path : series.series_uid;
   if (!package.modality.empty() && series.modality != package.modality) {
-    return invalid_argument("series " + name + " is " +
-                            (series.modality.empty() ? "of no modality" : series.modality) +
-                            "; model " + package.name + " (" + package.json_path +
-                            ") segments " + package.modality);
+    return invalid_argument(
+        "series " + name + " is " + (series.modality.empty() ? "of no modality" : series.modality) +
+        "; model " + package.name + " (" + package.json_path + ") segments " + package.modality);
   }
   eval::StudySummary sum;
   sum.study_uid = series.study_uid;
@@ -87,9 +86,10 @@ Result<eval::StudySummary> segment_study(const dicom::SeriesInfo& series,
   for (const dicom::ImageInfo& im : series.images) {
     if (im.sop_instance_uid.empty() || im.sop_class_uid.empty() || im.study_uid.empty() ||
         im.series_uid.empty()) {
-      no_seg = im.path + " has no SOPInstanceUID, SOPClassUID, StudyInstanceUID or "
-                         "SeriesInstanceUID (anonymized without new UIDs?), which a DICOM SEG "
-                         "must reference";
+      no_seg = im.path +
+               " has no SOPInstanceUID, SOPClassUID, StudyInstanceUID or "
+               "SeriesInstanceUID (anonymized without new UIDs?), which a DICOM SEG "
+               "must reference";
       break;
     }
   }

@@ -180,10 +180,10 @@ TEST(CliEval, RtstructNeedsItsOwnSeries) {
   EXPECT_EQ(testing::run_command(testing::cli() + " eval --pred " + q(rt) + " --gt " + q(rt), &out),
             1);
   EXPECT_NE(out.find("an RTSTRUCT has no grid of its own"), std::string::npos) << out;
-  EXPECT_EQ(testing::run_command(
-                testing::cli() + " eval --pred " + q(rt) + " --gt " + q(rt) + " --ref " + q(other),
-                &out),
-            1);
+  EXPECT_EQ(
+      testing::run_command(
+          testing::cli() + " eval --pred " + q(rt) + " --gt " + q(rt) + " --ref " + q(other), &out),
+      1);
   EXPECT_NE(out.find(rt), std::string::npos) << out;
 }
 

@@ -80,7 +80,8 @@ TEST_F(CliSegment, FourDLungGivesPlausibleLungs) {
   }
   EXPECT_TRUE(fs::exists(dir + "/png")) << dir;
   std::map<std::string, double> ml;
-  for (const auto& v : study["labels"]) ml[v["name"].get<std::string>()] = v["volume_ml"].get<double>();
+  for (const auto& v : study["labels"])
+    ml[v["name"].get<std::string>()] = v["volume_ml"].get<double>();
   // Adult lungs at CT: roughly 1-4 L each; 4D-Lung 113 is free breathing (its classical
   // labels: right 1.39 L, left 0.82 L).
   ASSERT_EQ(ml.size(), 2u) << study.dump(1);
@@ -107,11 +108,11 @@ TEST_F(CliSegment, SegAndNiftiHoldTheSameMasks) {
   const std::string dir = out_ + "/" + run["studies"][0]["series"]["uid"].get<std::string>();
   const std::string js = out_ + "/eval.json";
   std::string out;
-  ASSERT_EQ(testing::run_command(testing::cli() + " eval --pred " + q(dir + "/seg.dcm") +
-                                     " --gt " + q(dir + "/labels.nii.gz") + " --ref " + q(ct_) +
-                                     " --json " + q(js),
-                                 &out),
-            0)
+  ASSERT_EQ(
+      testing::run_command(testing::cli() + " eval --pred " + q(dir + "/seg.dcm") + " --gt " +
+                               q(dir + "/labels.nii.gz") + " --ref " + q(ct_) + " --json " + q(js),
+                           &out),
+      0)
       << out;
   const json e = read_json(js);
   ASSERT_EQ(e["labels"].size(), 2u) << e.dump(1);
@@ -154,13 +155,13 @@ TEST(CliSegmentBatch, BadModelPackageNamesTheFile) {
   fs::create_directories(out + "/pkg");
   std::ofstream(out + "/pkg/model.json") << "{\"schema\": \"medinfer.model/1\", \"dims\": 7}";
   std::string log;
-  EXPECT_EQ(testing::run_command(testing::cli() + " segment -i " + q(out) + " -o " +
-                                     q(out + "/o") + " -m " + q(out + "/pkg"),
+  EXPECT_EQ(testing::run_command(testing::cli() + " segment -i " + q(out) + " -o " + q(out + "/o") +
+                                     " -m " + q(out + "/pkg"),
                                  &log),
             1);
   EXPECT_NE(log.find(out + "/pkg/model.json"), std::string::npos) << log;
-  EXPECT_EQ(testing::run_command(testing::cli() + " segment -i " + q(out) + " -o " +
-                                     q(out + "/o") + " -m " + q(model_dir()) + " --format jpeg",
+  EXPECT_EQ(testing::run_command(testing::cli() + " segment -i " + q(out) + " -o " + q(out + "/o") +
+                                     " -m " + q(model_dir()) + " --format jpeg",
                                  &log),
             2)
       << log;

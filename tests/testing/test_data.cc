@@ -1,6 +1,7 @@
 #include "testing/test_data.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -42,7 +43,9 @@ std::string cli() {
 
 std::string temp_dir(const std::string& name) {
   namespace fs = std::filesystem;
-  fs::path p = fs::path(binary_dir()) / "test_tmp" / name;
+  // Per process: ctest runs each test of a suite in its own process, in parallel, and a
+  // suite's SetUpTestSuite in one must not wipe the files another is reading.
+  fs::path p = fs::path(binary_dir()) / "test_tmp" / (name + "-" + std::to_string(::getpid()));
   fs::remove_all(p);
   fs::create_directories(p);
   return p.string();

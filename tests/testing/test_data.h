@@ -17,7 +17,7 @@ std::string python();
 std::string source_dir();
 std::string binary_dir();
 std::string cli();  // the medinfer executable
-// A fresh empty directory under the build tree for this test.
+// A fresh empty directory under the build tree for this test (and this process).
 std::string temp_dir(const std::string& name);
 // Runs a shell command; returns its exit status, stdout+stderr in *output when given.
 int run_command(const std::string& command, std::string* output = nullptr);

@@ -112,8 +112,9 @@ int run(const SegmentArgs& args) {
         std::fprintf(stderr, "medinfer segment: %s: %s\n", label.c_str(), why.c_str());
         continue;
       }
-      study.out_dir = args.output + "/" + (series.series_uid.empty() ? "series" + std::to_string(found)
-                                                                     : series.series_uid);
+      study.out_dir =
+          args.output + "/" +
+          (series.series_uid.empty() ? "series" + std::to_string(found) : series.series_uid);
       auto sum = segment_study(series, *package, **engine, *spec, study, read_s);
       if (!sum.is_ok()) {
         run.failed.push_back({label, sum.status()});
@@ -123,8 +124,8 @@ int run(const SegmentArgs& args) {
       sum->input = input;
       eval::RunSummary one;
       one.studies.push_back(*sum);
-      Status st = eval::write_summary(one, study.out_dir + "/summary.json",
-                                      study.out_dir + "/summary.md");
+      Status st =
+          eval::write_summary(one, study.out_dir + "/summary.json", study.out_dir + "/summary.md");
       if (!st.is_ok()) {
         run.failed.push_back({label, st});
         continue;
