@@ -19,19 +19,17 @@ missing), rendered from every run in --json, keeping every other section.
 import argparse
 import json
 import os
-import re
 import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report_model_bench  # noqa: E402
 
 SECTION = "segment-cpu"
 TITLE = "End-to-end segmentation on the CPU (medinfer segment)"
 STAGES = ["read", "decode", "preprocess", "infer", "postprocess", "write"]
 COMPUTE = ["preprocess", "infer", "postprocess"]
 KINDS = [("medinfer", "nifti"), ("python", "peer"), ("medinfer", "all")]
-HEADER = """# Benchmarks
-
-Measured figures only. Every figure carries the command that produced it, the machine, the
-date and the commit.
-"""
 
 
 def load_rows(results):
@@ -239,22 +237,8 @@ def section(doc, json_rel):
 
 
 def replace_section(md_path, body):
-    begin, end = f"<!-- BEGIN {SECTION} -->", f"<!-- END {SECTION} -->"
-    block = f"{begin}\n{body}\n{end}"
-    text = ""
-    if os.path.exists(md_path):
-        with open(md_path) as f:
-            text = f.read()
-    if begin in text and end in text:
-        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text,
-                      flags=re.S)
-    else:
-        if not text:
-            text = HEADER
-        text = text.rstrip("\n") + f"\n\n## {TITLE}\n\n{block}\n"
-    os.makedirs(os.path.dirname(os.path.abspath(md_path)), exist_ok=True)
-    with open(md_path, "w") as f:
-        f.write(text)
+    # The marker-section writer shared by the benchmark reports (bench/report_model_bench.py).
+    report_model_bench.replace_section(md_path, body, SECTION, TITLE)
 
 
 def main():

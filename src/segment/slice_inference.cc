@@ -3,9 +3,9 @@
 #include <algorithm>
 
 #include "core/thread_pool.h"
+#include "preprocess/preprocess_ops.h"
 #include "segment/activation.h"
 #include "segment/batch_runner.h"
-#include "segment/slice_resize.h"
 
 namespace medinfer::segment {
 
@@ -29,7 +29,7 @@ Result<std::vector<Volume>> slice_probabilities(Engine& engine, const Volume& in
   for (int64_t first = 0; first < nz; first += runner.capacity()) {
     const int64_t n = std::min(runner.capacity(), nz - first);
     pool.parallel_for(n, [&](int64_t i) {
-      resize_bilinear_plane(src + (first + i) * slice, nx, ny, runner.input(i), sx, sy);
+      prep::resize_slice_bilinear(src + (first + i) * slice, nx, ny, runner.input(i), sx, sy);
     });
     MI_RETURN_IF_ERROR(runner.run(n));
     pool.parallel_for(n, [&](int64_t i) {
@@ -44,8 +44,8 @@ Result<std::vector<Volume>> slice_probabilities(Engine& engine, const Volume& in
     pool.parallel_for(n * channels, [&](int64_t task) {
       const int64_t i = task / channels;
       const int c = static_cast<int>(task % channels);
-      resize_bilinear_plane(probs.data() + (i * channels + c) * net, sx, sy,
-                            out[c].data<float>() + (first + i) * slice, nx, ny);
+      prep::resize_slice_bilinear(probs.data() + (i * channels + c) * net, sx, sy,
+                                  out[c].data<float>() + (first + i) * slice, nx, ny);
     });
   }
   return out;

@@ -184,7 +184,8 @@ TEST(CliEval, RtstructNeedsItsOwnSeries) {
       testing::run_command(
           testing::cli() + " eval --pred " + q(rt) + " --gt " + q(rt) + " --ref " + q(other), &out),
       1);
-  EXPECT_NE(out.find(rt), std::string::npos) << out;
+  EXPECT_NE(out.find(rt + ": the RTSTRUCT references frame of reference"), std::string::npos)
+      << out;
 }
 
 TEST(CliEval, UsageErrorsExitTwo) {
