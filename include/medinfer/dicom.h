@@ -146,11 +146,28 @@ struct VolumePlan {
   bool invert_monochrome1 = false;
 };
 
+// How load_into reads uncompressed (native little-endian) pixel data. Encapsulated,
+// deflated, big-endian and colour data always go through their decoders; the values are
+// the same whichever method reads them.
+enum class ReadMethod {
+  // kMmap where the data allows it, and pread where the file cannot be mapped (a file
+  // system without mmap support).
+  kAuto,
+  // pread in cache-sized chunks, converted while in cache (the kernel copies every byte).
+  kPread,
+  // Map each file read-only and convert straight from the page cache into the volume:
+  // one sample a pixel, 8 or 16 bits allocated; other native data is read with pread.
+  // A file that cannot be mapped is an error; one truncated by another process while it
+  // is read is kCorrupt naming the file (the SIGBUS is caught, see load_into).
+  kMmap,
+};
+
 struct LoadOptions {
   DType output = DType::kFloat32;        // kFloat32, or kInt16 when every value fits exactly
   bool apply_rescale = true;             // stored values * slope + intercept (HU for CT)
   bool allow_irregular_spacing = false;  // else gaps and uneven spacing fail the load
   int threads = 0;                       // 0 = all hardware threads
+  ReadMethod read_method = ReadMethod::kAuto;
 };
 
 // Orders the frames of `series` by position along the slice normal, checks that they form
@@ -161,6 +178,9 @@ Result<VolumePlan> plan_volume(const SeriesInfo& series, const LoadOptions& opti
 // Decodes the slices of `plan` into `dst` (host-accessible: host or pinned memory), which
 // must hold plan.geometry.voxel_count() values of `options.output`. Slices decode in
 // parallel. The first error, naming its file, is returned after all workers stop.
+// Mapped reads (ReadMethod) install a process-wide SIGBUS handler on first use; it handles
+// only faults on the files being read and passes any other SIGBUS to the handler that was
+// installed before it (or to the default action).
 Status load_into(const SeriesInfo& series, const VolumePlan& plan, const LoadOptions& options,
                  void* dst, size_t dst_bytes);
 
