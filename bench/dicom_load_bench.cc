@@ -1,8 +1,8 @@
 // dicom_load_bench: how fast a DICOM series folder becomes a Hounsfield-unit volume.
 //
 //   dicom_load_bench --series DIR[,DIR...] [--threads 1,2] [--reps 10] [--warmup 1]
-//                    [--mode medinfer,cold,reuse,raw] [--output float32|int16] [--json OUT]
-//                    [--commit HASH]
+//                    [--mode medinfer,cold,reuse,raw,rawmem] [--output float32|int16]
+//                    [--io auto|pread|mmap] [--json OUT] [--commit HASH]
 //
 // Modes (one row per series x mode x thread count):
 //   medinfer  scan(DIR) + plan_volume + Volume::allocate + load_into, i.e. what
@@ -18,6 +18,11 @@
 //             first-touch page faults on a fresh 100+ MB volume cost.
 //   raw       the limit: list the folder and read every file's bytes into memory with
 //             open/read/close, no parsing. Threads split the files.
+//   rawmem    the same, but every file lands in its own slot of one buffer sized for the
+//             whole series (allocated and touched before timing, reused by every
+//             repetition): the bytes end up in memory as a load's voxels do.
+// --io picks how medinfer reads uncompressed pixel data (dicom::ReadMethod); it is recorded
+// in every row ("io") and in the tool label when not auto, e.g. "medinfer (pread)".
 // Thread counts are a comma list; 0 or "all" means every hardware thread.
 //
 // Each row runs `warmup` untimed repetitions first (they also pull the files into the page
@@ -62,6 +67,8 @@ struct Args {
   int reps = 10;
   int warmup = 1;
   medinfer::DType output = medinfer::DType::kFloat32;
+  std::string io = "auto";
+  medinfer::dicom::ReadMethod read_method = medinfer::dicom::ReadMethod::kAuto;
   std::string json_path;
   std::string commit;
   std::string command;
@@ -70,8 +77,9 @@ struct Args {
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "dicom_load_bench: " << why << "\n"
             << "usage: dicom_load_bench --series DIR[,DIR...] [--threads 1,2] [--reps N]\n"
-               "         [--warmup N] [--mode medinfer,reuse,raw] [--output float32|int16]\n"
-               "         [--json OUT] [--commit HASH]\n";
+               "         [--warmup N] [--mode medinfer,cold,reuse,raw,rawmem]\n"
+               "         [--output float32|int16] [--io auto|pread|mmap] [--json OUT]\n"
+               "         [--commit HASH]\n";
   std::exit(2);
 }
 
@@ -135,6 +143,17 @@ Args parse_args(int argc, char** argv) {
       } else {
         usage("--output must be float32 or int16");
       }
+    } else if (flag == "--io") {
+      a.io = value();
+      if (a.io == "auto") {
+        a.read_method = medinfer::dicom::ReadMethod::kAuto;
+      } else if (a.io == "pread") {
+        a.read_method = medinfer::dicom::ReadMethod::kPread;
+      } else if (a.io == "mmap") {
+        a.read_method = medinfer::dicom::ReadMethod::kMmap;
+      } else {
+        usage("--io must be auto, pread or mmap");
+      }
     } else if (flag == "--json") {
       a.json_path = value();
     } else if (flag == "--commit") {
@@ -149,7 +168,7 @@ Args parse_args(int argc, char** argv) {
   if (a.reps < 1) usage("--reps must be at least 1");
   if (a.threads.empty()) usage("--threads is empty");
   for (auto& m : a.modes) {
-    if (m != "medinfer" && m != "cold" && m != "reuse" && m != "raw") {
+    if (m != "medinfer" && m != "cold" && m != "reuse" && m != "raw" && m != "rawmem") {
       usage("unknown mode " + m);
     }
   }
@@ -298,7 +317,8 @@ json base_row(const SeriesMeta& m, const std::string& tool, int threads,
           {"times_s", times},
           {"cpu_s", stats(cpus).median},
           {"cpu_times_s", cpus},
-          {"command", a.command}};
+          {"command", a.command},
+          {"io", a.io}};
 }
 
 json bench_medinfer(const SeriesMeta& m, int threads, bool reuse, bool cold, const Args& a) {
@@ -307,6 +327,7 @@ json bench_medinfer(const SeriesMeta& m, int threads, bool reuse, bool cold, con
   dicom::LoadOptions opt;
   opt.threads = threads;
   opt.output = a.output;
+  opt.read_method = a.read_method;
   dicom::ScanOptions scan_opt;
   scan_opt.threads = threads;
   std::vector<double> total, cpus, t_scan, t_plan, t_load;
@@ -351,7 +372,8 @@ json bench_medinfer(const SeriesMeta& m, int threads, bool reuse, bool cold, con
     t_load.push_back(a_load);
   }
   if (cold) medinfer::set_block_cache_limit(medinfer::Storage::kHost, cache_limit);
-  const std::string tool = a.output == medinfer::DType::kInt16 ? "medinfer int16" : "medinfer";
+  std::string tool = a.output == medinfer::DType::kInt16 ? "medinfer int16" : "medinfer";
+  if (a.io != "auto") tool += " (" + a.io + ")";
   json row = base_row(m,
                       reuse  ? tool + " (reused buffer)"
                       : cold ? tool + " (first touch)"
@@ -388,19 +410,68 @@ size_t read_whole(const std::string& path, std::vector<char>& buf) {
   return total;
 }
 
-json bench_raw(const SeriesMeta& m, int threads, const Args& a) {
+// Reads all of `path` into [dst, dst + capacity); the bytes read. The slot was sized from
+// the file's size before timing, so a file that grew is an error, not a resize.
+size_t read_into(const std::string& path, char* dst, size_t capacity) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    std::cerr << "dicom_load_bench: cannot open " << path << ": " << std::strerror(errno) << "\n";
+    std::exit(1);
+  }
+  size_t total = 0;
+  for (;;) {
+    const ssize_t got = ::read(fd, dst + total, capacity - total);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    total += static_cast<size_t>(got);
+    if (total == capacity) {
+      char extra;
+      if (::read(fd, &extra, 1) > 0) {
+        std::cerr << "dicom_load_bench: " << path << " grew during the benchmark\n";
+        std::exit(1);
+      }
+      break;
+    }
+  }
+  ::close(fd);
+  return total;
+}
+
+// raw (each thread reads into one reused buffer) or rawmem (each file into its own slot of
+// one series-sized buffer, allocated and touched before timing).
+json bench_raw(const SeriesMeta& m, int threads, bool into_memory, const Args& a) {
   std::vector<double> times, cpus;
   uint64_t bytes = 0;
+  std::vector<size_t> slot;  // rawmem: start of each file's slot, by path order
+  std::vector<char> series_buffer;
+  if (into_memory) {
+    const std::vector<std::string> files = list_files(m.path);
+    size_t total = 0;
+    for (const auto& f : files) {
+      slot.push_back(total);
+      total += fs::file_size(f);
+    }
+    slot.push_back(total);
+    series_buffer.assign(total, 1);  // touched: no first-touch faults in the timed region
+  }
   for (int r = 0; r < a.warmup + a.reps; ++r) {
     const double c0 = process_cpu_s();
     const auto t0 = Clock::now();
     const std::vector<std::string> files = list_files(m.path);
+    if (into_memory && files.size() + 1 != slot.size()) {
+      std::cerr << "dicom_load_bench: " << m.path << " changed during the benchmark\n";
+      std::exit(1);
+    }
     std::atomic<size_t> next{0};
     std::atomic<uint64_t> read_bytes{0};
     auto worker = [&] {
       std::vector<char> buf;
       uint64_t mine = 0;
-      for (size_t i; (i = next.fetch_add(1)) < files.size();) mine += read_whole(files[i], buf);
+      for (size_t i; (i = next.fetch_add(1)) < files.size();) {
+        mine += into_memory
+                    ? read_into(files[i], series_buffer.data() + slot[i], slot[i + 1] - slot[i])
+                    : read_whole(files[i], buf);
+      }
       read_bytes += mine;
     };
     std::vector<std::thread> pool;
@@ -415,7 +486,8 @@ json bench_raw(const SeriesMeta& m, int threads, const Args& a) {
       cpus.push_back(cpu);
     }
   }
-  json row = base_row(m, "raw read (C++)", threads, times, cpus, a);
+  json row = base_row(m, into_memory ? "raw read into memory (C++)" : "raw read (C++)", threads,
+                      times, cpus, a);
   row["bytes"] = bytes;
   row["files"] = m.files;
   row["mb_per_s"] =
@@ -465,8 +537,9 @@ int main(int argc, char** argv) {
     const SeriesMeta m = describe(dir);
     for (const auto& mode : a.modes) {
       for (int t : a.threads) {
-        json row = mode == "raw" ? bench_raw(m, t, a)
-                                 : bench_medinfer(m, t, mode == "reuse", mode == "cold", a);
+        json row = mode == "raw" || mode == "rawmem"
+                       ? bench_raw(m, t, mode == "rawmem", a)
+                       : bench_medinfer(m, t, mode == "reuse", mode == "cold", a);
         std::printf("| %s | %s | %lld | %s | %d | %.4f | %.1f | %.0f%% |\n", m.name.c_str(),
                     m.syntax.c_str(), static_cast<long long>(m.slices),
                     row["tool"].get<std::string>().c_str(), t, row["median_s"].get<double>(),
