@@ -117,9 +117,14 @@ Status mapped_typed(const ImageInfo& im, const MappedFile& file, int64_t first_f
     const uint8_t* frame = file.data() + static_cast<size_t>(ref.frame - first_frame) * bytes;
     Out* out = dst + s * slice_voxels;
     if (map.whole) {
-      FusedJob job{
-          frame, slice_voxels, stored_dtype(im), {im.bits_stored, im.high_bit}, map, options.output,
-          out,   false};
+      FusedJob job{.samples = frame,
+                   .n = slice_voxels,
+                   .stored = stored_dtype(im),
+                   .bits = {im.bits_stored, im.high_bit},
+                   .map = map,
+                   .output = options.output,
+                   .out = out,
+                   .ok = false};
       MI_RETURN_IF_ERROR(file.guarded(fused_convert, &job));
       if (job.ok) continue;
     }

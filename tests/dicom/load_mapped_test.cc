@@ -149,10 +149,14 @@ TEST(LoadMapped, FileTruncatedDuringTheConversionIsAnErrorNotACrash) {
   const size_t n = static_cast<size_t>(im.rows) * im.columns;
   std::vector<float> out(n);
   auto job_for = [&](const MappedFile& m) {
-    return FusedJob{m.data(),         n,
-                    stored_dtype(im), {im.bits_stored, im.high_bit},
-                    {1.0, 0.0, true}, DType::kFloat32,
-                    out.data(),       false};
+    return FusedJob{.samples = m.data(),
+                    .n = n,
+                    .stored = stored_dtype(im),
+                    .bits = {im.bits_stored, im.high_bit},
+                    .map = {1.0, 0.0, true},
+                    .output = DType::kFloat32,
+                    .out = out.data(),
+                    .ok = false};
   };
   {
     auto m = MappedFile::map(im.path, static_cast<uint64_t>(im.pixel_data_offset), frame_bytes(im),
