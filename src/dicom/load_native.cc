@@ -57,9 +57,11 @@ Status pread_typed(const ImageInfo& im, const std::vector<size_t>& slices, const
   const size_t per_chunk = kChunkBytes / sample;
   const Fd file{::open(im.path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (file.fd < 0) return io_error(im.path + ": cannot open: " + std::strerror(errno));
+  const bool can_fuse = fusable(im);
   for (size_t s : slices) {
     const SliceRef& ref = plan.slices[s];
     const SliceMap map = slice_map(im, ref, options, plan.invert_monochrome1);
+    const bool fused = map.whole && can_fuse;
     const off_t base = static_cast<off_t>(im.pixel_data_offset +
                                           ref.frame * static_cast<int64_t>(frame_bytes(im)));
     // Each chunk is read, its bits normalized and rescaled into the volume while it is
@@ -69,8 +71,25 @@ Status pread_typed(const ImageInfo& im, const std::vector<size_t>& slices, const
       if (!pread_full(file.fd, chunk, count * sample, base + static_cast<off_t>(done * sample))) {
         return ends_early(im);
       }
+      Out* out = dst + s * slice_voxels + done;
+      if (fused) {
+        // Bits picked out in registers: no in-place normalize pass over the chunk.
+        FusedJob job{.samples = chunk,
+                     .n = count,
+                     .stored = stored_dtype(im),
+                     .bits = {im.bits_stored, im.high_bit},
+                     .map = map,
+                     .output = options.output,
+                     .out = out,
+                     .ok = false};
+        fused_convert(&job);
+        if (job.ok) {
+          done += count;
+          continue;
+        }
+      }
       normalize_samples(im, chunk, count);
-      MI_RETURN_IF_ERROR(convert_samples(im, chunk, count, map, dst + s * slice_voxels + done));
+      MI_RETURN_IF_ERROR(convert_samples(im, chunk, count, map, out));
       done += count;
     }
   }
