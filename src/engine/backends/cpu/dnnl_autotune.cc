@@ -53,20 +53,35 @@ dnnl::memory scratch_memory(const dnnl::memory::desc& d, const dnnl::engine& eng
 
 TunedNode time_and_pick(const std::vector<Candidate>& candidates, const ArgsFor& args_for,
                         dnnl::stream& stream) {
+  struct Timed {
+    dnnl::primitive prim;
+    std::unordered_map<int, dnnl::memory> args;
+  };
   TunedNode out;
+  Timed first, challenger;  // the default and the fastest other candidate
   double best = std::numeric_limits<double>::infinity(), default_ms = best;
   for (size_t i = 0; i < candidates.size(); ++i) {
     const Candidate& c = candidates[i];
-    const dnnl::primitive prim(c.pd);
-    std::unordered_map<int, dnnl::memory> args = args_for(c.pd);
-    const double ms = time_primitive(prim, args, stream, best);
+    Timed t{dnnl::primitive(c.pd), args_for(c.pd)};
+    const double ms = time_primitive(t.prim, t.args, stream, best);
     out.candidates.push_back({c.pd.impl_info_str(), c.algorithm, ms});
     if (i == 0) {
       default_ms = best = ms;
+      first = std::move(t);
     } else if (ms < best && ms < (1.0 - kMargin) * default_ms) {
       best = ms;
       out.chosen = i;
+      challenger = std::move(t);
     }
+  }
+  if (out.chosen != 0) {
+    // Time both again: a disturbance (another process) while the default was timed must
+    // not be what makes it lose.
+    double& d = out.candidates[0].ms;
+    double& c = out.candidates[out.chosen].ms;
+    d = std::min(d, time_primitive(first.prim, first.args, stream, d));
+    c = std::min(c, time_primitive(challenger.prim, challenger.args, stream, c));
+    if (c >= (1.0 - kMargin) * d) out.chosen = 0;
   }
   return out;
 }

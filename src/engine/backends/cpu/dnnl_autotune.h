@@ -51,9 +51,9 @@ using ArgsFor = std::function<std::unordered_map<int, dnnl::memory>(const dnnl::
 // Times each candidate on `stream`: one warm-up run, then runs until at least 3 and at
 // least 1 ms, keeping the fastest; a candidate stops early once a run takes over twice the
 // best so far (it cannot win). Picks the fastest; candidates[0] (the default) keeps the
-// choice unless another is faster by more than 2% (timing noise). The candidates'
-// primitives are created here (oneDNN's primitive cache makes the chosen one cheap to
-// create again).
+// choice unless another is faster by more than 2% (timing noise), in a second round that
+// times both again too. The candidates' primitives are created here (oneDNN's primitive
+// cache makes the chosen one cheap to create again).
 TunedNode time_and_pick(const std::vector<Candidate>& candidates, const ArgsFor& args_for,
                         dnnl::stream& stream);
 
