@@ -64,6 +64,29 @@ struct EngineOptions {
   // and rounds differently (measured: within 3e-6 of ONNX Runtime relative to the largest
   // output on the benchmark UNet and ResNet-50, docs/BENCHMARKS.md).
   std::string conv_algorithm = "auto";
+  // The CPU device: time each convolution's candidate implementations (oneDNN's kernels for
+  // the algorithms conv_algorithm allows, in the layouts the plan already uses) at build,
+  // on the build's threads, and keep the fastest; off keeps oneDNN's heuristic pick. It
+  // adds build time (Engine::tuning_report says how much) and may choose differently from
+  // one build to the next when candidates time alike. The reference device ignores it.
+  bool autotune = true;
+};
+
+// What autotuning chose for one node (EngineOptions::autotune).
+struct TunedCandidate {
+  std::string impl;       // the implementation as the library names it, e.g. "jit:avx2"
+  std::string algorithm;  // "direct" or "winograd"
+  double ms = 0;          // fastest timed run during tuning (on scratch data)
+};
+struct TunedNode {
+  std::string node;                        // node name ("#index" when unnamed)
+  std::string op_type;                     // e.g. "Conv"
+  std::vector<TunedCandidate> candidates;  // [0] the library's default pick
+  size_t chosen = 0;                       // index into candidates
+};
+struct TuningReport {
+  std::vector<TunedNode> nodes;  // nodes with more than one candidate, in graph order
+  double ms = 0;                 // build time spent enumerating and timing candidates
 };
 
 // A model built for one device. run() is not thread-safe: build one Engine per thread.
@@ -79,6 +102,10 @@ class Engine {
   // each exactly output_shape(i, batch). Host storage only for the CPU devices.
   virtual Status run(const std::vector<TensorView>& inputs,
                      const std::vector<TensorView>& outputs) = 0;
+  // What autotuning chose for the plan of the latest run (before any run: the plan built
+  // for max_batch, when build could make it); empty when nothing was tuned. Not to be
+  // called while run() is in progress.
+  virtual TuningReport tuning_report() const = 0;
 };
 
 }  // namespace medinfer

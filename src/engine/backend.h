@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/ir/graph.h"
+#include "medinfer/engine.h"
 
 namespace medinfer::engine {
 
@@ -15,6 +16,7 @@ struct BuildOptions {
   int64_t max_batch = 1;              // largest batch run() accepts (dimension 0 of batched inputs)
   DType precision = DType::kFloat32;  // compute precision (FP32 only on CPU for now)
   bool winograd = true;  // Winograd for eligible 3x3 convolutions where the backend has it
+  bool autotune = true;  // time candidate kernels at build and keep the fastest (EngineOptions)
 };
 
 // Where run() may enqueue work. CPU backends run synchronously and ignore it.
@@ -31,6 +33,9 @@ class Executable {
   // (re)allocated host tensors in graph-output order.
   virtual Status run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs,
                      const RunContext& context = {}) = 0;
+  // Engine::tuning_report: what autotuning chose for the latest plan; backends that do not
+  // tune report nothing.
+  virtual TuningReport tuning_report() const { return {}; }
 };
 
 class Backend {

@@ -215,6 +215,8 @@ class EngineImpl : public Engine {
     return Status::ok();
   }
 
+  TuningReport tuning_report() const override { return exec_->tuning_report(); }
+
  private:
   static Status check_view(const char* what, const TensorInfo& info, const TensorView& view) {
     if (view.storage == Storage::kDevice) {
@@ -298,6 +300,7 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
   }
   engine::BuildOptions build;
   build.winograd = options.conv_algorithm == "auto";
+  build.autotune = options.autotune;
   build.threads = options.threads;
   build.max_batch = options.max_batch;
   build.precision = DType::kFloat32;

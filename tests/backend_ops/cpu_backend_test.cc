@@ -321,6 +321,85 @@ TEST(CpuBackend, ResidualSumOverGraphInput) {
   }
 }
 
+// Convolutions of every kind the CPU backend plans: a Winograd-eligible 3x3 stride-1
+// (16 channels, 12x12), a 1x1, a strided 3x3, a residual sum accumulated in place (+ Relu)
+// and one copied (its Add output is a graph output).
+Graph conv_mix_graph() {
+  GraphMaker m;
+  const int x = m.input("x", {-1, 16, 12, 12});
+  const Attributes pad1 = attrs({{"pads", Ints{1, 1, 1, 1}}});
+  const FusedActivation relu{"Relu", 0, 0};
+  const int c0 =
+      m.node("Conv", {x, m.weight("w0", {16, 16, 3, 3}), m.weight("b0", {16})}, pad1, relu);
+  const int c1 = m.node("Conv", {c0, m.weight("w1", {32, 16, 1, 1}), m.weight("b1", {32})});
+  const int c2 = m.node("Conv", {c1, m.weight("w2", {32, 32, 3, 3})},
+                        attrs({{"pads", Ints{1, 1, 1, 1}}, {"strides", Ints{2, 2}}}), relu);
+  const int c3 = m.node("Conv", {c2, m.weight("w3", {32, 32, 3, 3}), m.weight("b3", {32})}, pad1);
+  const int r = m.node("Relu", {m.node("Add", {c3, c2})});
+  const int c4 = m.node("Conv", {r, m.weight("w4", {32, 32, 1, 1})});
+  const int out = m.node("Add", {r, c4});
+  return m.finish({out, c0});
+}
+
+// Checks what autotuning recorded: tuned Convs only, each naming oneDNN implementations
+// (never the reference ones), Winograd only where allowed, the chosen one timed.
+void expect_valid_tuning(const TuningReport& r, const Graph& g, bool winograd) {
+  EXPECT_GT(r.ms, 0.0);
+  for (const TunedNode& n : r.nodes) {
+    SCOPED_TRACE(n.node);
+    EXPECT_EQ(n.op_type, "Conv");
+    EXPECT_TRUE(std::any_of(g.nodes.begin(), g.nodes.end(),
+                            [&](const Node& node) { return node.name == n.node; }));
+    ASSERT_GT(n.candidates.size(), 1u);
+    ASSERT_LT(n.chosen, n.candidates.size());
+    for (const TunedCandidate& c : n.candidates) {
+      EXPECT_NE(c.impl.find(':'), std::string::npos) << c.impl;  // e.g. "jit:avx2"
+      EXPECT_EQ(c.impl.find("ref"), std::string::npos) << c.impl;
+      EXPECT_TRUE(c.algorithm == "direct" || (winograd && c.algorithm == "winograd"))
+          << c.algorithm;
+    }
+    const double ms = n.candidates[n.chosen].ms;
+    EXPECT_TRUE(ms > 0.0 && std::isfinite(ms)) << ms;
+  }
+}
+
+// Autotuning times oneDNN's implementations of each convolution in the layouts the plan
+// uses and keeps the fastest: results match the reference, and the untuned build, at every
+// batch (each batch's plan is tuned on its own). Where the CPU has no Winograd kernel
+// (AVX2) the 3x3 convolutions fall back to direct candidates.
+TEST(CpuBackend, AutotunedConvolutionsMatchReferenceAndUntuned) {
+  if (!have_ops({"Conv", "Add", "Relu"})) GTEST_SKIP() << "reference ops not registered yet";
+  const Graph g = conv_mix_graph();
+  for (bool winograd : {true, false}) {
+    SCOPED_TRACE(winograd ? "winograd allowed" : "direct only");
+    BuildOptions tuned, untuned;
+    tuned.max_batch = untuned.max_batch = 2;
+    tuned.winograd = untuned.winograd = winograd;
+    tuned.autotune = true;
+    untuned.autotune = false;
+    for (int64_t batch : {2, 1}) {
+      SCOPED_TRACE("batch " + std::to_string(batch));
+      const std::vector<Tensor> in{random_input({batch, 16, 12, 12}, 31)};
+      Executable* exe = nullptr;
+      const std::vector<Tensor> got = run("cpu", g, tuned, in, &exe);
+      EXPECT_EQ(cpu::residual_sum_count(*exe), 2);
+      const TuningReport report = exe->tuning_report();
+      expect_valid_tuning(report, g, winograd);
+      EXPECT_FALSE(report.nodes.empty());  // x86 oneDNN has several JIT kernels per shape
+      Executable* plain = nullptr;
+      const std::vector<Tensor> base = run("cpu", g, untuned, in, &plain);
+      EXPECT_TRUE(plain->tuning_report().nodes.empty());
+      EXPECT_EQ(plain->tuning_report().ms, 0.0);
+      const std::vector<Tensor> want = run("reference", g, tuned, in);
+      ASSERT_EQ(got.size(), 2u);
+      for (size_t i = 0; i < got.size(); ++i) {
+        expect_close_scaled(got[i], want[i]);
+        expect_close_scaled(got[i], base[i]);
+      }
+    }
+  }
+}
+
 // Gemm after a reference Flatten reads the fallback's host tensor; Softmax writes the graph
 // output directly.
 TEST(CpuBackend, FallbackFeedsNativeNodes) {

@@ -141,6 +141,39 @@ TEST_F(BenchModelCli, BenchmarksSymbolicModelAndWritesJson) {
     EXPECT_GT(r["throughput_images_per_s"].get<double>(), 0.0);
   }
 
+  // The CPU device autotunes by default: a summary line, the choices in the JSON.
+  ASSERT_EQ(cli(model + " --device cpu --batch 2 --shape 2x12x10 --warmup 1 --iterations 2 " +
+                    "--threads 1 --json " + json,
+                &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("[I] Autotune: "), std::string::npos) << out;
+  EXPECT_NE(out.find("build time"), std::string::npos) << out;
+  {
+    std::ifstream t(json);
+    const auto jt = nlohmann::json::parse(t);
+    EXPECT_EQ(jt["autotune"], "on");
+    const auto& tuning = jt["results"][0]["tuning"];
+    EXPECT_GE(tuning["ms"].get<double>(), 0.0);
+    EXPECT_EQ(tuning["tuned"].get<size_t>(), tuning["nodes"].size());
+    for (const auto& n : tuning["nodes"]) {
+      EXPECT_EQ(n["op_type"], "Conv");
+      EXPECT_EQ(n["impl"], n["candidates"][n["chosen"].get<size_t>()]["impl"]);
+    }
+  }
+  ASSERT_EQ(cli(model + " --device cpu --batch 1 --shape 2x12x10 --warmup 1 --iterations 2 " +
+                    "--threads 1 --autotune off --json " + json,
+                &out),
+            0)
+      << out;
+  EXPECT_EQ(out.find("Autotune:"), std::string::npos) << out;
+  {
+    std::ifstream t(json);
+    const auto jt = nlohmann::json::parse(t);
+    EXPECT_EQ(jt["autotune"], "off");
+    EXPECT_FALSE(jt["results"][0].contains("tuning"));
+  }
+
   // Export on random inputs: the output name's '/' and ':' become '_'.
   ASSERT_EQ(cli(model + " --device reference --batch 2 --shape 2x6x6 --iterations 1 " +
                     "--export-outputs " + dir_ + "/out",
@@ -165,6 +198,7 @@ TEST_F(BenchModelCli, ErrorsAndUsage) {
   EXPECT_EQ(cli(model + " --batch 1,x", &out), 2) << out;
   EXPECT_EQ(cli(model + " --shape 3xx4", &out), 2) << out;
   EXPECT_EQ(cli(model + " --device tpu", &out), 2) << out;
+  EXPECT_EQ(cli(model + " --autotune maybe", &out), 2) << out;
   EXPECT_EQ(cli("", &out), 2) << out;
 
   EXPECT_EQ(cli(dir_ + "/missing.onnx --device reference", &out), 1);

@@ -201,6 +201,48 @@ TEST_F(EngineApi, BadBuildOptionsAreRefused) {
   opt.device = "reference";
   opt.max_batch = 0;
   EXPECT_EQ(Engine::build(*model, opt).status().code(), StatusCode::kInvalidArgument);
+  opt.max_batch = 1;
+  for (bool autotune : {true, false}) {
+    opt.device = "cpu";
+    opt.autotune = autotune;
+    opt.conv_algorithm = "fft";
+    auto fft = Engine::build(*model, opt);
+    ASSERT_FALSE(fft.is_ok());
+    EXPECT_EQ(fft.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(fft.status().message().find("fft"), std::string::npos);
+    opt.conv_algorithm = "auto";
+    opt.threads = -1;
+    EXPECT_EQ(Engine::build(*model, opt).status().code(), StatusCode::kInvalidArgument);
+    opt.threads = 0;
+  }
+}
+
+// The tuning report: what the CPU device chose per convolution when autotuning, nothing
+// when not or on the reference device.
+TEST_F(EngineApi, TuningReportNamesChosenImplementations) {
+  auto model = load("fixed.onnx");
+  ASSERT_NE(model, nullptr);
+  EngineOptions opt;
+  EXPECT_TRUE(opt.autotune);  // the default
+  auto tuned = Engine::build(*model, opt);
+  ASSERT_TRUE(tuned.is_ok()) << tuned.status().to_string();
+  const TuningReport r = tuned.value()->tuning_report();
+  EXPECT_GT(r.ms, 0.0);
+  for (const TunedNode& n : r.nodes) {
+    EXPECT_TRUE(n.node == "conv1" || n.node == "skip") << n.node;
+    ASSERT_LT(n.chosen, n.candidates.size());
+    EXPECT_NE(n.candidates[n.chosen].impl.find(':'), std::string::npos);
+  }
+  opt.autotune = false;
+  auto untuned = Engine::build(*model, opt);
+  ASSERT_TRUE(untuned.is_ok()) << untuned.status().to_string();
+  EXPECT_TRUE(untuned.value()->tuning_report().nodes.empty());
+  EXPECT_EQ(untuned.value()->tuning_report().ms, 0.0);
+  opt.device = "reference";
+  opt.autotune = true;
+  auto reference = Engine::build(*model, opt);
+  ASSERT_TRUE(reference.is_ok()) << reference.status().to_string();
+  EXPECT_TRUE(reference.value()->tuning_report().nodes.empty());
 }
 
 TEST_F(EngineApi, MissingAndCorruptFilesNameTheFile) {

@@ -1,12 +1,14 @@
 // medinfer bench-model MODEL.onnx [--device cpu|reference] [--precision fp32] [--batch 1,4]
 //     [--shape 1x512x512] [--threads N] [--warmup N] [--iterations N] [--json OUT]
 //     [--load-inputs NAME:FILE,...] [--export-outputs DIR] [--no-optimize]
-//     [--conv-algo auto|direct]
+//     [--conv-algo auto|direct] [--autotune on|off]
 //
 // Times Engine::run on random inputs (fixed seed) for each batch: build time, latency
 // mean/min/max/p50/p90/p99 and throughput, printed like trtexec and written as JSON. With
 // --load-inputs (ONNX TensorProto .pb or NumPy .npy) it runs once on those inputs instead;
-// --export-outputs writes every graph output as DIR/<output name>.npy.
+// --export-outputs writes every graph output as DIR/<output name>.npy. With autotuning (the
+// default) a line per batch says how many convolutions were tuned, how many changed from
+// oneDNN's default and the build time it took; the JSON has every tuned node's candidates.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -48,6 +50,7 @@ struct BenchArgs {
   std::string export_dir;
   bool no_optimize = false;
   std::string conv_algorithm = "auto";
+  std::string autotune = "on";
 };
 
 // A usage error (exit 2) or a failure (exit 1), with the message to print.
@@ -306,7 +309,53 @@ EngineOptions base_options(const BenchArgs& args) {
   opt.threads = args.threads;
   opt.optimize = !args.no_optimize;
   opt.conv_algorithm = args.conv_algorithm;
+  opt.autotune = args.autotune == "on";
   return opt;
+}
+
+std::string candidate_str(const TunedCandidate& c) {
+  return c.impl + (c.algorithm == "direct" ? "" : " " + c.algorithm);
+}
+
+// One line: how many nodes were tuned, how many changed from the default, the build time;
+// then which changes were made (default -> chosen, how often), most frequent first.
+void print_tuning(const TuningReport& r) {
+  std::map<std::string, int> changes;
+  int changed = 0;
+  for (const TunedNode& n : r.nodes) {
+    if (n.chosen == 0) continue;
+    ++changed;
+    ++changes[candidate_str(n.candidates[0]) + " -> " + candidate_str(n.candidates[n.chosen])];
+  }
+  std::printf(
+      "[I] Autotune: %zu node(s) tuned, %d changed from oneDNN's default, %.1f ms of "
+      "build time\n",
+      r.nodes.size(), changed, r.ms);
+  std::vector<std::pair<int, std::string>> sorted;
+  for (const auto& [change, count] : changes) sorted.emplace_back(-count, change);
+  std::sort(sorted.begin(), sorted.end());
+  for (const auto& [count, change] : sorted) {
+    std::printf("[I]   %dx %s\n", -count, change.c_str());
+  }
+}
+
+nlohmann::json tuning_json(const TuningReport& r) {
+  nlohmann::json nodes = nlohmann::json::array();
+  int changed = 0;
+  for (const TunedNode& n : r.nodes) {
+    nlohmann::json candidates = nlohmann::json::array();
+    for (const TunedCandidate& c : n.candidates) {
+      candidates.push_back({{"impl", c.impl}, {"algorithm", c.algorithm}, {"ms", c.ms}});
+    }
+    changed += n.chosen != 0;
+    nodes.push_back({{"node", n.node},
+                     {"op_type", n.op_type},
+                     {"chosen", n.chosen},
+                     {"impl", n.candidates[n.chosen].impl},
+                     {"algorithm", n.candidates[n.chosen].algorithm},
+                     {"candidates", candidates}});
+  }
+  return {{"tuned", r.nodes.size()}, {"changed", changed}, {"ms", r.ms}, {"nodes", nodes}};
 }
 
 // --load-inputs: one run on the given tensors, outputs exported when asked.
@@ -338,6 +387,7 @@ int run_once_on_files(const BenchArgs& args, const Model& model) {
   if (!st.is_ok()) return report({1, st.to_string()});
   std::printf("[I] %s on %s: build %.2f ms, run %.3f ms\n", args.model.c_str(), args.device.c_str(),
               build_ms, ms_since(t0));
+  if (opt.autotune && args.device == "cpu") print_tuning(engine.value()->tuning_report());
   if (!args.export_dir.empty()) {
     st = export_outputs(*engine.value(), outputs.value(), args.export_dir);
     if (!st.is_ok()) return report({1, st.to_string()});
@@ -350,6 +400,7 @@ struct BatchResult {
   double build_ms = 0;
   std::vector<double> latencies_ms;  // sorted
   double total_ms = 0;
+  TuningReport tuning;
 };
 
 std::string cpu_name() {
@@ -401,6 +452,7 @@ int run(const BenchArgs& args) {
     BatchResult r;
     r.batch = batch;
     r.build_ms = ms_since(t0);
+    r.tuning = engine.value()->tuning_report();
     std::mt19937 rng(20240601);
     std::vector<Tensor> inputs;
     for (size_t i = 0; i < shapes->size(); ++i) {
@@ -442,6 +494,7 @@ int run(const BenchArgs& args) {
         "percentile(90%%) = %.4f ms, percentile(99%%) = %.4f ms\n",
         r.latencies_ms.front(), r.latencies_ms.back(), mean, percentile(r.latencies_ms, 50),
         percentile(r.latencies_ms, 90), percentile(r.latencies_ms, 99));
+    if (opt.autotune && args.device == "cpu") print_tuning(r.tuning);
     if (!args.export_dir.empty()) {
       Status st = export_outputs(*engine.value(), outputs.value(), args.export_dir);
       if (!st.is_ok()) return report({1, st.to_string()});
@@ -459,6 +512,7 @@ int run(const BenchArgs& args) {
     j["threads"] = threads;
     j["optimize"] = !args.no_optimize;
     j["conv_algorithm"] = args.conv_algorithm;
+    j["autotune"] = args.autotune;
     j["warmup"] = args.warmup;
     j["iterations"] = args.iterations;
     j["inputs"] = inputs_json;
@@ -466,18 +520,20 @@ int run(const BenchArgs& args) {
     for (const BatchResult& r : results) {
       double mean = 0;
       for (double l : r.latencies_ms) mean += l / static_cast<double>(r.latencies_ms.size());
-      j["results"].push_back(
-          {{"batch", r.batch},
-           {"build_ms", r.build_ms},
-           {"latency_ms",
-            {{"mean", mean},
-             {"min", r.latencies_ms.front()},
-             {"max", r.latencies_ms.back()},
-             {"p50", percentile(r.latencies_ms, 50)},
-             {"p90", percentile(r.latencies_ms, 90)},
-             {"p99", percentile(r.latencies_ms, 99)}}},
-           {"throughput_images_per_s",
-            static_cast<double>(r.batch * args.iterations) / (r.total_ms / 1000.0)}});
+      nlohmann::json result = {
+          {"batch", r.batch},
+          {"build_ms", r.build_ms},
+          {"latency_ms",
+           {{"mean", mean},
+            {"min", r.latencies_ms.front()},
+            {"max", r.latencies_ms.back()},
+            {"p50", percentile(r.latencies_ms, 50)},
+            {"p90", percentile(r.latencies_ms, 90)},
+            {"p99", percentile(r.latencies_ms, 99)}}},
+          {"throughput_images_per_s",
+           static_cast<double>(r.batch * args.iterations) / (r.total_ms / 1000.0)}};
+      if (args.autotune == "on" && args.device == "cpu") result["tuning"] = tuning_json(r.tuning);
+      j["results"].push_back(std::move(result));
     }
     std::ofstream f(args.json);
     f << j.dump(2) << "\n";
@@ -510,6 +566,10 @@ RunFn register_bench_model(CLI::App& app) {
   app.add_option("--conv-algo", args->conv_algorithm,
                  "3x3 convolutions: auto (Winograd where the CPU has it) or direct")
       ->check(CLI::IsMember({"auto", "direct"}));
+  app.add_option("--autotune", args->autotune,
+                 "cpu: time each convolution's oneDNN implementations at build and keep the "
+                 "fastest (on, the default) or keep oneDNN's pick (off)")
+      ->check(CLI::IsMember({"on", "off"}));
   return [args] { return run(*args); };
 }
 

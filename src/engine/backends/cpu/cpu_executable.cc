@@ -171,6 +171,10 @@ class CpuExecutable : public Executable {
 
   const Plan* last_plan() const { return last_plan_; }
 
+  TuningReport tuning_report() const override {
+    return last_plan_ != nullptr ? last_plan_->tuning : TuningReport{};
+  }
+
  private:
   Status plan_for(const std::vector<Shape>& shapes, Plan** out) {
     auto it = plans_.find(shapes);
@@ -212,11 +216,15 @@ class CpuExecutable : public Executable {
     }
     for (int id : g.inputs) host_slot(id, DNNL_MEMORY_NONE);
 
-    PlanBuilder b(plan, engine_, constants_, options_.winograd);
+    PlanOptions plan_options;
+    plan_options.winograd = options_.winograd;
+    plan_options.autotune = options_.autotune;
+    plan_options.stream = &stream_;
+    PlanBuilder b(plan, engine_, constants_, plan_options);
     auto build_node = [&](const Node& node) {
       if (const NativeOp* op = find_native(g, node)) {
         const std::vector<Slot> slots = plan.slots;
-        const size_t steps = plan.steps.size();
+        const size_t steps = plan.steps.size(), tuned = plan.tuning.nodes.size();
         Status st;
         try {
           st = op->build(b, node);
@@ -229,6 +237,7 @@ class CpuExecutable : public Executable {
         }
         plan.slots = slots;  // undo, and run it with the reference instead
         plan.steps.resize(steps);
+        plan.tuning.nodes.resize(tuned);
       }
       Step step;
       step.node = &node;
@@ -254,7 +263,7 @@ class CpuExecutable : public Executable {
       if (f != fusions.end()) {
         const Node& conv = g.nodes[f->second.conv];
         const std::vector<Slot> slots = plan.slots;
-        const size_t steps = plan.steps.size();
+        const size_t steps = plan.steps.size(), tuned = plan.tuning.nodes.size();
         Status st;
         try {
           st = build_conv_sum(b, conv, f->second.sum);
@@ -269,6 +278,7 @@ class CpuExecutable : public Executable {
         }
         plan.slots = slots;
         plan.steps.resize(steps);
+        plan.tuning.nodes.resize(tuned);
         build_node(conv);
       }
       if (skip[n]) continue;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/ir/graph.h"
+#include "medinfer/engine.h"
 
 namespace medinfer::engine::cpu {
 
@@ -52,6 +53,7 @@ struct Plan {
   std::map<int, int> in_place;
   int native_nodes = 0;
   int residual_sums = 0;  // Conv -> Add (-> Relu) run as one convolution
+  TuningReport tuning;    // what autotuning chose (BuildOptions::autotune)
 };
 
 // Constant operands (weights) in a primitive's layout, prepared once and shared by the
@@ -86,14 +88,29 @@ md strided_blocked_desc(const dims& d, const dims& strides, int64_t block, int64
 bool activation_supported(const FusedActivation& a);
 void append_activation(const FusedActivation& a, dnnl::post_ops& ops);
 
+// The BuildOptions a PlanBuilder follows.
+struct PlanOptions {
+  bool winograd = true;  // BuildOptions::winograd
+  // BuildOptions::autotune: candidates are timed on `stream` (required then).
+  bool autotune = false;
+  dnnl::stream* stream = nullptr;
+};
+
 class PlanBuilder {
  public:
   PlanBuilder(Plan& plan, const dnnl::engine& engine, ConstantCache& constants,
-              bool winograd = true)
-      : plan_(plan), engine_(engine), constants_(constants), winograd_(winograd) {}
+              const PlanOptions& options = {})
+      : plan_(plan), engine_(engine), constants_(constants), options_(options) {}
 
   // Whether 3x3 convolutions may use Winograd (BuildOptions::winograd).
-  bool winograd() const { return winograd_; }
+  bool winograd() const { return options_.winograd; }
+  // Where to time candidate implementations (BuildOptions::autotune); null: no tuning.
+  dnnl::stream* tuning_stream() const { return options_.autotune ? options_.stream : nullptr; }
+  // Records a tuned node and the build time its tuning took.
+  void record_tuning(TunedNode node, double ms) {
+    if (node.candidates.size() > 1) plan_.tuning.nodes.push_back(std::move(node));
+    plan_.tuning.ms += ms;
+  }
 
   const Graph& graph() const { return plan_.graph; }
   const dnnl::engine& engine() const { return engine_; }
@@ -148,7 +165,7 @@ class PlanBuilder {
   Plan& plan_;
   const dnnl::engine& engine_;
   ConstantCache& constants_;
-  bool winograd_ = true;
+  PlanOptions options_;
 };
 
 // One natively run op type: static checks on the shape-inferred graph (a batch dimension

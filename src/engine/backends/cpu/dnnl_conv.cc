@@ -2,8 +2,10 @@
 // convolution / deconvolution with bias and the fused activation as a post-op. Source,
 // weights and destination layouts are left to oneDNN; weights are reordered once.
 #include <array>
+#include <chrono>
 
 #include "engine/backends/cpu/cpu_plan.h"
+#include "engine/backends/cpu/dnnl_autotune.h"
 #include "engine/ops/conv_attrs.h"
 
 namespace medinfer::engine::cpu {
@@ -167,6 +169,80 @@ dnnl::algorithm conv_algorithm(const PlanBuilder& b, const ConvAttrs& a) {
   return dnnl::algorithm::convolution_winograd;
 }
 
+const char* algorithm_name(dnnl::algorithm al) {
+  return al == dnnl::algorithm::convolution_winograd ? "winograd" : "direct";
+}
+
+// What tune_conv needs besides the node: the default (oneDNN's first implementation of
+// `algorithm`), the algorithms allowed, the attributes and the operands as given.
+struct ConvTuning {
+  const dnnl::convolution_forward::primitive_desc& pd;
+  dnnl::algorithm algorithm;
+  std::vector<dnnl::algorithm> algorithms;
+  const dnnl::primitive_attr& attr;
+  const Tensor& weights;
+  const md& weights_plain;
+  const Tensor* bias;
+};
+
+// BuildOptions::autotune: every implementation of the allowed algorithms in the default's
+// source and destination layouts (the plan around the node stays as it is), timed; returns
+// the fastest. `desc(algorithm)` makes the convolution descriptor with those layouts. Any
+// oneDNN error keeps the default: tuning is only an optimization.
+template <typename MakeDesc>
+dnnl::convolution_forward::primitive_desc tune_conv(PlanBuilder& b, const Node& node,
+                                                    const ConvTuning& t, dnnl::stream& stream,
+                                                    const MakeDesc& desc) {
+  using Pd = dnnl::convolution_forward::primitive_desc;
+  const auto t0 = std::chrono::steady_clock::now();
+  TunedNode tuned;
+  std::vector<Pd> pds{t.pd};
+  try {
+    std::vector<Candidate> candidates{{t.pd, algorithm_name(t.algorithm)}};
+    const std::string first = t.pd.impl_info_str();
+    for (dnnl::algorithm al : t.algorithms) {
+      for (Candidate& c : implementations<Pd>(desc(al), t.attr, b.engine(), algorithm_name(al))) {
+        const bool same = al == t.algorithm && first == c.pd.impl_info_str();
+        if (!same && c.pd.src_desc(0) == t.pd.src_desc() && c.pd.dst_desc(0) == t.pd.dst_desc()) {
+          pds.emplace_back(c.pd.get());
+          candidates.push_back(std::move(c));
+        }
+      }
+    }
+    if (candidates.size() > 1) {
+      const dnnl::engine& engine = b.engine();
+      dnnl::memory w_plain(t.weights_plain, engine, const_cast<void*>(t.weights.data()));
+      tuned = time_and_pick(
+          candidates,
+          [&](const dnnl::primitive_desc& pd) {
+            dnnl::memory w(pd.weights_desc(0), engine);
+            dnnl::reorder(w_plain, w).execute(stream, w_plain, w);
+            stream.wait();
+            std::unordered_map<int, dnnl::memory> args{
+                {DNNL_ARG_SRC, scratch_memory(pd.src_desc(0), engine)},
+                {DNNL_ARG_WEIGHTS, w},
+                {DNNL_ARG_DST, scratch_memory(pd.dst_desc(0), engine)}};
+            if (t.bias != nullptr) {
+              args[DNNL_ARG_BIAS] =
+                  dnnl::memory(pd.weights_desc(1), engine, const_cast<void*>(t.bias->data()));
+            }
+            return args;
+          },
+          stream);
+      tuned.node =
+          node.name.empty() ? std::string("#").append(std::to_string(node.index)) : node.name;
+      tuned.op_type = node.op_type;
+    }
+  } catch (const dnnl::error&) {
+    tuned = TunedNode();
+  }
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const size_t chosen = tuned.chosen;
+  b.record_tuning(std::move(tuned), ms);
+  return pds[chosen];
+}
+
 // `sum`: the residual Add (and activation) fused in; null for a plain Conv/ConvTranspose.
 Status build_conv_impl(PlanBuilder& b, const Node& node, const ResidualSum* sum) {
   const bool transposed = node.op_type == "ConvTranspose";
@@ -255,25 +331,38 @@ Status build_conv_impl(PlanBuilder& b, const Node& node, const ResidualSum* sum)
   md src_md, w_md, dst_md;
   if (!transposed) {
     const dnnl::algorithm algo = conv_algorithm(b, a);
+    auto conv_desc = [&](dnnl::algorithm al, const md& src, const md& dst) {
+      return dnnl::convolution_forward::desc(prop, al, src, w_any, bias_md, dst, strides, dilates,
+                                             pad_l, pad_r);
+    };
     auto make_pd = [&](dnnl::algorithm al, const md& dst) {
-      dnnl::convolution_forward::desc d(prop, al, src_any, w_any, bias_md, dst, strides, dilates,
-                                        pad_l, pad_r);
-      return dnnl::convolution_forward::primitive_desc(d, attr, b.engine());
+      return dnnl::convolution_forward::primitive_desc(conv_desc(al, src_any, dst), attr,
+                                                       b.engine());
     };
     dnnl::convolution_forward::primitive_desc pd;
+    dnnl::algorithm used = algo;
     try {
       pd = make_pd(algo, dst_any);
     } catch (const dnnl::error&) {
       if (algo == dnnl::algorithm::convolution_direct) throw;
-      pd = make_pd(dnnl::algorithm::convolution_direct, dst_any);  // no kernel for this shape
+      used = dnnl::algorithm::convolution_direct;  // no kernel for this shape
+      pd = make_pd(used, dst_any);
     }
     if (in_place && pd.dst_desc() != residual.get_desc() &&
         channel_block(residual.get_desc()) > 1) {
       // Ask for the residual's (blocked) layout so that the sum can stay in place.
       try {
-        pd = make_pd(algo, residual.get_desc());
+        pd = make_pd(used, residual.get_desc());
       } catch (const dnnl::error&) {
       }
+    }
+    if (dnnl::stream* stream = b.tuning_stream()) {
+      std::vector<dnnl::algorithm> algos{dnnl::algorithm::convolution_direct};
+      if (algo == dnnl::algorithm::convolution_winograd) algos.push_back(algo);
+      ConvTuning t{pd, used, algos, attr, w, w_plain, bias};
+      pd = tune_conv(b, node, t, *stream, [&](dnnl::algorithm al) {
+        return conv_desc(al, pd.src_desc(), pd.dst_desc());
+      });
     }
     src_md = pd.src_desc();
     w_md = pd.weights_desc();
