@@ -23,8 +23,8 @@ struct Candidate {
 };
 
 // Every implementation oneDNN offers for op descriptor `d` (its first pick, then each
-// next_impl()), labelled `algorithm`, once per name (oneDNN 2.6 lists some several times),
-// except the reference ("ref") ones: plain loops, never the fastest and slow enough to
+// next_impl()) for the same instruction set, labelled `algorithm`, once per name (oneDNN 2.6
+// lists some several times), except the reference ("ref") ones: plain loops, never the fastest and slow enough to
 // dominate the build time. None when oneDNN has no implementation at all. PrimitiveDesc is
 // e.g. dnnl::convolution_forward::primitive_desc.
 template <typename PrimitiveDesc, typename OpDesc>
@@ -34,10 +34,16 @@ std::vector<Candidate> implementations(const OpDesc& d, const dnnl::primitive_at
   PrimitiveDesc pd(d, attr, engine, /*allow_empty=*/true);
   if (!pd) return out;
   std::set<std::string> seen;
+  // Only kernels for the first pick's instruction set ("...:avx512_core"): an older ISA's
+  // kernel (sse41 next to avx2) cannot be faster, and on a loaded machine timing noise
+  // would sometimes pick it.
+  const auto isa = [](const std::string& impl) { return impl.substr(impl.rfind(':') + 1); };
+  const std::string first_isa = isa(pd.impl_info_str());
   do {
     // A copy keeps this implementation: next_impl() replaces only pd's own handle.
     const std::string impl = pd.impl_info_str();
-    if (impl.find("ref") == std::string::npos && seen.insert(impl).second) {
+    if (impl.find("ref") == std::string::npos && isa(impl) == first_isa &&
+        seen.insert(impl).second) {
       out.push_back({pd, algorithm});
     }
   } while (pd.next_impl());
