@@ -10,7 +10,7 @@
 #   bash bench/bundle_dicom_load.sh [--xz] [--wheels DIR] BUILD OUTDIR SERIES_DIR[:MAX_FILES] ...
 # SERIES_DIR:N copies only the first N files by name (a contiguous part of a series) and
 # names the folder <name>-N. --xz stores each series as data/<name>.tar.xz (unpacked by
-# run_dicom_load_bundle.sh), for transfer limits. --wheels copies DIR/*.whl (pydicom and
+# run_dicom_load_bundle.sh), and lib/ as lib.tar.xz, for transfer limits. --wheels copies DIR/*.whl (pydicom and
 # its plugins built for the target's python3) into OUTDIR/wheels. OUTDIR/COMMIT records
 # $COMMIT, else git's HEAD (-dirty when tracked files differ).
 set -euo pipefail
@@ -32,8 +32,10 @@ BIN=$BUILD/bench/dicom_load_bench
 rm -rf "$OUT"
 mkdir -p "$OUT/lib" "$OUT/data"
 cp "$BIN" "$OUT/"
+# Every shared library but the C/C++ runtime, zlib and libxml2 (with its ICU): the bench
+# links the whole medinfer library (oneDNN, protobuf, ... come along).
 ldd "$BIN" | awk '$3 ~ /^\// {print $3}' |
-  grep -E 'libdcm|libof|liboflog|libijg|libopenjp2|libcudart' |
+  grep -vE '/(libc|libm|libstdc\+\+|libgcc_s|ld-linux[^/]*|libpthread|libdl|librt|libz|libxml2|libicu[a-z]*|liblzma)\.so' |
   while read -r lib; do cp -L "$lib" "$OUT/lib/"; done
 dict=$(strings "$(ldd "$BIN" | awk '/libdcmdata/ {print $3}')" | grep -m1 -o '/[^:]*dicom\.dic' || true)
 [[ -n $dict && -f $dict ]] && cp "$dict" "$OUT/dicom.dic"
@@ -56,6 +58,10 @@ for spec in "$@"; do
     rm -rf "${OUT:?}/data/$name"
   fi
 done
+if [[ $XZ == 1 ]]; then
+  tar -C "$OUT" -cf - lib | xz -6 -T0 >"$OUT/lib.tar.xz"
+  rm -rf "${OUT:?}/lib"
+fi
 if [[ -z ${COMMIT:-} ]]; then
   COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
   [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]] && COMMIT=$COMMIT-dirty

@@ -9,7 +9,7 @@
 #   bash bench/run_dicom_load_bundle.sh BUNDLE OUT
 # BUNDLE may also hold wheels/*.whl (pydicom, numpy, pylibjpeg, pylibjpeg-openjpeg,
 # python-gdcm for the target's python3) and data/*.tar.xz (series packed to fit a transfer
-# limit); both are unpacked into BUNDLE first. Environment: SERIES (comma list, default every
+# limit) and lib.tar.xz; both are unpacked into BUNDLE first. Environment: SERIES (comma list, default every
 # BUNDLE/data/*/ct), PYDICOM_PLUGIN_SERIES (compressed series also run with
 # --plugin pylibjpeg), NATIVE_SERIES (also loaded to int16; default the 4dlung* ones),
 # ROUNDS (3), REPS (5), THREADS (1,<nproc>), COMMIT.
@@ -29,6 +29,8 @@ for w in glob.glob(os.path.join(b, "wheels", "*.whl")):
     zipfile.ZipFile(w).extractall(os.path.join(b, "pylib"))
 for t in glob.glob(os.path.join(b, "data", "*.tar.xz")):
     tarfile.open(t).extractall(os.path.join(b, "data"))
+if os.path.exists(os.path.join(b, "lib.tar.xz")):
+    tarfile.open(os.path.join(b, "lib.tar.xz")).extractall(b)
 PY
 export LD_LIBRARY_PATH=$BUNDLE/lib DCMDICTPATH=$BUNDLE/dicom.dic PYTHONPATH=$BUNDLE/pylib
 if [[ -z ${SERIES:-} ]]; then

@@ -52,7 +52,14 @@ void ThreadPool::worker_loop() {
   }
 }
 
-void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {
+ThreadPool& ThreadPool::shared() {
+  // Never destroyed: workers may still wait on it while static objects go away at exit.
+  static ThreadPool* pool = new ThreadPool(0);
+  return *pool;
+}
+
+void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t)>& fn,
+                              int max_threads) {
   if (n <= 0) return;
   struct Shared {
     std::atomic<int64_t> next{0};
@@ -71,6 +78,7 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t)>& fn)
     }
   };
   int helpers = static_cast<int>(std::min<int64_t>(n - 1, size()));
+  if (max_threads > 0) helpers = std::min(helpers, max_threads - 1);
   for (int h = 0; h < helpers; ++h) submit(drain);
   drain();
   std::unique_lock<std::mutex> lock(shared->mu);

@@ -66,11 +66,10 @@ Status load_into(const SeriesInfo& series, const VolumePlan& plan, const LoadOpt
       // Native grayscale pixel data is read directly; everything else through one DCMTK open.
       const bool direct = has_direct_pixels(im);
       if (direct && im.samples_per_pixel == 1) {
-        if (options.read_method != ReadMethod::kPread && can_map_pixels(im)) {
+        if (options.read_method == ReadMethod::kMmap && can_map_pixels(im)) {
           bool map_failed = false;
-          Status mapped =
-              load_native_mapped(im, task.slices, plan, options, dst, slice_voxels, &map_failed);
-          if (!map_failed || options.read_method == ReadMethod::kMmap) return mapped;
+          return load_native_mapped(im, task.slices, plan, options, dst, slice_voxels,
+                                    &map_failed);
         }
         return load_native_pread(im, task.slices, plan, options, dst, slice_voxels);
       }
@@ -106,8 +105,7 @@ Status load_into(const SeriesInfo& series, const VolumePlan& plan, const LoadOpt
   if (threads <= 1 || tasks.size() <= 1) {
     for (size_t t = 0; t < tasks.size(); ++t) run_task(static_cast<int64_t>(t));
   } else {
-    ThreadPool pool(std::min<int>(threads, static_cast<int>(tasks.size())));
-    pool.parallel_for(static_cast<int64_t>(tasks.size()), run_task);
+    ThreadPool::shared().parallel_for(static_cast<int64_t>(tasks.size()), run_task, threads);
   }
   return first_error;
 }

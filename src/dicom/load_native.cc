@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "core/mapped_file.h"
 #include "dicom/frame_decode.h"
@@ -20,9 +22,15 @@ namespace {
 // size would come from mmap, with its page faults, every time.
 constexpr size_t kChunkBytes = 128 * 1024;
 
+// Page-aligned: the kernel's copy (`rep movsb`) into a 16-byte-aligned block, what malloc
+// returns for this size, ran 3-4x slower on the AMD development VM.
 uint8_t* chunk_buffer() {
-  static thread_local std::vector<uint8_t> buffer(kChunkBytes);
-  return buffer.data();
+  struct Free {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  static thread_local std::unique_ptr<uint8_t, Free> buffer(
+      static_cast<uint8_t*>(std::aligned_alloc(4096, kChunkBytes)));
+  return buffer.get();
 }
 
 Status ends_early(const ImageInfo& im) {

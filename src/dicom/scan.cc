@@ -127,10 +127,9 @@ Result<ScanResult> scan(const std::vector<std::string>& paths, const ScanOptions
   result.files_seen = static_cast<int64_t>(files.size());
 
   std::vector<Result<ImageInfo>> headers(files.size(), Result<ImageInfo>(internal_error("unread")));
-  ThreadPool pool(std::min<int>(ThreadPool::resolve_threads(options.threads),
-                                std::max<int>(1, static_cast<int>(files.size()))));
-  pool.parallel_for(static_cast<int64_t>(files.size()),
-                    [&](int64_t i) { headers[i] = read_header(files[i]); });
+  ThreadPool::shared().parallel_for(
+      static_cast<int64_t>(files.size()), [&](int64_t i) { headers[i] = read_header(files[i]); },
+      ThreadPool::resolve_threads(options.threads));
 
   std::map<std::pair<std::string, std::string>, SeriesInfo> groups;
   for (size_t i = 0; i < files.size(); ++i) {

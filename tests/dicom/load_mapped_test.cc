@@ -1,4 +1,4 @@
-// Mapped reads (ReadMethod::kMmap, the default through kAuto) against pread: the same
+// Mapped reads (ReadMethod::kMmap; kAuto reads with pread) against pread: the same
 // volumes bit for bit on real series, including bits stored below bits allocated with
 // garbage above the high bit, multi-frame files, MONOCHROME1 and rescales that are not whole
 // numbers; the same errors for files that shrank after the scan.
