@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "dicom/header_rules.h"
@@ -212,19 +213,32 @@ bool read_element(HeadBytes& f, uint64_t pos, bool explicit_vr, Element& e) {
 // Sequences are walked, not skipped blindly: DCMTK parses their items, and rejects a file
 // whose item contents overrun the item, so this reader must see the same. The walk checks
 // structure only (lengths, delimiters, nesting); it reads no values.
+// Implicit VR: whether the data dictionary calls standard tag `tag` a sequence. Answers are
+// kept per thread, so a series scan takes the dictionary's (process-wide) read lock once per
+// new tag and thread instead of once per file, and skips DCMTK's linear search of repeating
+// tags for every element: on 16 threads that lock's cache line was contended by every file.
+bool dictionary_says_sequence(uint32_t tag) {
+  static thread_local std::unordered_map<uint32_t, bool> known;
+  const auto it = known.find(tag);
+  if (it != known.end()) return it->second;
+  const DcmDataDictionary& dict = dcmDataDict.rdlock();
+  const DcmDictEntry* entry = dict.findEntry(
+      DcmTagKey(static_cast<uint16_t>(tag >> 16), static_cast<uint16_t>(tag & 0xFFFF)), nullptr);
+  const bool sq = entry != nullptr && entry->getEVR() == EVR_SQ;
+  dcmDataDict.rdunlock();
+  known.emplace(tag, sq);
+  return sq;
+}
+
 struct Walker {
   HeadBytes& f;
   bool explicit_vr;
-  const DcmDataDictionary* dict;  // implicit VR: which defined-length elements are SQ
 
   // Whether the element at hand holds items DCMTK would parse.
   bool is_sequence(const Element& e) const {
     if (explicit_vr) return std::memcmp(e.vr, "SQ", 2) == 0;
-    const uint16_t group = static_cast<uint16_t>(e.tag >> 16);
-    if (group & 1) return false;  // private: DCMTK needs the creator; decided by caller
-    const DcmDictEntry* entry =
-        dict->findEntry(DcmTagKey(group, static_cast<uint16_t>(e.tag & 0xFFFF)), nullptr);
-    return entry != nullptr && entry->getEVR() == EVR_SQ;
+    if ((e.tag >> 16) & 1) return false;  // private: DCMTK needs the creator; decided by caller
+    return dictionary_says_sequence(e.tag);
   }
 
   // A private implicit-VR element that may hold items (DCMTK's private dictionary may know
@@ -422,18 +436,9 @@ std::optional<ImageInfo> read_native_header(const std::string& path) {
     if (p == nullptr || known_vr(p + 4)) return std::nullopt;
   }
 
-  // Implicit VR: the data dictionary says which elements are sequences (read-locked once).
-  struct DictLock {
-    const DcmDataDictionary* dict = nullptr;
-    ~DictLock() {
-      if (dict != nullptr) dcmDataDict.rdunlock();
-    }
-  } lock;
-  if (!explicit_vr) {
-    if (!dcmDataDict.isDictionaryLoaded()) return std::nullopt;
-    lock.dict = &dcmDataDict.rdlock();
-  }
-  Walker walker{f, explicit_vr, lock.dict};
+  // Implicit VR: the data dictionary says which elements are sequences.
+  if (!explicit_vr && !dcmDataDict.isDictionaryLoaded()) return std::nullopt;
+  Walker walker{f, explicit_vr};
   std::array<Value, kFieldCount> values{};
   Element pixel;
   bool found_pixels = false;
