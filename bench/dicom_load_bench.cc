@@ -495,9 +495,9 @@ json bench_raw(const SeriesMeta& m, int threads, bool into_memory, const Args& a
         [&](int64_t i) {
           static thread_local ReadBuffer buf;  // one per thread, kept: stays in L2
           const size_t k = static_cast<size_t>(i);
-          read_bytes += into_memory ? read_into(files[k], series_buffer.data + slot[k],
-                                                slot[k + 1] - slot[k])
-                                    : read_whole(files[k], buf);
+          read_bytes +=
+              into_memory ? read_into(files[k], series_buffer.data + slot[k], slot[k + 1] - slot[k])
+                          : read_whole(files[k], buf);
         },
         threads);
     const double dt = seconds_since(t0);

@@ -75,7 +75,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   echo "== round $r/$ROUNDS"
   loadavg
   "$BIN" --series "$(join "${ALL[@]}")" --threads "$THREADS" --reps "$REPS" \
-    --mode medinfer,cold,reuse,raw --json "$R/medinfer.json" --commit "$COMMIT"
+    --mode medinfer,cold,reuse,raw,rawmem --json "$R/medinfer.json" --commit "$COMMIT"
   # int16 HU (exact for CT: whole-number rescale), half the bytes to write and to upload.
   "$BIN" --series "${ALL[0]}" --threads "$THREADS" --reps "$REPS" --mode medinfer,cold,reuse \
     --output int16 --json "$R/medinfer_int16.json" --commit "$COMMIT"

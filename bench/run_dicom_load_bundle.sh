@@ -45,7 +45,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   mkdir -p "$R"
   la
   "$BUNDLE/dicom_load_bench" --series "$SERIES" --threads "$THREADS" --reps "$REPS" \
-    --mode medinfer,cold,reuse,raw --json "$R/medinfer.json" --commit "$COMMIT"
+    --mode medinfer,cold,reuse,raw,rawmem --json "$R/medinfer.json" --commit "$COMMIT"
   la
   if [[ -n $NATIVE_SERIES ]]; then
     "$BUNDLE/dicom_load_bench" --series "$NATIVE_SERIES" --threads "$THREADS" --reps "$REPS" \

@@ -58,8 +58,7 @@ ThreadPool& ThreadPool::shared() {
   return *pool;
 }
 
-void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t)>& fn,
-                              int max_threads) {
+void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t)>& fn, int max_threads) {
   if (n <= 0) return;
   struct Shared {
     std::atomic<int64_t> next{0};

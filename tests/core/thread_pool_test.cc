@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <set>
-#include <chrono>
 #include <thread>
 #include <vector>
 

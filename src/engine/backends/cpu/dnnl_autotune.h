@@ -24,9 +24,9 @@ struct Candidate {
 
 // Every implementation oneDNN offers for op descriptor `d` (its first pick, then each
 // next_impl()) for the same instruction set, labelled `algorithm`, once per name (oneDNN 2.6
-// lists some several times), except the reference ("ref") ones: plain loops, never the fastest and slow enough to
-// dominate the build time. None when oneDNN has no implementation at all. PrimitiveDesc is
-// e.g. dnnl::convolution_forward::primitive_desc.
+// lists some several times), except the reference ("ref") ones: plain loops, never the fastest and
+// slow enough to dominate the build time. None when oneDNN has no implementation at all.
+// PrimitiveDesc is e.g. dnnl::convolution_forward::primitive_desc.
 template <typename PrimitiveDesc, typename OpDesc>
 std::vector<Candidate> implementations(const OpDesc& d, const dnnl::primitive_attr& attr,
                                        const dnnl::engine& engine, const std::string& algorithm) {
