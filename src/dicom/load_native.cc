@@ -82,14 +82,7 @@ Status pread_typed(const ImageInfo& im, const std::vector<size_t>& slices, const
       Out* out = dst + s * slice_voxels + done;
       if (fused) {
         // Bits picked out in registers: no in-place normalize pass over the chunk.
-        FusedJob job{.samples = chunk,
-                     .n = count,
-                     .stored = stored_dtype(im),
-                     .bits = {im.bits_stored, im.high_bit},
-                     .map = map,
-                     .output = options.output,
-                     .out = out,
-                     .ok = false};
+        FusedJob job = fused_job(im, chunk, count, map, options.output, out);
         fused_convert(&job);
         if (job.ok) {
           done += count;
@@ -144,14 +137,7 @@ Status mapped_typed(const ImageInfo& im, const MappedFile& file, int64_t first_f
     const uint8_t* frame = file.data() + static_cast<size_t>(ref.frame - first_frame) * bytes;
     Out* out = dst + s * slice_voxels;
     if (map.whole) {
-      FusedJob job{.samples = frame,
-                   .n = slice_voxels,
-                   .stored = stored_dtype(im),
-                   .bits = {im.bits_stored, im.high_bit},
-                   .map = map,
-                   .output = options.output,
-                   .out = out,
-                   .ok = false};
+      FusedJob job = fused_job(im, frame, slice_voxels, map, options.output, out);
       MI_RETURN_IF_ERROR(file.guarded(fused_convert, &job));
       if (job.ok) continue;
     }

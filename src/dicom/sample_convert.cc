@@ -100,6 +100,18 @@ bool fusable(const ImageInfo& im) {
          im.high_bit < im.bits_allocated;
 }
 
+FusedJob fused_job(const ImageInfo& im, const void* samples, size_t n, const SliceMap& map,
+                   DType output, void* out) {
+  return {.samples = samples,
+          .n = n,
+          .stored = stored_dtype(im),
+          .bits = {im.bits_stored, im.high_bit},
+          .map = map,
+          .output = output,
+          .out = out,
+          .ok = false};
+}
+
 void fused_convert(void* p) {
   FusedJob& job = *static_cast<FusedJob*>(p);
   switch (job.stored) {

@@ -48,4 +48,8 @@ struct FusedJob {
 // Runs a FusedJob (its argument is a FusedJob*); map.whole must hold.
 void fused_convert(void* job);
 
+// The job converting `n` stored samples of `image` at `samples` to `out` (of type output).
+FusedJob fused_job(const ImageInfo& image, const void* samples, size_t n, const SliceMap& map,
+                   DType output, void* out);
+
 }  // namespace medinfer::dicom
