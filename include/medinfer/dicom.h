@@ -106,7 +106,7 @@ struct ScanResult {
 };
 
 struct ScanOptions {
-  int threads = 0;        // 0 = all hardware threads
+  int threads = 0;        // 0 = all hardware threads (at most that: the shared pool)
   bool recursive = true;  // descend into folders
 };
 
@@ -167,7 +167,7 @@ struct LoadOptions {
   DType output = DType::kFloat32;        // kFloat32, or kInt16 when every value fits exactly
   bool apply_rescale = true;             // stored values * slope + intercept (HU for CT)
   bool allow_irregular_spacing = false;  // else gaps and uneven spacing fail the load
-  int threads = 0;                       // 0 = all hardware threads
+  int threads = 0;                       // 0 = all; at most the hardware threads
   ReadMethod read_method = ReadMethod::kAuto;
 };
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -110,6 +111,17 @@ void load_series(const dicom::SeriesInfo& series, const dicom::LoadOptions& opti
                  static_cast<long long>(voxels));
     std::abort();
   }
+  // Differential: the mapped read must give the same bytes (or fail too).
+  if (options.read_method == dicom::ReadMethod::kMmap) {
+    dicom::LoadOptions pread = options;
+    pread.read_method = dicom::ReadMethod::kPread;
+    auto ref = dicom::load(series, pread);
+    if (ref.is_ok() != volume.is_ok() ||
+        (ref.is_ok() && std::memcmp(ref->data<void>(), volume->data<void>(), ref->bytes()) != 0)) {
+      std::fprintf(stderr, "mmap and pread loads disagree\n");
+      std::abort();
+    }
+  }
 }
 
 }  // namespace
@@ -155,6 +167,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.apply_rescale = (knobs & 2) == 0;
   options.allow_irregular_spacing = (knobs & 4) != 0;
   options.threads = 1;
+  if ((knobs & 8) != 0) options.read_method = dicom::ReadMethod::kMmap;
   dicom::ScanOptions scan_options;
   scan_options.threads = 1;
 
