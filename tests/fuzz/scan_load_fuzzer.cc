@@ -8,7 +8,9 @@
 //
 // Besides ASan/UBSan reports, any StatusCode::kInternal ("a bug in medinfer") aborts, and
 // so does a loaded volume whose size disagrees with its plan, and a header the native fast
-// path accepts but DCMTK's reader rejects or reads differently (differential check).
+// path accepts but DCMTK's reader rejects or reads differently (differential check), and
+// a load through the file mapping (ReadMethod::kMmap, one knob bit) whose bytes or status
+// differ from the pread load's.
 #include <unistd.h>
 
 #include <algorithm>
