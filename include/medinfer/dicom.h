@@ -151,7 +151,7 @@ struct VolumePlan {
 // the same whichever method reads them.
 enum class ReadMethod {
   // The faster where measured: pread. On the 16-core Xeon (docs/BENCHMARKS.md) mapping
-  // was no faster at 1 thread and 2-4x slower at 16 (every mmap/munmap takes the process's
+  // was mixed at 1 thread and 2-4x slower at 16 (every mmap/munmap takes the process's
   // address-space lock and flushes the other cores' TLBs), and slower on the 2-core VM.
   kAuto,
   // pread in cache-sized chunks, converted while in cache (the kernel copies every byte).

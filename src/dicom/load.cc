@@ -67,8 +67,7 @@ Status load_into(const SeriesInfo& series, const VolumePlan& plan, const LoadOpt
       const bool direct = has_direct_pixels(im);
       if (direct && im.samples_per_pixel == 1) {
         if (options.read_method == ReadMethod::kMmap && can_map_pixels(im)) {
-          bool map_failed = false;
-          return load_native_mapped(im, task.slices, plan, options, dst, slice_voxels, &map_failed);
+          return load_native_mapped(im, task.slices, plan, options, dst, slice_voxels);
         }
         return load_native_pread(im, task.slices, plan, options, dst, slice_voxels);
       }

@@ -164,8 +164,7 @@ bool can_map_pixels(const ImageInfo& im) {
 
 Status load_native_mapped(const ImageInfo& im, const std::vector<size_t>& slices,
                           const VolumePlan& plan, const LoadOptions& options, void* dst,
-                          size_t slice_voxels, bool* map_failed) {
-  *map_failed = false;
+                          size_t slice_voxels) {
   if (slices.empty()) return Status::ok();
   // Map only the frames this task reads (a multi-frame file is split between threads).
   int64_t first = plan.slices[slices.front()].frame, last = first;
@@ -181,7 +180,6 @@ Status load_native_mapped(const ImageInfo& im, const std::vector<size_t>& slices
                               static_cast<size_t>(last - first + 1) * bytes, /*populate=*/true);
   if (!file.is_ok()) {
     if (file.status().code() == StatusCode::kCorrupt) return ends_early(im);
-    *map_failed = true;
     return file.status();
   }
   if (options.output == DType::kFloat32) {

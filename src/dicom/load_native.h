@@ -20,12 +20,11 @@ Status load_native_pread(const ImageInfo& image, const std::vector<size_t>& slic
 // offset aligned for its sample type.
 bool can_map_pixels(const ImageInfo& image);
 
-// The same through a mapping of the file (can_map_pixels(image) must hold). *map_failed is
-// set when the file could not be mapped at all (nothing was written): the caller may fall
-// back to pread. A file shorter than at scan, or one that shrinks while it is read, is
-// kCorrupt naming the file, without a crash.
+// The same through a mapping of the file (can_map_pixels(image) must hold). A file that
+// cannot be mapped is an error naming it; one shorter than at scan, or one that shrinks
+// while it is read, is kCorrupt naming the file, without a crash.
 Status load_native_mapped(const ImageInfo& image, const std::vector<size_t>& slices,
                           const VolumePlan& plan, const LoadOptions& options, void* dst,
-                          size_t slice_voxels, bool* map_failed);
+                          size_t slice_voxels);
 
 }  // namespace medinfer::dicom

@@ -358,6 +358,14 @@ void expect_valid_tuning(const TuningReport& r, const Graph& g, bool winograd) {
       EXPECT_TRUE(c.algorithm == "direct" || (winograd && c.algorithm == "winograd"))
           << c.algorithm;
     }
+    // One instruction set per algorithm: the first pick's (no sse41 kernel next to avx2).
+    const auto isa = [](const std::string& impl) { return impl.substr(impl.rfind(':') + 1); };
+    for (const TunedCandidate& c : n.candidates) {
+      const auto first =
+          std::find_if(n.candidates.begin(), n.candidates.end(),
+                       [&](const TunedCandidate& f) { return f.algorithm == c.algorithm; });
+      EXPECT_EQ(isa(c.impl), isa(first->impl)) << c.impl << " next to " << first->impl;
+    }
     const double ms = n.candidates[n.chosen].ms;
     EXPECT_TRUE(ms > 0.0 && std::isfinite(ms)) << ms;
   }
