@@ -49,6 +49,16 @@ struct Chain {
     return m;
   }
 
+  void add_conv(const dnnl::convolution_forward::primitive_desc& pd, const memory& src,
+                const memory& dst) {
+    steps.push_back({dnnl::convolution_forward(pd),
+                     {{DNNL_ARG_SRC, src},
+                      {DNNL_ARG_WEIGHTS, filled(pd.weights_desc())},
+                      {DNNL_ARG_BIAS, filled(pd.bias_desc())},
+                      {DNNL_ARG_DST, dst}},
+                     pd.impl_info_str()});
+  }
+
   // Conv (+ bias, ReLU) from channels-last `src`; returns its channels-last output.
   memory conv(const memory& src, int64_t oc, int64_t k, int64_t s) {
     const memory::dims sd = src.get_desc().dims();
@@ -72,12 +82,7 @@ struct Chain {
         const memory back = filled(memory::desc(dd, kF32, tag::nhwc));
         steps.push_back(
             {dnnl::reorder(src, in), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, in}}, "reorder"});
-        steps.push_back({dnnl::convolution_forward(pd),
-                         {{DNNL_ARG_SRC, in},
-                          {DNNL_ARG_WEIGHTS, filled(pd.weights_desc())},
-                          {DNNL_ARG_BIAS, filled(pd.bias_desc())},
-                          {DNNL_ARG_DST, out}},
-                         pd.impl_info_str()});
+        add_conv(pd, in, out);
         steps.push_back(
             {dnnl::reorder(out, back), {{DNNL_ARG_FROM, out}, {DNNL_ARG_TO, back}}, "reorder"});
         return back;
@@ -90,12 +95,7 @@ struct Chain {
                                       memory::desc(dd, kF32, tag::nhwc), st, dil, pad, pad);
     dnnl::convolution_forward::primitive_desc pd(d, attr, engine);
     const memory out = filled(pd.dst_desc());
-    steps.push_back({dnnl::convolution_forward(pd),
-                     {{DNNL_ARG_SRC, src},
-                      {DNNL_ARG_WEIGHTS, filled(pd.weights_desc())},
-                      {DNNL_ARG_BIAS, filled(pd.bias_desc())},
-                      {DNNL_ARG_DST, out}},
-                     pd.impl_info_str()});
+    add_conv(pd, src, out);
     return out;
   }
 
