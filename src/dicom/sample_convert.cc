@@ -114,23 +114,14 @@ FusedJob fused_job(const ImageInfo& im, const void* samples, size_t n, const Sli
 
 void fused_convert(void* p) {
   FusedJob& job = *static_cast<FusedJob*>(p);
-  switch (job.stored) {
-    case DType::kUInt8:
-      job.ok = fused_typed<uint8_t>(job);
-      break;
-    case DType::kInt8:
-      job.ok = fused_typed<int8_t>(job);
-      break;
-    case DType::kUInt16:
-      job.ok = fused_typed<uint16_t>(job);
-      break;
-    case DType::kInt16:
-      job.ok = fused_typed<int16_t>(job);
-      break;
-    default:
-      job.ok = false;
-      break;
-  }
+  job.ok = visit_dtype(job.stored, [&](auto tag) {
+    using In = decltype(tag);
+    if constexpr (sizeof(In) <= 2 && !std::is_same_v<In, bool>) {
+      return fused_typed<In>(job);
+    } else {
+      return false;
+    }
+  });
 }
 
 }  // namespace medinfer::dicom
