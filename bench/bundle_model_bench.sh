@@ -2,7 +2,8 @@
 # Packs what bench/run_model_bench.sh needs on a machine without the project's packages (the
 # GPU machine: Ubuntu 24.04, python3 with onnx, onnxruntime, torch, torchvision; no internet):
 #   DIR/medinfer.tar.xz   the medinfer CLI and its non-system libraries, by
-#                         /work/shared/tools/device-bundle.sh (bin/, lib/, env.sh)
+#                         ../shared/tools/device-bundle.sh beside the checkout, or
+#                         $DEVICE_BUNDLE (bin/, lib/, env.sh)
 #   DIR/scripts/          make_unet2d.py, export_resnet50.py, ort_bench_model.py,
 #                         report_model_bench.py (the models themselves are made there: too big
 #                         to send)
@@ -19,7 +20,7 @@ cd "$ROOT"
 BUILD=${1:-build}
 OUT=${2:-.dev/model-bench}
 BIN=$BUILD/tools/medinfer/medinfer
-DEVICE_BUNDLE=${DEVICE_BUNDLE:-/work/shared/tools/device-bundle.sh}
+DEVICE_BUNDLE=${DEVICE_BUNDLE:-$ROOT/../shared/tools/device-bundle.sh}
 [[ -x $BIN ]] || { echo "bundle_model_bench.sh: $BIN not built (target medinfer_cli)" >&2; exit 1; }
 [[ -f $DEVICE_BUNDLE ]] || { echo "bundle_model_bench.sh: $DEVICE_BUNDLE missing" >&2; exit 1; }
 rm -rf "$OUT"

@@ -11,7 +11,7 @@
 # Tools run in ROUNDS interleaved rounds of REPS timed repetitions each (1 warm-up per tool
 # and round), so slow drifts in machine load hit every tool alike; the report pools them.
 # Environment: ROUNDS (3), REPS (5), THREADS (1,<nproc>), PYTHON (a python with pydicom,
-# pylibjpeg, python-gdcm, numpy; default build/venv/bin/python), MEDINFER_DATA (../shared/data),
+# pylibjpeg, python-gdcm, numpy; default .venv/bin/python), MEDINFER_DATA (../shared/data),
 # BENCH_MD (docs/BENCHMARKS.md), BENCH_JSON (docs/benchmarks/dicom_load.json), COMMIT (what
 # to record; default: git's HEAD, with -dirty when tracked files differ).
 set -euo pipefail
@@ -29,7 +29,7 @@ BENCH_JSON=${BENCH_JSON:-docs/benchmarks/dicom_load.json}
 BIN=$BUILD/bench/dicom_load_bench
 
 if [[ -z "${PYTHON:-}" ]]; then
-  for p in "$BUILD/venv/bin/python" "$ROOT/build/venv/bin/python" python3; do
+  for p in "${MEDINFER_VENV:-$ROOT/.venv}/bin/python" python3; do
     if command -v "$p" >/dev/null 2>&1; then PYTHON=$p; break; fi
   done
 fi
@@ -37,7 +37,7 @@ fi
 die() { echo "run_dicom_load.sh: $*" >&2; exit 1; }
 [[ -x $BIN ]] || die "$BIN not found; build it with -DMEDINFER_BUILD_BENCH=ON (see the header)"
 "$PYTHON" -c 'import pydicom, numpy, pylibjpeg' 2>/dev/null ||
-  die "$PYTHON lacks pydicom/numpy/pylibjpeg; set PYTHON (make setup creates build/venv)"
+  die "$PYTHON lacks pydicom/numpy/pylibjpeg; set PYTHON (make setup-test creates .venv)"
 command -v dcm2niix >/dev/null || die "dcm2niix not installed (apt-get install dcm2niix)"
 
 ALL=(

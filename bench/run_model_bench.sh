@@ -72,7 +72,7 @@ else
     [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]] && COMMIT=$COMMIT-dirty
   fi
   if [[ -z ${PYTHON:-} ]]; then
-    for p in "$BUILD/venv/bin/python" "$ROOT/build/venv/bin/python" python3; do
+    for p in "${MEDINFER_VENV:-$ROOT/.venv}/bin/python" python3; do
       if command -v "$p" >/dev/null 2>&1; then PYTHON=$p; break; fi
     done
   fi

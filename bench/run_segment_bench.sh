@@ -17,7 +17,7 @@
 # run from anywhere; paths are taken relative to the repository root.
 #
 # Environment: ROUNDS (3), THREADS (<nproc>), SERIES (../shared/data/ct/nsclc-r01-001/ct; or
-# the second argument), MODEL (models/lung-ct-2d), PYTHON (BUILD/venv/bin/python, with pydicom
+# the second argument), MODEL (models/lung-ct-2d), PYTHON (.venv/bin/python, with pydicom
 # + pylibjpeg, torch, onnxruntime, scipy, nibabel), OUT (results folder; default
 # BUILD/bench-results/segment-cpu-<stamp>), BENCH_MD (docs/BENCHMARKS.md), BENCH_JSON
 # (docs/benchmarks/segment_cpu.json), APPEND (1: add this run's table to the section and its
@@ -47,7 +47,7 @@ if [[ -z ${COMMIT:-} ]]; then
   [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]] && COMMIT=$COMMIT-dirty
 fi
 if [[ -z ${PYTHON:-} ]]; then
-  for p in "$BUILD/venv/bin/python" "$ROOT/build/venv/bin/python" python3; do
+  for p in "${MEDINFER_VENV:-$ROOT/.venv}/bin/python" python3; do
     if command -v "$p" >/dev/null 2>&1; then PYTHON=$p; break; fi
   done
 fi

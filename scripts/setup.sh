@@ -1,43 +1,86 @@
 #!/usr/bin/env bash
-# Installs everything medinfer needs to build and test on Debian 12 (idempotent).
-#   Debian packages: compilers, DCMTK, OpenJPEG, CLI11, nlohmann-json, GoogleTest,
-#   Google Benchmark, dcm2niix, clang (fuzzing), ccache, pydicom's test files, oneDNN,
-#   ONNX protobuf definitions (libonnx) and protobuf.
-#   Python reference tools (pinned) in a virtual environment: build/venv.
-# Usage: scripts/setup.sh [BUILD_DIR]   (run as root or with sudo available)
+# Installs what medinfer needs on Debian 12 (idempotent; installs only what is missing).
+#
+#   scripts/setup.sh [demo]   what building and running medinfer needs (`make demo`):
+#                             compilers, CMake, Ninja, make, DCMTK, OpenJPEG, oneDNN (and the
+#                             OpenCL headers its CMake package asks for), ONNX protobuf
+#                             definitions, protobuf, CLI11, nlohmann-json, zlib, libpng.
+#   scripts/setup.sh test     the above, plus what the tests and developer tools need
+#                             (`make test`, `make fuzz`, `make bench`, `make format`):
+#                             GoogleTest, clang (fuzzing), clang-format,
+#                             ccache, dcm2niix, dicom3tools (dciodvfy), DCMTK's command-line
+#                             tools, pydicom's test files, and the pinned Python reference
+#                             environment (PyTorch, MONAI, ONNX Runtime, pydicom, ...; about
+#                             3 GB) in $MEDINFER_VENV (default: .venv in the repository, so
+#                             that `make clean` keeps it).
+#
+# The CUDA toolkit and cuDNN are not installed here: a GPU build needs them already present
+# (README, "GPU build"). Run as root or with sudo available. Network steps are retried.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$here/build}
+mode=${1:-demo}
+case "$mode" in demo | test) ;; *)
+  echo "usage: $0 [demo|test]" >&2
+  exit 2
+  ;;
+esac
 
-pkgs=(build-essential cmake ninja-build pkg-config ccache clang libclang-rt-dev
-  libdcmtk-dev dcmtk libopenjp2-7-dev libcli11-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev dcm2niix dicom3tools
-  python3-pydicom python3-venv clang-format
-  libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler)
-pkgs+=(libpng-dev)  # PNG overlays (src/eval/png_overlay.cc)
+# Building and running medinfer. libdnnl-dev's dnnl-config.cmake calls
+# find_package(OpenCL REQUIRED), and the package only recommends ocl-icd-opencl-dev.
+pkgs=(make build-essential cmake ninja-build pkg-config
+  libdcmtk-dev libopenjp2-7-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev
+  libdnnl-dev ocl-icd-opencl-dev libonnx-dev libprotobuf-dev protobuf-compiler)
+if [ "$mode" = test ]; then
+  pkgs+=(libgtest-dev libgmock-dev ccache clang libclang-rt-dev clang-format
+    dcmtk dcm2niix dicom3tools python3-pydicom python3-venv git xz-utils)
+fi
+
+# retry N CMD...: network steps fail now and then; try again before calling it failed.
+retry() {
+  local n=$1 i
+  shift
+  for ((i = 1; i <= n; i++)); do
+    "$@" && return 0
+    [ "$i" -lt "$n" ] && echo "setup: '$*' failed (try $i of $n); retrying in $((i * 10)) s" >&2 &&
+      sleep $((i * 10))
+  done
+  echo "setup: '$*' failed $n times" >&2
+  return 1
+}
 
 sudo_cmd=()
-[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || {
+    echo "setup: run as root, or install sudo" >&2
+    exit 1
+  }
+  sudo_cmd=(sudo)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  retry 3 "${sudo_cmd[@]}" apt-get update -qq
+  retry 3 env DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}"
 fi
 
-# Python reference tools, pinned (requirements file beside this script).
-venv=$build/venv
-req=$here/scripts/requirements.txt
-stamp=$venv/.requirements.sha
-want=$(cat "$req" "$here/scripts/requirements-nodeps.txt" | sha256sum | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "setup: python reference tools into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
-  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$here/scripts/requirements-nodeps.txt"
-  echo "$want" >"$stamp"
+if [ "$mode" = test ]; then
+  # Python reference tools, pinned (requirements files beside this script).
+  venv=${MEDINFER_VENV:-$here/.venv}
+  req=$here/scripts/requirements.txt
+  nodeps=$here/scripts/requirements-nodeps.txt
+  stamp=$venv/.requirements.sha
+  want=$(cat "$req" "$nodeps" | sha256sum | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "setup: python reference tools into $venv"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    pip=("$venv/bin/pip" install -q --disable-pip-version-check)
+    retry 3 "${pip[@]}" -r "$req"
+    retry 3 "${pip[@]}" --no-deps -r "$nodeps"
+    echo "$want" >"$stamp"
+  fi
 fi
-echo "setup: ok"
+echo "setup ($mode): ok"

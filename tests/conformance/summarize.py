@@ -3,7 +3,7 @@
 
 Usage:
   build/tests/conformance_test --gtest_output=json:/tmp/conformance.json
-  build/venv/bin/python tests/conformance/summarize.py \\
+  .venv/bin/python tests/conformance/summarize.py \\
       build/test_tmp/conformance_references/manifest.json /tmp/conformance.json
 """
 

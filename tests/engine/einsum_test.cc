@@ -2,7 +2,7 @@
 // symbolic dimensions, error reporting, the UNETR attention patterns against a plain loop,
 // and the ONNX node test cases test_einsum_*.
 //
-// Expected values of the small cases were computed with numpy.einsum (numpy in build/venv)
+// Expected values of the small cases were computed with numpy.einsum (numpy in the reference venv)
 // and hard-coded here; they are small enough to check by hand.
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The ONNX importer: real node-test models (structure, attributes and values checked against
 // what the onnx Python package reports for the same files; those values are hard-coded
-// below after checking them with onnx 1.23.2 in build/venv), TensorProto files, and hostile
+// below after checking them with onnx 1.23.2 in the reference venv), TensorProto files, and hostile
 // input: truncated, random, empty, wrong opset, dangling references, broken external data.
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>

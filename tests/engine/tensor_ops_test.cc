@@ -2,7 +2,7 @@
 // with symbolic dimensions, error reporting, and the ONNX node test suite for these ops.
 //
 // Expected values of the small cases were computed with onnx.reference.ReferenceEvaluator
-// (onnx 1.17, numpy) in build/venv and hard-coded here; integer and shape results are also
+// (onnx 1.17, numpy) in the reference venv and hard-coded here; integer and shape results are also
 // easy to check by hand.
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>

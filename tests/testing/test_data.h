@@ -11,7 +11,7 @@ std::string shared_data();
 // (CI=true) and skip otherwise: use MI_REQUIRE_DATA.
 std::string data_path(const std::string& relative);
 bool under_ci();
-// Python interpreter of the build tree's venv (pydicom, nibabel, numpy, ...). These four are
+// Python interpreter of the reference venv, .venv (pydicom, nibabel, numpy, ...). These four are
 // configured at build time; MEDINFER_TEST_{PYTHON,SOURCE_DIR,BINARY_DIR,CLI} override them.
 std::string python();
 std::string source_dir();

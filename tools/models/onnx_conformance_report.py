@@ -3,7 +3,7 @@
 
 Usage:
   build/tests/onnx_node_test            # writes build/onnx_node_report.json
-  build/venv/bin/python tools/models/onnx_conformance_report.py build/onnx_node_report.json \\
+  .venv/bin/python tools/models/onnx_conformance_report.py build/onnx_node_report.json \\
       > docs/ONNX_CONFORMANCE.md
 """
 
@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 
-COMMAND = ("{build}/tests/onnx_node_test && build/venv/bin/python "
+COMMAND = ("{build}/tests/onnx_node_test && .venv/bin/python "
            "tools/models/onnx_conformance_report.py {build}/onnx_node_report.json "
            "> docs/ONNX_CONFORMANCE.md")
 
