@@ -237,4 +237,36 @@ Result<std::unique_ptr<DcmFileFormat>> open_dicom(const std::string& path, size_
   return ff;
 }
 
+SeriesKey read_series_key(const std::string& path) {
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec || size < 8 || !dcmDataDict.isDictionaryLoaded()) return {};
+  std::vector<char> head(static_cast<size_t>(std::min<uint64_t>(size, 8192)));
+  {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return {};
+    head.resize(std::fread(head.data(), 1, head.size(), f));
+    std::fclose(f);
+  }
+  const size_t meta = meta_end(head);
+  if (meta > 0 && meta_names(head, meta, kDeflated)) return {};  // not worth inflating
+  if (!check_nesting(path, size, head.data(), head.size()).is_ok()) return {};
+  // Values over 256 bytes stay on disk, and parsing stops at (0020,0010) StudyID, just
+  // after the two UIDs: a file truncated in its pixel data still gives them.
+  DcmFileFormat ff;
+  (void)ff.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, 256, ERM_autoDetect,
+                            DCM_StudyID);
+  DcmDataset* ds = ff.getDataset();
+  if (ds == nullptr) return {};
+  auto uid = [&](const DcmTagKey& tag) -> std::string {
+    DcmElement* el = nullptr;
+    // A UID holds at most 64 bytes: a longer length field is damage, not worth loading.
+    if (ds->findAndGetElement(tag, el).bad() || el == nullptr || el->getLengthField() > 64) {
+      return "";
+    }
+    return get_string(*ds, tag).value_or("");
+  };
+  return {uid(DCM_StudyInstanceUID), uid(DCM_SeriesInstanceUID)};
+}
+
 }  // namespace medinfer::dicom
