@@ -76,6 +76,16 @@ size_t frame_bytes(const ImageInfo& image);
 // Element type decode_frame() writes: u8/i8 (bits allocated 1 or 8), u16/i16, u32/i32.
 DType stored_dtype(const ImageInfo& image);
 
+// A file that was not a usable DICOM object, and why.
+struct Reject {
+  std::string path;
+  Status status;
+  // The study and series UIDs its header still gives (read as far as it is readable; a
+  // truncated slice keeps them), else empty.
+  std::string study_uid;
+  std::string series_uid;
+};
+
 // A series found by scan(), with what assembling it into a volume would find wrong.
 struct SeriesInfo {
   std::string study_uid;
@@ -91,12 +101,10 @@ struct SeriesInfo {
   std::array<double, 6> orientation{0, 0, 0, 0, 0, 0};
   std::vector<std::string> problems;  // missing slices, duplicates, mixed sizes, ...
   bool loadable = false;              // an image series load() can assemble
-};
-
-// A file that was not a usable DICOM object, and why.
-struct Reject {
-  std::string path;
-  Status status;
+  // Files the scan rejected that belong to this series: their header still names its study
+  // and series UIDs, or, when it cannot be read, they lie in a folder with its images. Gap
+  // errors name them: a gap is then most likely that file (truncated, damaged).
+  std::vector<Reject> rejects;
 };
 
 struct ScanResult {

@@ -27,6 +27,14 @@ void register_codecs();
 Result<std::unique_ptr<DcmFileFormat>> open_dicom(const std::string& path,
                                                   size_t max_read_length = 4096);
 
+// The study and series UIDs of a file that open_dicom rejects, read only up to them (a
+// truncated slice usually keeps its header); empty strings when even they are unreadable.
+struct SeriesKey {
+  std::string study_uid;
+  std::string series_uid;
+};
+SeriesKey read_series_key(const std::string& path);
+
 // The meta header's (0002,0010) TransferSyntaxUID, "" when absent.
 std::string meta_transfer_syntax(DcmFileFormat& file);
 

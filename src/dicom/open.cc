@@ -5,6 +5,8 @@
 // - Deflated datasets are inflated here, with a cap, and parsed from a private temporary
 //   file: DCMTK's zlib stream allocates declared lengths before it finds the data short.
 // - HTJ2K (unknown to DCMTK 3.6.7) is parsed as JPEG 2000, keeping the real UID.
+// - Sequence nesting is bounded (nesting_guard.h) before DCMTK, whose parser recurses once
+//   per level, sees the bytes: the file itself, or a deflated file's inflated bytes.
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcdict.h>
 #include <dcmtk/dcmdata/dcstack.h>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "dicom/dataset.h"
+#include "dicom/nesting_guard.h"
 
 namespace medinfer::dicom {
 namespace {
@@ -74,7 +77,9 @@ Status check_declared_lengths(DcmObject& root, uint64_t bound, const std::string
 // memory, so the bytes go through a private temporary file: values stay on disk until the
 // length check has passed, then everything is loaded and the file removed.
 Result<std::unique_ptr<DcmFileFormat>> parse_bytes(const std::vector<char>& bytes,
-                                                   const std::string& path) {
+                                                   const std::string& path,
+                                                   const std::string& what) {
+  MI_RETURN_IF_ERROR(check_nesting_in_memory(path, bytes.data(), bytes.size(), what));
   char tmpl[] = "/tmp/medinfer-dicom-XXXXXX";
   const int fd = ::mkstemp(tmpl);
   if (fd < 0) return io_error(path + ": cannot create a temporary file: " + std::strerror(errno));
@@ -111,7 +116,7 @@ Result<std::unique_ptr<DcmFileFormat>> open_htj2k(const std::string& path, const
   if (it == bytes.begin() + limit) return corrupt(path + ": HTJ2K transfer syntax UID not found");
   std::copy(j2k.begin(), j2k.end(), it);
   for (size_t i = j2k.size(); i < uid.size(); ++i) *(it + i) = '\0';
-  MI_ASSIGN_OR_RETURN(auto ff, parse_bytes(bytes, path));
+  MI_ASSIGN_OR_RETURN(auto ff, parse_bytes(bytes, path, ""));
   ff->getMetaInfo()->putAndInsertString(DCM_TransferSyntaxUID, uid.c_str());
   return ff;
 }
@@ -155,7 +160,7 @@ Result<std::unique_ptr<DcmFileFormat>> open_deflated(const std::string& path,
   }
   std::copy(to.begin(), to.end(), it);
   for (size_t i = to.size(); i < from.size(); ++i) *(it + i) = '\0';
-  MI_ASSIGN_OR_RETURN(auto ff, parse_bytes(out, path));
+  MI_ASSIGN_OR_RETURN(auto ff, parse_bytes(out, path, "of the inflated dataset"));
   ff->getMetaInfo()->putAndInsertString(DCM_TransferSyntaxUID, kDeflated);
   return ff;
 }
@@ -198,6 +203,7 @@ Result<std::unique_ptr<DcmFileFormat>> open_dicom(const std::string& path, size_
     return open_deflated(path, bytes, meta);
   }
 
+  MI_RETURN_IF_ERROR(check_nesting(path, size, head.data(), head.size()));
   auto ff = std::make_unique<DcmFileFormat>();
   OFCondition cond = ff->loadFile(path.c_str(), EXS_Unknown, EGL_noChange,
                                   static_cast<Uint32>(max_read_length), ERM_autoDetect);
@@ -229,6 +235,38 @@ Result<std::unique_ptr<DcmFileFormat>> open_dicom(const std::string& path, size_
     return open_htj2k(path, uid);
   }
   return ff;
+}
+
+SeriesKey read_series_key(const std::string& path) {
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec || size < 8 || !dcmDataDict.isDictionaryLoaded()) return {};
+  std::vector<char> head(static_cast<size_t>(std::min<uint64_t>(size, 8192)));
+  {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return {};
+    head.resize(std::fread(head.data(), 1, head.size(), f));
+    std::fclose(f);
+  }
+  const size_t meta = meta_end(head);
+  if (meta > 0 && meta_names(head, meta, kDeflated)) return {};  // not worth inflating
+  if (!check_nesting(path, size, head.data(), head.size()).is_ok()) return {};
+  // Values over 256 bytes stay on disk, and parsing stops at (0020,0010) StudyID, just
+  // after the two UIDs: a file truncated in its pixel data still gives them.
+  DcmFileFormat ff;
+  (void)ff.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, 256, ERM_autoDetect,
+                            DCM_StudyID);
+  DcmDataset* ds = ff.getDataset();
+  if (ds == nullptr) return {};
+  auto uid = [&](const DcmTagKey& tag) -> std::string {
+    DcmElement* el = nullptr;
+    // A UID holds at most 64 bytes: a longer length field is damage, not worth loading.
+    if (ds->findAndGetElement(tag, el).bad() || el == nullptr || el->getLengthField() > 64) {
+      return "";
+    }
+    return get_string(*ds, tag).value_or("");
+  };
+  return {uid(DCM_StudyInstanceUID), uid(DCM_SeriesInstanceUID)};
 }
 
 }  // namespace medinfer::dicom

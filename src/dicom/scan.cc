@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/thread_pool.h"
+#include "dicom/dataset.h"
 #include "medinfer/dicom.h"
 
 namespace medinfer::dicom {
@@ -34,7 +35,8 @@ Status collect(const std::string& root, bool recursive, std::vector<std::string>
   if (ec) return io_error(root + ": cannot list: " + ec.message());
   for (; it != end; it.increment(ec)) {
     if (ec) {
-      rejects.push_back({it->path().string(), io_error(it->path().string() + ": " + ec.message())});
+      rejects.push_back(
+          {it->path().string(), io_error(it->path().string() + ": " + ec.message()), "", ""});
       ec.clear();
       continue;
     }
@@ -106,6 +108,30 @@ void summarize(SeriesInfo& s) {
                    f0.orientation[3], f0.orientation[4], f0.orientation[5]};
 }
 
+// Gives each series the rejected files that belong to it (SeriesInfo::rejects): by the UIDs
+// the file's header still gives, else by sharing a folder with the series' images.
+void attach_rejects(const std::vector<Reject>& rejects,
+                    std::map<std::pair<std::string, std::string>, SeriesInfo>& groups) {
+  std::map<std::string, std::set<SeriesInfo*>> by_folder;  // filled on first need
+  for (const Reject& r : rejects) {
+    if (!r.series_uid.empty()) {
+      const auto it = groups.find({r.study_uid, r.series_uid});
+      if (it != groups.end()) it->second.rejects.push_back(r);
+      continue;
+    }
+    if (by_folder.empty()) {
+      for (auto& [key, s] : groups) {
+        for (const ImageInfo& im : s.images) {
+          by_folder[fs::path(im.path).parent_path().string()].insert(&s);
+        }
+      }
+    }
+    const auto it = by_folder.find(fs::path(r.path).parent_path().string());
+    if (it == by_folder.end()) continue;
+    for (SeriesInfo* s : it->second) s->rejects.push_back(r);
+  }
+}
+
 }  // namespace
 
 Result<ScanResult> scan(const std::vector<std::string>& paths, const ScanOptions& options) {
@@ -118,7 +144,7 @@ Result<ScanResult> scan(const std::vector<std::string>& paths, const ScanOptions
     if (st.is_ok()) {
       ++usable_roots;
     } else {
-      result.rejects.push_back({p, st});
+      result.rejects.push_back({p, st, "", ""});
     }
   }
   if (usable_roots == 0) return io_error(result.rejects.front().status.message());
@@ -127,19 +153,28 @@ Result<ScanResult> scan(const std::vector<std::string>& paths, const ScanOptions
   result.files_seen = static_cast<int64_t>(files.size());
 
   std::vector<Result<ImageInfo>> headers(files.size(), Result<ImageInfo>(internal_error("unread")));
+  std::vector<SeriesKey> reject_keys(files.size());
   ThreadPool::shared().parallel_for(
-      static_cast<int64_t>(files.size()), [&](int64_t i) { headers[i] = read_header(files[i]); },
+      static_cast<int64_t>(files.size()),
+      [&](int64_t i) {
+        headers[i] = read_header(files[i]);
+        if (!headers[i].is_ok()) reject_keys[i] = read_series_key(files[i]);
+      },
       ThreadPool::resolve_threads(options.threads));
 
   std::map<std::pair<std::string, std::string>, SeriesInfo> groups;
+  std::vector<Reject> file_rejects;
   for (size_t i = 0; i < files.size(); ++i) {
     if (!headers[i].is_ok()) {
-      result.rejects.push_back({files[i], headers[i].status()});
+      file_rejects.push_back(
+          {files[i], headers[i].status(), reject_keys[i].study_uid, reject_keys[i].series_uid});
       continue;
     }
     ImageInfo& im = headers[i].value();
     groups[{im.study_uid, im.series_uid}].images.push_back(std::move(im));
   }
+  attach_rejects(file_rejects, groups);
+  result.rejects.insert(result.rejects.end(), file_rejects.begin(), file_rejects.end());
   for (auto& [key, s] : groups) {
     summarize(s);
     result.series.push_back(std::move(s));

@@ -27,6 +27,25 @@ std::string fmt(double v) {
   return os.str();
 }
 
+// "F was rejected by the scan (why); " for the rejected files of `series`: a gap in a
+// series is most likely one of them, and the user should fetch that file again.
+std::string rejected_files(const SeriesInfo& series) {
+  std::string out;
+  size_t shown = 0;
+  for (const Reject& r : series.rejects) {
+    if (++shown > 3) {
+      out += "and " + std::to_string(series.rejects.size() - 3) + " more rejected file(s); ";
+      break;
+    }
+    std::string why = r.status.message();
+    if (why.rfind(r.path + ": ", 0) == 0) why = why.substr(r.path.size() + 2);
+    out += r.path +
+           (r.series_uid.empty() ? " (in the same folder; its series UID is unreadable)" : "") +
+           " was rejected by the scan (" + why + "); ";
+  }
+  return out;
+}
+
 struct Slice {
   SliceRef ref;
   double along = 0.0;  // position projected on the normal
@@ -159,9 +178,9 @@ Result<VolumePlan> plan_volume(const SeriesInfo& series, const LoadOptions& opti
         if (std::abs(gaps[i] - median) <= tol) continue;
         const auto& a = series.images[slices[i].ref.image];
         const auto& b = series.images[slices[i + 1].ref.image];
-        std::string msg = "irregular slice spacing in " + where + ": " + fmt(gaps[i]) +
-                          " mm between " + a.path + " and " + b.path + " (usual spacing " +
-                          fmt(median) + " mm" +
+        std::string msg = "irregular slice spacing in " + where + ": " + rejected_files(series) +
+                          fmt(gaps[i]) + " mm between " + a.path + " and " + b.path +
+                          " (usual spacing " + fmt(median) + " mm" +
                           (gaps[i] > 1.5 * median ? "; missing slices?)" : ")");
         if (!options.allow_irregular_spacing) return corrupt(msg);
         plan.warnings.push_back(msg);

@@ -221,6 +221,46 @@ TEST(BadInput, DuplicateAndIrregularPositionsAreReported) {
   }
 }
 
+// A slice cut to half its size (as an interrupted download leaves it) is rejected by the scan;
+// the gap it leaves must name it and why, not only the two slices around the gap.
+TEST(BadInput, GapLeftByARejectedSliceNamesThatFile) {
+  const std::string src = testing::data_path("ct/4dlung-113/ct");
+  MI_REQUIRE_DATA(src);
+  const std::string dir = testing::temp_dir("bad_gap_truncated");
+  const std::string cut = testing::series_with_truncated_slice(src, dir, 0.5);
+  auto r = scan({dir});
+  ASSERT_TRUE(r.is_ok());
+  ASSERT_EQ(r->rejects.size(), 1u);
+  EXPECT_FALSE(r->rejects[0].series_uid.empty());  // its header survived the cut
+  const SeriesInfo& s = the_ct(*r);
+  ASSERT_EQ(s.rejects.size(), 1u);
+  EXPECT_EQ(s.rejects[0].path, cut);
+  auto v = load(s);
+  ASSERT_FALSE(v.is_ok());
+  const std::string& m = v.status().message();
+  EXPECT_NE(m.find("irregular slice spacing"), std::string::npos) << m;
+  EXPECT_NE(m.find(cut + " was rejected by the scan (truncated or damaged DICOM file"),
+            std::string::npos)
+      << m;
+  ASSERT_FALSE(s.problems.empty());
+  EXPECT_NE(s.problems[0].find(cut + " was rejected"), std::string::npos) << s.problems[0];
+
+  // Cut inside the header, before the series UID: the file is named as one in the folder.
+  const std::string dir2 = testing::temp_dir("bad_gap_header_cut");
+  const std::string cut2 = testing::series_with_truncated_slice(src, dir2, 0.0);
+  testing::truncate_copy(cut, cut2, 400);
+  auto r2 = scan({dir2});
+  ASSERT_TRUE(r2.is_ok());
+  ASSERT_EQ(r2->rejects.size(), 1u);
+  EXPECT_TRUE(r2->rejects[0].series_uid.empty());
+  auto v2 = load(the_ct(*r2));
+  ASSERT_FALSE(v2.is_ok());
+  EXPECT_NE(v2.status().message().find(cut2 + " (in the same folder; its series UID is unreadable)"
+                                              " was rejected by the scan"),
+            std::string::npos)
+      << v2.status().message();
+}
+
 TEST(BadInput, DecodeChecksFrameIndexAndBufferSize) {
   auto r = scan({ge_ct()});
   ASSERT_TRUE(r.is_ok());

@@ -224,6 +224,33 @@ TEST(ConvertTest, MissingSliceNeedsAllowGaps) {
   EXPECT_EQ(vol->geometry().dims[2], static_cast<int64_t>(plan->slices.size() - 1));
 }
 
+// A slice truncated to half its size: the gap error names it and why; --allow-gaps still
+// converts the rest as before.
+TEST(ConvertTest, GapFromATruncatedSliceNamesThatFile) {
+  const std::string src = testing::data_path("ct/4dlung-113/ct");
+  MI_REQUIRE_DATA(src);
+  const std::string tmp = testing::temp_dir("convert_truncated");
+  const std::string dir = tmp + "/dicom";
+  fs::create_directories(dir);
+  const std::string cut = testing::series_with_truncated_slice(src, dir, 0.5);
+  const size_t slices = static_cast<size_t>(std::distance(fs::directory_iterator(dir), {}));
+  std::string out;
+  EXPECT_EQ(
+      testing::run_command(testing::cli() + " convert " + dir + " -o " + tmp + "/a.nii", &out), 1)
+      << out;
+  EXPECT_NE(out.find(cut + " was rejected by the scan (truncated or damaged DICOM file"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("irregular slice spacing"), std::string::npos) << out;
+  EXPECT_EQ(testing::run_command(
+                testing::cli() + " convert " + dir + " -o " + tmp + "/a.nii --allow-gaps", &out),
+            0)
+      << out;
+  auto vol = read_nifti(tmp + "/a.nii");
+  ASSERT_TRUE(vol.is_ok()) << vol.status().to_string();
+  EXPECT_EQ(vol->geometry().dims[2], static_cast<int64_t>(slices - 1));
+}
+
 TEST(ConvertTest, BadArgumentsAndInputs) {
   const std::string tmp = testing::temp_dir("convert_bad");
   std::string out;

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "medinfer/dicom.h"
+
 namespace medinfer::testing {
 
 std::vector<std::string> copy_files(const std::string& src, const std::string& dst,
@@ -43,6 +45,36 @@ void truncate_copy(const std::string& src, const std::string& dst, size_t keep) 
   bytes.resize(std::min(keep, bytes.size()));
   std::ofstream out(dst, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string series_with_truncated_slice(const std::string& src, const std::string& dst,
+                                        double keep_fraction) {
+  namespace fs = std::filesystem;
+  auto r = dicom::scan({src});
+  if (!r.is_ok() || r->series.size() != 1) {
+    ADD_FAILURE() << "expected one series in " << src;
+    return "";
+  }
+  const dicom::SeriesInfo& s = r->series[0];
+  auto plan = dicom::plan_volume(s);
+  if (!plan.is_ok()) {
+    ADD_FAILURE() << plan.status().to_string();
+    return "";
+  }
+  const std::string mid = s.images[plan->slices[plan->slices.size() / 2].image].path;
+  std::string cut;
+  for (const auto& im : s.images) {
+    const std::string target = (fs::path(dst) / fs::path(im.path).filename()).string();
+    if (im.path == mid) {
+      truncate_copy(
+          im.path, target,
+          static_cast<size_t>(static_cast<double>(fs::file_size(im.path)) * keep_fraction));
+      cut = target;
+    } else {
+      fs::create_symlink(fs::absolute(im.path), target);
+    }
+  }
+  return cut;
 }
 
 }  // namespace medinfer::testing

@@ -2,7 +2,8 @@
 # Regenerates the committed tiny seeds in tests/fuzz/seeds/ with DCMTK's command-line
 # tools (dump2dcm, dcmconv, dcmcrle, dcmcjpeg, dcmcjpls; Debian package dcmtk). They cover
 # what the shared conformance corpus lacks: two-slice series, enhanced multi-frame with
-# functional groups, a GridFrameOffsetVector stack, 1-bit, MONOCHROME1, planar RGB.
+# functional groups, a GridFrameOffsetVector stack, 1-bit, MONOCHROME1, planar RGB; and
+# sequence nesting bombs from tests/dicom/make_nesting_bombs.py (Python standard library).
 # Usage: bash tests/fuzz/make_seeds.sh   (only needed when changing the seeds)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -208,6 +209,13 @@ cat > "$tmp/rgb.txt" <<'DUMP'
 (7fe0,0010) OB ff\00\00\ff\00\ff\00\ff\00\00\ff\ff
 DUMP
 dump2dcm -q "$tmp/rgb.txt" "$out/rgb_planar_2x2.dcm"
+
+# Sequences nested past the nesting guard's limit (src/dicom/nesting_guard.h): 80 levels in
+# implicit VR (3 KB), and 10000 levels deflated (1.4 KB; the guard checks inflated bytes).
+python3 ../dicom/make_nesting_bombs.py "$tmp/nest" --depth 80 --only deep_implicit_le
+cp "$tmp/nest/deep_implicit_le.dcm" "$out/nesting_80_levels_implicit.dcm"
+python3 ../dicom/make_nesting_bombs.py "$tmp/nest" --depth 10000 --only deep_deflated
+cp "$tmp/nest/deep_deflated.dcm" "$out/nesting_10000_levels_deflated.dcm"
 
 ls -l "$out"
 du -cb "$out"/* | tail -1
