@@ -302,6 +302,18 @@ TEST(CliEval, RtstructRoiBeyondTheSeriesIsListedAndTheOthersScored) {
   EXPECT_EQ(r19["not_scored"][1]["reason"], "its --gt counterpart could not be read");
 }
 
+// --help names every ground-truth format read_masks reads.
+TEST(CliEval, HelpListsEveryGroundTruthFormat) {
+  std::string out;
+  ASSERT_EQ(testing::run_command(testing::cli() + " eval --help", &out), 0) << out;
+  const size_t gt = out.find("--gt");
+  ASSERT_NE(gt, std::string::npos) << out;
+  const std::string line = out.substr(gt, out.find('\n', gt) - gt);
+  for (const char* format : {"NIfTI", "NRRD", "DICOM SEG", "RTSTRUCT (with --ref)"}) {
+    EXPECT_NE(line.find(format), std::string::npos) << format << " missing from: " << line;
+  }
+}
+
 TEST(CliEval, UsageErrorsExitTwo) {
   std::string out;
   EXPECT_EQ(testing::run_command(testing::cli() + " eval --pred a --gt b --match foo", &out), 2);
