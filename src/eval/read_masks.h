@@ -26,7 +26,7 @@
 
 namespace medinfer::eval {
 
-// `only_labels`: when not empty, only segments with these labels are read (label value,
+// `only_labels`: when not empty, only segments with these labels are kept (label value,
 // SEG segment number, RTSTRUCT ROI Number; a TotalSegmentator map has over a hundred). A
 // listed label absent from a label map gives an empty mask (label maps leave out what is
 // not there); one absent from a SEG or RTSTRUCT gives nothing.
