@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <set>
@@ -27,37 +28,61 @@ std::string join(const std::set<std::string>& s) {
 // The contours of one ROI, grouped by the slice they lie in.
 using SlicePolygons = std::map<int64_t, std::vector<Polygon2d>>;
 
-// Maps one CLOSED_PLANAR contour onto the grid; adds it to `slices`.
+std::string fmt(double v, const char* f = "%.3f") {
+  char b[32];
+  std::snprintf(b, sizeof(b), f, v);
+  return b;
+}
+
+// Where the grid's slices are, for messages about contours beyond them.
+std::string grid_extent(const Geometry& grid) {
+  const double z0 = grid.index_to_lps(0, 0, 0)[2];
+  const double z1 = grid.index_to_lps(0, 0, static_cast<double>(grid.dims[2] - 1))[2];
+  return "the CT grid's slices 0.." + std::to_string(grid.dims[2] - 1) +
+         " lie at z = " + fmt(std::min(z0, z1), "%.1f") + " to " + fmt(std::max(z0, z1), "%.1f") +
+         " mm";
+}
+
+// "contours 3 (z = 120.0 mm, slice index 99.00), 4 (...)": at most five, then a count.
+std::string list_contours(const std::vector<std::string>& contours) {
+  std::string out = contours.size() == 1 ? "contour " : "contours ";
+  for (size_t i = 0; i < contours.size() && i < 5; ++i) out += (i ? ", " : "") + contours[i];
+  if (contours.size() > 5) out += " and " + std::to_string(contours.size() - 5) + " more";
+  return out;
+}
+
+// Maps one CLOSED_PLANAR contour onto the grid; adds it to `slices`, or, when it lies in a
+// plane beyond the grid's first or last slice, describes it in `off_grid` (a structure set
+// often holds ROIs drawn past the scanned range or on another scan; the caller decides).
 Status place_contour(const std::vector<double>& xyz, const GridIndex& index, const Geometry& grid,
-                     const std::string& where, SlicePolygons& slices, bool& clipped) {
+                     const std::string& where, size_t number, SlicePolygons& slices,
+                     std::vector<std::string>& off_grid, bool& clipped) {
   Polygon2d poly;
   poly.reserve(xyz.size() / 3);
-  double k_min = INFINITY, k_max = -INFINITY, k_sum = 0;
+  double k_min = INFINITY, k_max = -INFINITY, k_sum = 0, z_sum = 0;
   for (size_t p = 0; p + 2 < xyz.size(); p += 3) {
     const auto ijk = index.to_index({xyz[p], xyz[p + 1], xyz[p + 2]});
     poly.push_back({ijk[0], ijk[1]});
     k_min = std::min(k_min, ijk[2]);
     k_max = std::max(k_max, ijk[2]);
     k_sum += ijk[2];
+    z_sum += xyz[p + 2];
     if (ijk[0] < -0.5 || ijk[1] < -0.5 || ijk[0] > grid.dims[0] - 0.5 ||
         ijk[1] > grid.dims[1] - 0.5) {
       clipped = true;
     }
   }
-  const double k_mean = k_sum / static_cast<double>(poly.size());
+  const double points = static_cast<double>(poly.size());
+  const double k_mean = k_sum / points;
   const double k = std::round(k_mean);
-  auto fmt = [](double v) {
-    char b[32];
-    std::snprintf(b, sizeof(b), "%.3f", v);
-    return std::string(b);
-  };
   if (k_max - k_min > 2 * kSliceTolerance) {
     return corrupt(where + " is not parallel to the CT slices (its points span slice index " +
                    fmt(k_min) + " to " + fmt(k_max) + ")");
   }
   if (k < 0 || k >= static_cast<double>(grid.dims[2])) {
-    return corrupt(where + " lies outside the CT grid (slice index " + fmt(k_mean) +
-                   ", the grid has " + std::to_string(grid.dims[2]) + " slices)");
+    off_grid.push_back(std::to_string(number) + " (z = " + fmt(z_sum / points, "%.1f") +
+                       " mm, slice index " + fmt(k_mean, "%.2f") + ")");
+    return Status::ok();
   }
   if (std::abs(k_mean - k) > kSliceTolerance) {
     return corrupt(where + " lies between CT slices (slice index " + fmt(k_mean) +
@@ -73,6 +98,8 @@ Status rasterize_roi(DcmItem& roi_contour, const GridIndex& index, const Geometr
                      const std::string& where, Volume& mask, std::vector<std::string>& warnings) {
   SlicePolygons slices;
   std::map<std::string, int> ignored;
+  std::vector<std::string> off_grid;
+  size_t closed = 0;
   bool clipped = false;
   const auto contours = items(roi_contour, DCM_ContourSequence);
   for (size_t c = 0; c < contours.size(); ++c) {
@@ -99,13 +126,25 @@ Status rasterize_roi(DcmItem& roi_contour, const GridIndex& index, const Geometr
       return corrupt(at + ": a closed contour needs 3 points or more, it has " +
                      std::to_string(xyz.size() / 3));
     }
-    MI_RETURN_IF_ERROR(place_contour(xyz, index, grid, at, slices, clipped));
+    ++closed;
+    MI_RETURN_IF_ERROR(place_contour(xyz, index, grid, at, c + 1, slices, off_grid, clipped));
   }
   for (const auto& [type, n] : ignored) {
     warnings.push_back(where + ": " + std::to_string(n) + " " + type +
                        " contour(s) ignored (they enclose no area)");
   }
   if (clipped) warnings.push_back(where + ": contours extend outside the CT grid and were clipped");
+  if (!off_grid.empty() && slices.empty()) {
+    return invalid_argument(where + ": all " + std::to_string(closed) +
+                            " closed contour(s) lie outside the CT grid (" +
+                            list_contours(off_grid) + "; " + grid_extent(grid) + ")");
+  }
+  if (!off_grid.empty()) {
+    warnings.push_back(where + ": " + std::to_string(off_grid.size()) + " of " +
+                       std::to_string(closed) +
+                       " closed contour(s) lie outside the CT grid and were left out (" +
+                       list_contours(off_grid) + "; " + grid_extent(grid) + ")");
+  }
   if (slices.empty()) {
     return corrupt(where + " has no CLOSED_PLANAR contour" +
                    (contours.empty() ? std::string(" (no ContourSequence items)") : ""));
@@ -189,28 +228,32 @@ Result<RtStructMasks> read_rtstruct(const std::string& path, const Geometry& gri
     }
     where += " \"" + name + "\"";
     if (!number) {
-      out.skipped.push_back(corrupt(where + " has no " + tag_name(DCM_ROINumber)));
+      out.skipped.push_back({0, name, corrupt(where + " has no " + tag_name(DCM_ROINumber))});
       continue;
     }
     if (*number < 1 || *number > 65535 || !seen.insert(*number).second) {
-      out.skipped.push_back(corrupt(where + ": " + tag_name(DCM_ROINumber) +
-                                    " is out of range 1..65535 or repeated"));
+      out.skipped.push_back({0, name,
+                             corrupt(where + ": " + tag_name(DCM_ROINumber) +
+                                     " is out of range 1..65535 or repeated")});
       continue;
     }
+    const int label = static_cast<int>(*number);
     const std::string roi_for = get_string(roi, DCM_ReferencedFrameOfReferenceUID).value_or("");
     if (!frame_of_reference_uid.empty() && !roi_for.empty() && roi_for != frame_of_reference_uid) {
-      out.skipped.push_back(invalid_argument(where + " references frame of reference " + roi_for +
-                                             ", not the CT series' " + frame_of_reference_uid));
+      out.skipped.push_back({label, name,
+                             invalid_argument(where + " references frame of reference " + roi_for +
+                                              ", not the CT series' " + frame_of_reference_uid)});
       continue;
     }
     auto c = contours_of.find(*number);
     if (c == contours_of.end()) {
       out.skipped.push_back(
-          corrupt(where + " has no " + tag_name(DCM_ROIContourSequence) + " item (no contours)"));
+          {label, name,
+           corrupt(where + " has no " + tag_name(DCM_ROIContourSequence) + " item (no contours)")});
       continue;
     }
     SegmentInfo info;
-    info.label = static_cast<int>(*number);
+    info.label = label;
     info.name = name;
     MI_ASSIGN_OR_RETURN(std::vector<double> color, numbers(*c->second, DCM_ROIDisplayColor, where));
     if (color.size() == 3) {
@@ -228,7 +271,7 @@ Result<RtStructMasks> read_rtstruct(const std::string& path, const Geometry& gri
     Status st = rasterize_roi(*c->second, *index, grid, where, mask, warnings);
     out.warnings.insert(out.warnings.end(), warnings.begin(), warnings.end());
     if (!st.is_ok()) {
-      out.skipped.push_back(st);
+      out.skipped.push_back({label, name, st});
       continue;
     }
     out.masks.segments.push_back(info);
@@ -237,7 +280,7 @@ Result<RtStructMasks> read_rtstruct(const std::string& path, const Geometry& gri
   }
   if (out.masks.segments.empty()) {
     std::string why;
-    for (const auto& s : out.skipped) why += "\n  " + s.message();
+    for (const auto& s : out.skipped) why += "\n  " + s.why.message();
     return corrupt(path + ": no ROI could be rasterized:" + why);
   }
   return out;

@@ -7,16 +7,22 @@
 // convention: a voxel is in when its centre is inside).
 //
 // A contour must lie in one slice plane of the grid: every point within kSliceTolerance
-// slice spacings of the same slice. Contours between slices, outside the grid's slices, not
-// parallel to them, or with malformed ContourData make their ROI fail; a failed ROI is
-// listed in `skipped` (the message names the file and the ROI) and does not stop the
-// others. OPEN_PLANAR, OPEN_NONPLANAR and POINT contours enclose no area: they are ignored
-// with a warning, and an ROI with no closed contour at all is skipped.
+// slice spacings of the same slice. Contours between slices, not parallel to them, or with
+// malformed ContourData make their ROI fail; a failed ROI is listed in `skipped` (the
+// message names the file and the ROI) and does not stop the others.
+//
+// Contours in planes beyond the grid's first or last slice are common in clinical
+// structure sets (couch and external contours, ROIs drawn on another scan): they are left
+// out with a warning naming the ROI and the contours (number, z, slice index), and the rest
+// of the ROI is rasterized. An ROI with no contour on the grid at all is skipped.
+// OPEN_PLANAR, OPEN_NONPLANAR and POINT contours enclose no area: they are ignored with a
+// warning, and an ROI with no closed contour at all is skipped.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "dicom/skipped_segment.h"
 #include "medinfer/segmentation.h"
 #include "medinfer/status.h"
 #include "medinfer/volume.h"
@@ -32,8 +38,8 @@ struct RtStructMasks {
   // RT ROI Identification Code when the file has one. Binary masks on the given grid.
   SegmentMasks masks;
   std::vector<std::string> interpreted_types;  // RT ROI Interpreted Type per segment ("" if none)
-  std::vector<Status> skipped;                 // ROIs that could not be read, and why
-  std::vector<std::string> warnings;           // ignored open/point contours, clipped contours
+  std::vector<SkippedSegment> skipped;         // ROIs that could not be read, and why
+  std::vector<std::string> warnings;           // ignored, clipped and off-grid contours
 };
 
 // Reads the RTSTRUCT at `path` onto `grid` (the loaded Geometry of the CT series).

@@ -119,9 +119,11 @@ Status check_frame_plane(const ImageInfo& im, int64_t f, const std::string& wher
   return Status::ok();
 }
 
-// Slice index of every frame on the caller's grid.
+// Slice index of every frame on the caller's grid; -1, with a description in `off_grid`,
+// for a frame in a plane beyond the grid's first or last slice.
 Result<std::vector<int64_t>> place_on_grid(const ImageInfo& im, const Geometry& grid,
-                                           const std::string& path) {
+                                           const std::string& path,
+                                           std::vector<std::string>& off_grid) {
   MI_ASSIGN_OR_RETURN(GridIndex index, GridIndex::make(grid));
   const std::array<double, 3> axis0{grid.direction[0], grid.direction[3], grid.direction[6]};
   const std::array<double, 3> axis1{grid.direction[1], grid.direction[4], grid.direction[7]};
@@ -153,9 +155,11 @@ Result<std::vector<int64_t>> place_on_grid(const ImageInfo& im, const Geometry& 
                               fmt(ijk) + " in voxels)");
     }
     if (k < 0 || k >= static_cast<double>(grid.dims[2])) {
-      return invalid_argument(where + ": " + tag_name(DCM_ImagePositionPatient) + " " +
-                              fmt(fi.position) + " lies outside the reference grid (slice index " +
-                              std::to_string(ijk[2]) + " of " + std::to_string(grid.dims[2]) + ")");
+      char b[96];
+      std::snprintf(b, sizeof(b), " (z = %.1f mm, slice index %.2f)", fi.position[2], ijk[2]);
+      off_grid.push_back(std::to_string(f + 1) + b);
+      slice[f] = -1;
+      continue;
     }
     if (std::abs(ijk[2] - k) > kSegPositionTolerance) {
       return invalid_argument(where + ": " + tag_name(DCM_ImagePositionPatient) + " " +
@@ -236,10 +240,47 @@ Result<Geometry> own_grid(DcmDataset& ds, const ImageInfo& im, const std::string
   return g;
 }
 
+// Segments with frames beyond the reference grid: warned about when some of their frames
+// lie on it, skipped (not given an empty mask, which would score as "nothing there") when
+// none do.
+void drop_off_grid(const std::string& path, SegmentMasks& out, const std::vector<int64_t>& on_grid,
+                   const std::vector<std::vector<std::string>>& beyond, SegMasks& read) {
+  const std::string extent = "the reference grid has " + std::to_string(out.grid.dims[2]) +
+                             " slices, indices 0.." + std::to_string(out.grid.dims[2] - 1);
+  SegmentMasks kept;
+  kept.grid = out.grid;
+  kept.fractional = out.fractional;
+  for (size_t s = 0; s < out.segments.size(); ++s) {
+    const SegmentInfo& info = out.segments[s];
+    const std::string where =
+        path + ": segment " + std::to_string(info.label) + " \"" + info.name + "\"";
+    std::string frames;
+    for (size_t i = 0; i < beyond[s].size() && i < 5; ++i) frames += (i ? ", " : "") + beyond[s][i];
+    if (beyond[s].size() > 5) frames += " and " + std::to_string(beyond[s].size() - 5) + " more";
+    frames = (beyond[s].size() == 1 ? "frame " : "frames ") + frames;
+    if (!beyond[s].empty() && on_grid[s] == 0) {
+      read.skipped.push_back({info.label, info.name,
+                              invalid_argument(where + ": all " + std::to_string(beyond[s].size()) +
+                                               " of its frame(s) lie outside the reference grid (" +
+                                               frames + "; " + extent + ")")});
+      continue;
+    }
+    if (!beyond[s].empty()) {
+      read.warnings.push_back(where + ": " + std::to_string(beyond[s].size()) + " of " +
+                              std::to_string(beyond[s].size() + on_grid[s]) +
+                              " frame(s) lie outside the reference grid and were left out (" +
+                              frames + "; " + extent + ")");
+    }
+    kept.segments.push_back(info);
+    kept.masks.push_back(std::move(out.masks[s]));
+  }
+  out = std::move(kept);
+}
+
 }  // namespace
 
-Result<SegmentMasks> read_seg(const std::string& path, const Geometry* grid,
-                              const std::string& frame_of_reference_uid) {
+Result<SegMasks> read_seg(const std::string& path, const Geometry* grid,
+                          const std::string& frame_of_reference_uid) {
   MI_ASSIGN_OR_RETURN(ImageInfo im, read_header(path));
   if (im.sop_class_uid != kSegClass) {
     return invalid_argument(path + ": not a DICOM SEG (SOP class \"" + im.sop_class_uid + "\")");
@@ -284,15 +325,17 @@ Result<SegmentMasks> read_seg(const std::string& path, const Geometry* grid,
                    " of " + std::to_string(im.frames) + " frames)");
   }
 
-  SegmentMasks out;
+  SegMasks read;
+  SegmentMasks& out = read.masks;
   out.fractional = fractional;
   std::vector<int64_t> slice;
+  std::vector<std::string> off_grid;
   if (grid != nullptr) {
     out.grid = *grid;
-    MI_ASSIGN_OR_RETURN(slice, place_on_grid(im, *grid, path));
+    MI_ASSIGN_OR_RETURN(slice, place_on_grid(im, *grid, path, off_grid));
   } else {
     MI_ASSIGN_OR_RETURN(out.grid, own_grid(ds, im, path));
-    MI_ASSIGN_OR_RETURN(slice, place_on_grid(im, out.grid, path));
+    MI_ASSIGN_OR_RETURN(slice, place_on_grid(im, out.grid, path, off_grid));
   }
   std::map<int, size_t> index_of;
   for (const SegmentInfo& s : segments) {
@@ -305,7 +348,10 @@ Result<SegmentMasks> read_seg(const std::string& path, const Geometry* grid,
 
   const int64_t plane = out.grid.dims[0] * out.grid.dims[1];
   std::vector<uint8_t> frame(frame_bytes(im));
-  for (int64_t f = 0; f < im.frames; ++f) {
+  // Per segment: its frames on the grid, and descriptions of those beyond it.
+  std::vector<int64_t> on_grid(out.segments.size(), 0);
+  std::vector<std::vector<std::string>> beyond(out.segments.size());
+  for (int64_t f = 0, next_off = 0; f < im.frames; ++f) {
     const std::string where = path + ": frame " + std::to_string(f + 1);
     auto seg = index_of.find(frame_segment[f]);
     if (seg == index_of.end()) {
@@ -313,6 +359,11 @@ Result<SegmentMasks> read_seg(const std::string& path, const Geometry* grid,
                      std::to_string(frame_segment[f]) + " is not in " +
                      tag_name(DCM_SegmentSequence));
     }
+    if (slice[f] < 0) {
+      beyond[seg->second].push_back(off_grid[static_cast<size_t>(next_off++)]);
+      continue;
+    }
+    ++on_grid[seg->second];
     MI_RETURN_IF_ERROR(decode_frame_from(*file, im, f, frame.data(), frame.size()));
     uint8_t* dst = out.masks[seg->second].data<uint8_t>() + slice[f] * plane;
     for (int64_t p = 0; p < plane; ++p) {
@@ -328,7 +379,13 @@ Result<SegmentMasks> read_seg(const std::string& path, const Geometry* grid,
       dst[p] = std::max(dst[p], scaled);
     }
   }
-  return out;
+  if (!off_grid.empty()) drop_off_grid(path, out, on_grid, beyond, read);
+  if (out.segments.empty() && !read.skipped.empty()) {
+    std::string why;
+    for (const auto& s : read.skipped) why += "\n  " + s.why.message();
+    return invalid_argument(path + ": no segment has a frame on the reference grid:" + why);
+  }
+  return read;
 }
 
 }  // namespace medinfer::dicom

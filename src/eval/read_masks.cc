@@ -39,12 +39,30 @@ Kind sniff(const std::string& path) {
   return Kind::kUnknown;
 }
 
+// Keeps the segments whose label is in `only` (all when empty).
+void keep_labels(EvalMasks& m, const std::vector<int>& only) {
+  if (only.empty()) return;
+  const std::set<int> want(only.begin(), only.end());
+  SegmentMasks kept;
+  kept.grid = m.masks.grid;
+  kept.fractional = m.masks.fractional;
+  for (size_t s = 0; s < m.masks.segments.size(); ++s) {
+    if (want.count(m.masks.segments[s].label) == 0) continue;
+    kept.segments.push_back(m.masks.segments[s]);
+    kept.masks.push_back(std::move(m.masks.masks[s]));
+  }
+  m.masks = std::move(kept);
+  std::erase_if(m.unread, [&](const dicom::SkippedSegment& u) { return want.count(u.label) == 0; });
+}
+
 // A DICOM segmentation object as masks on `ref_grid` (SEG: its own grid when null).
-Result<SegmentMasks> read_dicom_masks(const std::string& path, const std::string& kind,
-                                      const Geometry* ref_grid, const RefSeriesIds& ids) {
+Result<EvalMasks> read_dicom_masks(const std::string& path, const std::string& kind,
+                                   const Geometry* ref_grid, const RefSeriesIds& ids) {
+  EvalMasks out;
   if (kind == "SEG") {
-    MI_ASSIGN_OR_RETURN(SegmentMasks m,
+    MI_ASSIGN_OR_RETURN(dicom::SegMasks seg,
                         dicom::read_seg(path, ref_grid, ids.frame_of_reference_uid));
+    SegmentMasks& m = seg.masks;
     if (m.fractional) {
       for (Volume& v : m.masks) {
         uint8_t* p = v.data<uint8_t>();
@@ -52,7 +70,10 @@ Result<SegmentMasks> read_dicom_masks(const std::string& path, const std::string
       }
       m.fractional = false;
     }
-    return m;
+    out.masks = std::move(m);
+    out.unread = std::move(seg.skipped);
+    out.warnings = std::move(seg.warnings);
+    return out;
   }
   if (kind == "RTSTRUCT") {
     if (ref_grid == nullptr) {
@@ -63,20 +84,17 @@ Result<SegmentMasks> read_dicom_masks(const std::string& path, const std::string
     MI_ASSIGN_OR_RETURN(
         dicom::RtStructMasks rt,
         dicom::read_rtstruct(path, *ref_grid, ids.series_uid, ids.frame_of_reference_uid));
-    if (!rt.skipped.empty()) {
-      std::string why;
-      for (const Status& s : rt.skipped) why += (why.empty() ? "" : "; ") + s.message();
-      return invalid_argument(path + ": " + std::to_string(rt.skipped.size()) +
-                              " ROI(s) could not be rasterized: " + why);
-    }
-    return std::move(rt.masks);
+    out.masks = std::move(rt.masks);
+    out.unread = std::move(rt.skipped);
+    out.warnings = std::move(rt.warnings);
+    return out;
   }
   return invalid_argument(path + ": a DICOM " + kind +
                           " object, not a segmentation (SEG, RTSTRUCT or a label map)");
 }
 
-Result<SegmentMasks> read_dicom(const std::string& path, bool is_dir, const Geometry* ref_grid,
-                                const RefSeriesIds& ids) {
+Result<EvalMasks> read_dicom(const std::string& path, bool is_dir, const Geometry* ref_grid,
+                             const RefSeriesIds& ids) {
   if (!is_dir) {
     MI_ASSIGN_OR_RETURN(dicom::ImageInfo info, dicom::read_header(path));
     return read_dicom_masks(path, info.object_kind, ref_grid, ids);
@@ -128,11 +146,12 @@ std::set<int> distinct_labels(const T* p, int64_t n) {
 
 }  // namespace
 
-Result<SegmentMasks> read_masks(const std::string& path, const Geometry* ref_grid,
-                                const std::vector<int>& only_labels, const RefSeriesIds& ref_ids) {
+Result<EvalMasks> read_masks(const std::string& path, const Geometry* ref_grid,
+                             const std::vector<int>& only_labels, const RefSeriesIds& ref_ids) {
   if (!std::filesystem::exists(path)) return io_error(path + ": no such file or folder");
   Volume vol;
-  switch (sniff(path)) {
+  const Kind kind = sniff(path);
+  switch (kind) {
     case Kind::kNrrd: {
       MI_ASSIGN_OR_RETURN(vol, read_nrrd(path));
       break;
@@ -142,9 +161,12 @@ Result<SegmentMasks> read_masks(const std::string& path, const Geometry* ref_gri
       break;
     }
     case Kind::kDicom:
-      return read_dicom(path, false, ref_grid, ref_ids);
-    case Kind::kDicomDir:
-      return read_dicom(path, true, ref_grid, ref_ids);
+    case Kind::kDicomDir: {
+      MI_ASSIGN_OR_RETURN(EvalMasks m,
+                          read_dicom(path, kind == Kind::kDicomDir, ref_grid, ref_ids));
+      keep_labels(m, only_labels);
+      return m;
+    }
     case Kind::kUnknown:
       return not_supported(path +
                            ": unknown file type (NIfTI, NRRD, DICOM SEG or RTSTRUCT expected)");
@@ -176,7 +198,9 @@ Result<SegmentMasks> read_masks(const std::string& path, const Geometry* ref_gri
     info.name = "label " + std::to_string(l);
     map.segments.push_back(std::move(info));
   }
-  return to_segment_masks(map);
+  EvalMasks out;
+  MI_ASSIGN_OR_RETURN(out.masks, to_segment_masks(map));
+  return out;
 }
 
 }  // namespace medinfer::eval

@@ -1,8 +1,10 @@
 // Reads a segmentation for evaluation, whatever file holds it: NIfTI (.nii, .nii.gz) or NRRD
 // (.nrrd, .nhdr) label maps, DICOM SEG (dicom/seg_reader.h; fractional masks thresholded at
 // half, 128 of 255) and RTSTRUCT (dicom/rtstruct_reader.h: rasterized onto `ref_grid`, which
-// it needs; ROIs that fail to rasterize are an error naming them, so a score never silently
-// misses a structure).
+// it needs). Segments of a SEG or RTSTRUCT that cannot be read onto the grid (an ROI with no
+// contour on the CT's slices or with malformed contours, a segment whose frames all lie off
+// the grid) are returned in `unread` with the reason, so the caller scores the others and
+// lists these; contours and frames left out of a segment that was read are `warnings`.
 //
 // The file type is sniffed from the content (NRRD magic, NIfTI header, DICOM preamble), not
 // the name. A label map gives one segment per distinct non-zero value, named "label N"; its
@@ -18,14 +20,16 @@
 #include <string>
 #include <vector>
 
+#include "dicom/skipped_segment.h"
 #include "medinfer/segmentation.h"
 #include "medinfer/status.h"
 
 namespace medinfer::eval {
 
-// `only_labels`: when not empty, only these labels of a label map become masks (a
-// TotalSegmentator map has over a hundred); a listed label absent from the file gives an
-// empty mask.
+// `only_labels`: when not empty, only segments with these labels are kept (label value,
+// SEG segment number, RTSTRUCT ROI Number; a TotalSegmentator map has over a hundred). A
+// listed label absent from a label map gives an empty mask (label maps leave out what is
+// not there); one absent from a SEG or RTSTRUCT gives nothing.
 // `ref_ids`: the UIDs of the series `ref_grid` belongs to; an RTSTRUCT or SEG must reference
 // that frame of reference (and an RTSTRUCT that series), else InvalidArgument naming both.
 // Empty UIDs skip the check.
@@ -33,8 +37,15 @@ struct RefSeriesIds {
   std::string series_uid;
   std::string frame_of_reference_uid;
 };
-Result<SegmentMasks> read_masks(const std::string& path, const Geometry* ref_grid,
-                                const std::vector<int>& only_labels = {},
-                                const RefSeriesIds& ref_ids = {});
+
+struct EvalMasks {
+  SegmentMasks masks;                         // the segments read, on the grid
+  std::vector<dicom::SkippedSegment> unread;  // segments that cannot be scored, and why
+  std::vector<std::string> warnings;          // parts of read segments that were left out
+};
+
+Result<EvalMasks> read_masks(const std::string& path, const Geometry* ref_grid,
+                             const std::vector<int>& only_labels = {},
+                             const RefSeriesIds& ref_ids = {});
 
 }  // namespace medinfer::eval

@@ -3,15 +3,22 @@
 Masks are written as uint8 .npy of shape (nz, ny, nx), i.e. medinfer's voxel order
 (x fastest), on the CT grid with slices sorted along the slice normal (pydicom geometry).
 
-  rtstruct CT_DIR RTSTRUCT OUT   per ROI: rt-utils masks (cv2.fillPoly), scikit-image
+  rtstruct CT_DIR RTSTRUCT OUT [no-rt-utils]
+                                 per ROI: rt-utils masks (cv2.fillPoly), scikit-image
                                  polygon fill (skimage.draw.polygon, XOR per slice) and a
-                                 crossing-number test of voxel centres (numpy)
+                                 crossing-number test of voxel centres (numpy); contours in
+                                 planes beyond the CT's slices are left out and listed in
+                                 rtstruct.json ("off_grid"). rt-utils places contours by the
+                                 CT image they reference, not their z: leave it out for
+                                 files with moved contours.
   seg-nrrd CT_DIR SEG OUT NRRD.. masks from NRRD label maps (pynrrd) mapped onto the CT grid,
                                  label value = segment number; the SEG's segments (pydicom)
   seg-frames SEG OUT             a SEG without reference grid: its frames (pydicom's
                                  pixel_array) placed on the frames' own grid
   make-bad SRC_RTSTRUCT SRC_SEG OUT   synthetic broken and synthetic variant copies
+  make-off-grid SRC_RTSTRUCT OUT      synthetic copy with contours beyond the CT's slices
 """
+import copy
 import glob
 import json
 import os
@@ -68,9 +75,8 @@ def crossing_number_fill(polys, nx, ny):
     return inside
 
 
-def rtstruct(ct_dir, rt_path, out):
+def rtstruct(ct_dir, rt_path, out, mode="rt-utils"):
     import skimage.draw
-    from rt_utils import RTStructBuilder
 
     ds, iop, normal = ct_slices(ct_dir)
     nx, ny, nz = int(ds[0].Columns), int(ds[0].Rows), len(ds)
@@ -84,21 +90,31 @@ def rtstruct(ct_dir, rt_path, out):
             for se in st.RTReferencedSeriesSequence:
                 kept = [i for i in se.get("ContourImageSequence", []) if "ReferencedSOPInstanceUID" in i]
                 se.ContourImageSequence = pydicom.Sequence(kept)
-    rt_copy = os.path.join(out, "rtstruct_for_rt_utils.dcm")
-    rt.save_as(rt_copy)
-    builder = RTStructBuilder.create_from(dicom_series_path=ct_dir, rt_struct_path=rt_copy)
-    rois = []
+    builder = None
+    if mode == "rt-utils":
+        from rt_utils import RTStructBuilder
+
+        rt_copy = os.path.join(out, "rtstruct_for_rt_utils.dcm")
+        rt.save_as(rt_copy)
+        builder = RTStructBuilder.create_from(dicom_series_path=ct_dir, rt_struct_path=rt_copy)
+    rois, off_grid = [], []
     for roi in rt.StructureSetROISequence:
         number, name = int(roi.ROINumber), str(roi.ROIName)
-        # rt-utils: mask[row, column, slice], slices sorted along the normal as above.
-        m = builder.get_roi_mask_by_name(name)
-        np.save(os.path.join(out, f"rtutils_{number}.npy"), np.ascontiguousarray(m.transpose(2, 0, 1)).astype(np.uint8))
+        if builder is not None:
+            # rt-utils: mask[row, column, slice], slices sorted along the normal as above.
+            m = builder.get_roi_mask_by_name(name)
+            np.save(os.path.join(out, f"rtutils_{number}.npy"), np.ascontiguousarray(m.transpose(2, 0, 1)).astype(np.uint8))
         contours = next(c for c in rt.ROIContourSequence if int(c.ReferencedROINumber) == number)
         by_slice = {}
-        for c in contours.ContourSequence:
+        for n, c in enumerate(contours.ContourSequence, start=1):
             pts = np.array(c.ContourData, float).reshape(-1, 3)
             ijk = (inv @ np.c_[pts, np.ones(len(pts))].T).T[:, :3]
-            by_slice.setdefault(int(np.rint(ijk[:, 2].mean())), []).append(ijk[:, :2])
+            k = int(np.rint(ijk[:, 2].mean()))
+            if not 0 <= k < nz:
+                off_grid.append({"roi": number, "contour": n, "z": float(pts[:, 2].mean()),
+                                 "k": float(ijk[:, 2].mean())})
+                continue
+            by_slice.setdefault(k, []).append(ijk[:, :2])
         vol = np.zeros((nz, ny, nx), np.uint8)
         sk = np.zeros((nz, ny, nx), np.uint8)
         for k, polys in by_slice.items():
@@ -109,8 +125,8 @@ def rtstruct(ct_dir, rt_path, out):
         np.save(os.path.join(out, f"pnpoly_{number}.npy"), vol)
         np.save(os.path.join(out, f"skimage_{number}.npy"), sk)
         rois.append({"number": number, "name": name})
-    json.dump({"rois": rois, "origin": [float(v) for v in ds[0].ImagePositionPatient]},
-              open(os.path.join(out, "rtstruct.json"), "w"))
+    json.dump({"rois": rois, "origin": [float(v) for v in ds[0].ImagePositionPatient],
+               "off_grid": off_grid}, open(os.path.join(out, "rtstruct.json"), "w"))
 
 
 def code(seq):
@@ -234,6 +250,26 @@ def make_bad(rt_path, seg_path, out):
     seg.save_as(os.path.join(out, "synthetic_seg_fractional_5x7.dcm"))
 
 
+def make_off_grid(rt_path, out):
+    """A synthetic copy of the 4D-Lung RTSTRUCT (CT slices at z = -1132 .. -838 mm, 3 mm
+    apart) as clinical structure sets often are: ROI 18 (LN_c40, z -919 .. -874) gains
+    copies of its last contour one and two slices beyond the series (z = -835, -832), ROI 19
+    (Carina_c40, one contour at z = -922) moves one slice below the series (z = -1135).
+    ROIs 17 and 20 are untouched."""
+    rt = pydicom.dcmread(rt_path)
+    by_number = {int(c.ReferencedROINumber): c for c in rt.ROIContourSequence}
+    seq = by_number[18].ContourSequence
+    last = seq[-1]
+    for z in (-835.0, -832.0):
+        c = copy.deepcopy(last)
+        c.ContourData = [z if i % 3 == 2 else v for i, v in enumerate(last.ContourData)]
+        c.ContourNumber = len(seq) + 1
+        seq.append(c)
+    c = by_number[19].ContourSequence[0]
+    c.ContourData = [-1135.0 if i % 3 == 2 else v for i, v in enumerate(c.ContourData)]
+    rt.save_as(os.path.join(out, "synthetic_rtstruct_off_grid.dcm"))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "rtstruct":
@@ -244,5 +280,7 @@ if __name__ == "__main__":
         seg_frames(*args)
     elif cmd == "make-bad":
         make_bad(*args)
+    elif cmd == "make-off-grid":
+        make_off_grid(*args)
     else:
         sys.exit(f"unknown command {cmd}")

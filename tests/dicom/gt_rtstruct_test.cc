@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <fstream>
 
 #include "dicom/dicom_edit.h"
@@ -187,16 +188,77 @@ TEST_F(RtStructBadInput, BadRoisAreListedAndTheOthersStillRead) {
   ASSERT_EQ(r->masks.segments.size(), 1u);
   EXPECT_EQ(r->masks.segments[0].name, "Vertebra_c40");
   ASSERT_EQ(r->skipped.size(), 3u);
-  EXPECT_TRUE(
-      has(r->skipped[0], path + ": ROI 17 \"Tumor_c40\" contour 1: (3006,0050) ContourData holds"))
-      << r->skipped[0].message();
-  EXPECT_TRUE(has(r->skipped[0], "not a multiple of 3")) << r->skipped[0].message();
-  EXPECT_TRUE(has(r->skipped[1], "ROI 18 \"LN_c40\" contour 1 lies between CT slices"))
-      << r->skipped[1].message();
-  EXPECT_TRUE(has(r->skipped[2], "ROI 19 \"Carina_c40\" has no CLOSED_PLANAR contour"))
-      << r->skipped[2].message();
+  EXPECT_TRUE(has(r->skipped[0].why,
+                  path + ": ROI 17 \"Tumor_c40\" contour 1: (3006,0050) ContourData holds"))
+      << r->skipped[0].why.message();
+  EXPECT_TRUE(has(r->skipped[0].why, "not a multiple of 3")) << r->skipped[0].why.message();
+  EXPECT_TRUE(has(r->skipped[1].why, "ROI 18 \"LN_c40\" contour 1 lies between CT slices"))
+      << r->skipped[1].why.message();
+  EXPECT_TRUE(has(r->skipped[2].why, "ROI 19 \"Carina_c40\" has no CLOSED_PLANAR contour"))
+      << r->skipped[2].why.message();
   ASSERT_EQ(r->warnings.size(), 1u);
   EXPECT_TRUE(has(Status(StatusCode::kCorrupt, r->warnings[0]), "1 POINT contour(s) ignored"));
+}
+
+// Clinical structure sets often hold contours beyond the CT's slices. A synthetic copy of
+// the real file (gt_reference.py make-off-grid): ROI 18 gains two contours one and two
+// slices beyond the series, ROI 19's only contour moves one slice below it. ROI 18 must
+// still read, exactly its on-grid contours (against scikit-image and point-in-polygon
+// references that leave off-grid contours out), with a warning naming the contours; ROI 19
+// is skipped with the reason; ROIs 17 and 20 are unchanged.
+TEST_F(RtStructBadInput, ContoursBeyondTheSeriesAreLeftOutWithAWarning) {
+  MI_REQUIRE_PYTHON();
+  const std::string dir = testing::temp_dir("rtstruct_off_grid");
+  ASSERT_TRUE(testing::run_reference("make-off-grid " + sh_quote(rt_) + " " + sh_quote(dir)));
+  const std::string path = dir + "/synthetic_rtstruct_off_grid.dcm";
+  ASSERT_TRUE(testing::run_reference("rtstruct " + sh_quote(ct_) + " " + sh_quote(path) + " " +
+                                     sh_quote(dir) + " no-rt-utils"));
+  const nlohmann::json meta = nlohmann::json::parse(std::ifstream(dir + "/rtstruct.json"));
+  // The reference finds the same contours off the grid.
+  ASSERT_EQ(meta["off_grid"].size(), 3u) << meta.dump();
+  EXPECT_EQ(meta["off_grid"][0]["roi"], 18);
+  EXPECT_EQ(meta["off_grid"][0]["contour"], 22);
+  EXPECT_EQ(meta["off_grid"][1]["contour"], 23);
+  EXPECT_EQ(meta["off_grid"][2]["roi"], 19);
+
+  auto r = read(path);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  ASSERT_EQ(r->masks.segments.size(), 3u);
+  EXPECT_EQ(r->masks.segments[1].name, "LN_c40");
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_TRUE(has(Status(StatusCode::kCorrupt, r->warnings[0]),
+                  path + ": ROI 18 \"LN_c40\": 2 of 23 closed contour(s) lie outside the CT grid "
+                         "and were left out (contours 22 (z = -835.0 mm, slice index 99.00), 23 "
+                         "(z = -832.0 mm, slice index 100.00); the CT grid's slices 0..98 lie at "
+                         "z = -1132.0 to -838.0 mm)"))
+      << r->warnings[0];
+  ASSERT_EQ(r->skipped.size(), 1u);
+  EXPECT_EQ(r->skipped[0].label, 19);
+  EXPECT_EQ(r->skipped[0].name, "Carina_c40");
+  EXPECT_EQ(r->skipped[0].why.code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(has(r->skipped[0].why, path + ": ROI 19 \"Carina_c40\": all 1 closed contour(s) lie "
+                                            "outside the CT grid (contour 1 (z = -1135.0 mm, "
+                                            "slice index -1.00)"))
+      << r->skipped[0].why.message();
+
+  auto original = read(rt_);
+  ASSERT_TRUE(original.is_ok()) << original.status().to_string();
+  for (size_t s = 0; s < r->masks.segments.size(); ++s) {
+    const std::string n = std::to_string(r->masks.segments[s].label);
+    const auto sk = testing::overlap(r->masks.masks[s],
+                                     testing::load_mask(dir + "/skimage_" + n + ".npy", g_.grid));
+    const auto pip = testing::overlap(r->masks.masks[s],
+                                      testing::load_mask(dir + "/pnpoly_" + n + ".npy", g_.grid));
+    EXPECT_GT(sk.a, 0) << n;
+    EXPECT_GE(sk.dice(), 0.99) << n;
+    EXPECT_LE(pip.differ(), 2 + pip.a / 10000) << n;
+    // Nothing was added on the grid: each mask is the original file's mask.
+    const size_t o = s == 2 ? 3 : s;
+    EXPECT_EQ(std::memcmp(r->masks.masks[s].data<uint8_t>(),
+                          original->masks.masks[o].data<uint8_t>(), r->masks.masks[s].bytes()),
+              0)
+        << n;
+  }
 }
 
 TEST_F(RtStructBadInput, ContoursOutsideTheGridFailTheirRoi) {
@@ -209,7 +271,9 @@ TEST_F(RtStructBadInput, ContoursOutsideTheGridFailTheirRoi) {
   auto r = dicom::read_rtstruct(rt_, top, g_.series_uid, g_.frame_of_reference_uid);
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().code(), StatusCode::kCorrupt);
-  EXPECT_TRUE(has(r.status(), "lies outside the CT grid")) << r.status().to_string();
+  EXPECT_TRUE(
+      has(r.status(), "ROI 17 \"Tumor_c40\": all 28 closed contour(s) lie outside the CT grid"))
+      << r.status().to_string();
   EXPECT_TRUE(has(r.status(), "no ROI could be rasterized")) << r.status().to_string();
 }
 

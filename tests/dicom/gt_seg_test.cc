@@ -43,16 +43,16 @@ void check_against_nrrd(const std::string& seg_name, const std::vector<std::stri
   const testing::CtGrid g = testing::ct_grid(ct);
   auto r = dicom::read_seg(seg, &g.grid, g.frame_of_reference_uid);
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
-  EXPECT_FALSE(r->fractional);
+  EXPECT_FALSE(r->masks.fractional);
   const std::string out = testing::temp_dir("seg_" + seg_name);
   std::string args = "seg-nrrd " + sh_quote(ct) + " " + sh_quote(seg) + " " + sh_quote(out);
   for (const auto& n : nrrds) args += " " + sh_quote(dir + "/" + n);
   ASSERT_TRUE(testing::run_reference(args));
   nlohmann::json meta = nlohmann::json::parse(std::ifstream(out + "/segments.json"));
-  ASSERT_EQ(r->segments.size(), meta["segments"].size());
-  ASSERT_EQ(r->segments.size(), colours.size());
-  for (size_t s = 0; s < r->segments.size(); ++s) {
-    const SegmentInfo& info = r->segments[s];
+  ASSERT_EQ(r->masks.segments.size(), meta["segments"].size());
+  ASSERT_EQ(r->masks.segments.size(), colours.size());
+  for (size_t s = 0; s < r->masks.segments.size(); ++s) {
+    const SegmentInfo& info = r->masks.segments[s];
     const auto& m = meta["segments"][s];
     EXPECT_EQ(info.label, m["number"].get<int>());
     EXPECT_EQ(info.name, m["label"].get<std::string>());
@@ -62,7 +62,7 @@ void check_against_nrrd(const std::string& seg_name, const std::vector<std::stri
     EXPECT_EQ(info.rgb, colours[s]) << info.name;
     const auto ref =
         testing::load_mask(out + "/nrrd_" + std::to_string(info.label) + ".npy", g.grid);
-    const auto o = testing::overlap(r->masks[s], ref);
+    const auto o = testing::overlap(r->masks.masks[s], ref);
     std::printf("%s segment %d %-8s voxels %lld, NRRD %lld, differing %lld\n", seg_name.c_str(),
                 info.label, info.name.c_str(), static_cast<long long>(o.a),
                 static_cast<long long>(o.b), static_cast<long long>(o.differ()));
@@ -99,16 +99,16 @@ TEST(SegReader, WithoutGridTheFramesMakeTheirOwnGrid) {
   auto on_ct = dicom::read_seg(seg, &g.grid);
   ASSERT_TRUE(on_ct.is_ok()) << on_ct.status().to_string();
   // The frames cover all three CT slices: the same grid and the same masks.
-  EXPECT_EQ(own->grid.dims, g.grid.dims);
+  EXPECT_EQ(own->masks.grid.dims, g.grid.dims);
   for (int a = 0; a < 3; ++a) {
-    EXPECT_NEAR(own->grid.origin[a], g.grid.origin[a], 1e-4);
-    EXPECT_NEAR(own->grid.spacing[a], g.grid.spacing[a], 1e-5);
+    EXPECT_NEAR(own->masks.grid.origin[a], g.grid.origin[a], 1e-4);
+    EXPECT_NEAR(own->masks.grid.spacing[a], g.grid.spacing[a], 1e-5);
   }
-  for (int a = 0; a < 9; ++a) EXPECT_NEAR(own->grid.direction[a], g.grid.direction[a], 1e-6);
-  ASSERT_EQ(own->masks.size(), on_ct->masks.size());
-  for (size_t s = 0; s < own->masks.size(); ++s) {
-    EXPECT_EQ(std::memcmp(own->masks[s].data<uint8_t>(), on_ct->masks[s].data<uint8_t>(),
-                          own->masks[s].bytes()),
+  for (int a = 0; a < 9; ++a) EXPECT_NEAR(own->masks.grid.direction[a], g.grid.direction[a], 1e-6);
+  ASSERT_EQ(own->masks.masks.size(), on_ct->masks.masks.size());
+  for (size_t s = 0; s < own->masks.masks.size(); ++s) {
+    EXPECT_EQ(std::memcmp(own->masks.masks[s].data<uint8_t>(),
+                          on_ct->masks.masks[s].data<uint8_t>(), own->masks.masks[s].bytes()),
               0);
   }
 }
@@ -133,17 +133,17 @@ class SegSynthetic : public ::testing::Test {
     const std::string path = out_ + "/" + name;
     auto r = dicom::read_seg(path, nullptr);
     ASSERT_TRUE(r.is_ok()) << r.status().to_string();
-    EXPECT_EQ(r->fractional, fractional);
+    EXPECT_EQ(r->masks.fractional, fractional);
     const std::string ref = testing::temp_dir("seg_frames_" + name);
     ASSERT_TRUE(testing::run_reference("seg-frames " + sh_quote(path) + " " + sh_quote(ref)));
-    EXPECT_EQ(r->grid.dims, (std::array<int64_t, 3>{7, 5, 3}));
-    for (size_t s = 0; s < r->segments.size(); ++s) {
+    EXPECT_EQ(r->masks.grid.dims, (std::array<int64_t, 3>{7, 5, 3}));
+    for (size_t s = 0; s < r->masks.segments.size(); ++s) {
       const auto arr = testing::load_mask(
-          ref + "/frames_" + std::to_string(r->segments[s].label) + ".npy", r->grid);
-      ASSERT_EQ(static_cast<int64_t>(arr.data.size()), r->grid.voxel_count());
+          ref + "/frames_" + std::to_string(r->masks.segments[s].label) + ".npy", r->masks.grid);
+      ASSERT_EQ(static_cast<int64_t>(arr.data.size()), r->masks.grid.voxel_count());
       int64_t nonzero = 0;
-      for (int64_t v = 0; v < r->grid.voxel_count(); ++v) {
-        ASSERT_EQ(r->masks[s].data<uint8_t>()[v], arr.data[v])
+      for (int64_t v = 0; v < r->masks.grid.voxel_count(); ++v) {
+        ASSERT_EQ(r->masks.masks[s].data<uint8_t>()[v], arr.data[v])
             << name << " segment " << s << " voxel " << v;
         nonzero += arr.data[v] != 0;
       }
@@ -217,12 +217,79 @@ TEST(SegReader, OtherFrameOfReferenceOrGridSizeIsRefused) {
   ASSERT_FALSE(s.is_ok());
   EXPECT_TRUE(has(s.status(), "frames are 512x512 (columns x rows), the reference grid 256x512"))
       << s.status().to_string();
-  // A grid that ends before the SEG's last frame.
-  Geometry two = g.grid;
-  two.dims[2] = 2;
-  auto t = dicom::read_seg(seg, &two);
-  ASSERT_FALSE(t.is_ok());
-  EXPECT_TRUE(has(t.status(), "lies outside the reference grid")) << t.status().to_string();
+}
+
+// The CT grid cut to a run of its slices (synthetic geometry: `first`, `count` slices).
+Geometry sub_grid(const Geometry& g, int64_t first, int64_t count) {
+  Geometry out = g;
+  out.dims[2] = count;
+  out.origin = g.index_to_lps(0, 0, static_cast<double>(first));
+  return out;
+}
+
+// Frames beyond the reference grid are left out of their segment with a warning, as RTSTRUCT
+// contours are; a segment with every frame beyond it is skipped, not given an empty mask.
+// The kept masks equal the NRRD label maps (pynrrd, an independent reader) on those slices.
+TEST(SegReader, FramesBeyondTheGridAreLeftOutAndTheirSegmentsListed) {
+  MI_REQUIRE_DATA(testing::data_path(kDir));
+  MI_REQUIRE_PYTHON();
+  const std::string dir = testing::data_path(kDir), ct = testing::data_path(kCt);
+  const std::string seg = dir + "/partial_overlaps.dcm";
+  const testing::CtGrid g = testing::ct_grid(ct);
+  ASSERT_EQ(g.grid.dims[2], 3);
+  // Slices 1..2: segments 1 and 2 lie on slice 1, segment 3 on slices 0..2, segments 4 and
+  // 5 only on slice 0.
+  const Geometry upper = sub_grid(g.grid, 1, 2);
+  auto r = dicom::read_seg(seg, &upper, g.frame_of_reference_uid);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  ASSERT_EQ(r->masks.segments.size(), 3u);
+  ASSERT_EQ(r->skipped.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const dicom::SkippedSegment& s = r->skipped[i];
+    EXPECT_EQ(s.label, static_cast<int>(4 + i));
+    EXPECT_EQ(s.why.code(), StatusCode::kInvalidArgument);
+    EXPECT_TRUE(has(s.why, seg + ": segment " + std::to_string(4 + i) + " \"" + s.name +
+                               "\": all 1 of its frame(s) lie outside the reference grid (frame " +
+                               std::to_string(6 + i) + " (z = -128.7 mm, slice index -1.00)"))
+        << s.why.to_string();
+  }
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_TRUE(has(Status(StatusCode::kCorrupt, r->warnings[0]),
+                  "segment 3 \"" + r->masks.segments[2].name +
+                      "\": 1 of 3 frame(s) lie outside the reference grid and were left out "
+                      "(frame 3 (z = -128.7 mm, slice index -1.00)"))
+      << r->warnings[0];
+
+  const std::string out = testing::temp_dir("seg_beyond_grid");
+  ASSERT_TRUE(testing::run_reference("seg-nrrd " + sh_quote(ct) + " " + sh_quote(seg) + " " +
+                                     sh_quote(out) + " " +
+                                     sh_quote(dir + "/partial_overlaps-1.nrrd") + " " +
+                                     sh_quote(dir + "/partial_overlaps-2.nrrd") + " " +
+                                     sh_quote(dir + "/partial_overlaps-3.nrrd")));
+  const int64_t plane = g.grid.dims[0] * g.grid.dims[1];
+  for (size_t s = 0; s < r->masks.segments.size(); ++s) {
+    const int label = r->masks.segments[s].label;
+    EXPECT_EQ(label, static_cast<int>(s + 1));
+    const auto ref = testing::load_mask(out + "/nrrd_" + std::to_string(label) + ".npy", g.grid);
+    ASSERT_EQ(static_cast<int64_t>(ref.data.size()), 3 * plane);
+    const uint8_t* m = r->masks.masks[s].data<uint8_t>();
+    int64_t differ = 0, voxels = 0;
+    for (int64_t v = 0; v < 2 * plane; ++v) {
+      differ += (m[v] != 0) != (ref.data[plane + v] != 0);
+      voxels += m[v] != 0;
+    }
+    EXPECT_GT(voxels, 0) << label;
+    EXPECT_EQ(differ, 0) << label;
+  }
+
+  // A grid past every frame: nothing to read, and the error lists every segment.
+  const Geometry above = sub_grid(g.grid, 3, 2);
+  auto none = dicom::read_seg(seg, &above);
+  ASSERT_FALSE(none.is_ok());
+  EXPECT_EQ(none.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(has(none.status(), seg + ": no segment has a frame on the reference grid"))
+      << none.status().to_string();
+  EXPECT_TRUE(has(none.status(), "segment 5 ")) << none.status().to_string();
 }
 
 TEST(SegReader, CtImageIsNotASeg) {

@@ -1,14 +1,18 @@
 // `medinfer eval` end to end: label maps in another voxel order than the ground truth
-// (re-indexed exactly), NRRD on a DICOM reference grid, and the errors and usage codes.
+// (re-indexed exactly), NRRD on a DICOM reference grid, RTSTRUCT ROIs beyond the CT's
+// slices, and the errors and usage codes.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "dicom/gt_testing.h"
+#include "dicom/rtstruct_reader.h"
 #include "image/nifti.h"
 #include "testing/test_data.h"
 
@@ -186,6 +190,128 @@ TEST(CliEval, RtstructNeedsItsOwnSeries) {
       1);
   EXPECT_NE(out.find(rt + ": the RTSTRUCT references frame of reference"), std::string::npos)
       << out;
+}
+
+// A structure set with contours beyond the CT's slices (synthetic copy of the real 4D-Lung
+// RTSTRUCT, gt_reference.py make-off-grid: ROI 18 partly, ROI 19 entirely beyond). The
+// prediction is a label map made from the independent scikit-image rasterization of ROIs
+// 17, 18 and 20. eval scores those three (Dice equal to the overlap of medinfer's own
+// reading with that prediction), lists ROI 19 with its reason in the text and the JSON,
+// warns about ROI 18's contours, and exits 0; asked for ROI 19 alone, it exits 1.
+TEST(CliEval, RtstructRoiBeyondTheSeriesIsListedAndTheOthersScored) {
+  const std::string rt = testing::data_path("ct/4dlung-113/rtstruct/1-1.dcm");
+  const std::string ct = testing::data_path("ct/4dlung-113/ct");
+  MI_REQUIRE_DATA(rt);
+  MI_REQUIRE_PYTHON();
+  const std::string dir = testing::temp_dir("cli_eval_off_grid");
+  ASSERT_TRUE(testing::run_reference("make-off-grid " + q(rt) + " " + q(dir)));
+  const std::string gt = dir + "/synthetic_rtstruct_off_grid.dcm";
+  ASSERT_TRUE(
+      testing::run_reference("rtstruct " + q(ct) + " " + q(gt) + " " + q(dir) + " no-rt-utils"));
+  const testing::CtGrid g = testing::ct_grid(ct);
+  auto mine = dicom::read_rtstruct(gt, g.grid, g.series_uid, g.frame_of_reference_uid);
+  ASSERT_TRUE(mine.is_ok()) << mine.status().to_string();
+  ASSERT_EQ(mine->masks.segments.size(), 3u);
+
+  Volume pred = Volume::allocate(g.grid, DType::kUInt8).value();
+  std::memset(pred.buffer().data(), 0, pred.bytes());
+  std::map<int, Volume> ref;
+  for (int label : {17, 18, 20}) {
+    const auto a = testing::load_mask(dir + "/skimage_" + std::to_string(label) + ".npy", g.grid);
+    ASSERT_EQ(static_cast<int64_t>(a.data.size()), g.grid.voxel_count());
+    Volume m = Volume::allocate(g.grid, DType::kUInt8).value();
+    for (int64_t v = 0; v < g.grid.voxel_count(); ++v) {
+      m.data<uint8_t>()[v] = a.data[v] != 0;
+      if (a.data[v] != 0) pred.data<uint8_t>()[v] = static_cast<uint8_t>(label);
+    }
+    ref.emplace(label, std::move(m));
+  }
+  // Where reference masks overlap, the label map holds the later label: score against what
+  // it holds.
+  for (auto& [label, m] : ref) {
+    for (int64_t v = 0; v < g.grid.voxel_count(); ++v) {
+      m.data<uint8_t>()[v] = pred.data<uint8_t>()[v] == label;
+    }
+  }
+  const std::string pred_path = dir + "/pred_from_reference.nii.gz";
+  ASSERT_TRUE(write_nifti(pred, pred_path).is_ok());
+
+  const std::string report = dir + "/eval.json";
+  std::string out;
+  ASSERT_EQ(testing::run_command(testing::cli() + " eval --pred " + q(pred_path) + " --gt " +
+                                     q(gt) + " --ref " + q(ct) + " --json " + q(report),
+                                 &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("warning: --gt: " + gt +
+                     ": ROI 18 \"LN_c40\": 2 of 23 closed contour(s) lie outside the CT grid "
+                     "and were left out (contours 22 (z = -835.0 mm"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("Not scored (1):\n- --gt label 19 \"Carina_c40\": " + gt +
+                     ": ROI 19 \"Carina_c40\": all 1 closed contour(s) lie outside the CT grid"),
+            std::string::npos)
+      << out;
+  const json r = read_json(report);
+  ASSERT_EQ(r["labels"].size(), 3u) << r.dump();
+  for (size_t s = 0; s < 3; ++s) {
+    const int label = mine->masks.segments[s].label;
+    const json* got = row(r, label);
+    ASSERT_NE(got, nullptr) << label;
+    const testing::Overlap o = [&] {
+      testing::Overlap x;
+      const uint8_t* a = mine->masks.masks[s].data<uint8_t>();
+      const uint8_t* b = ref.at(label).data<uint8_t>();
+      for (int64_t v = 0; v < g.grid.voxel_count(); ++v) {
+        x.a += a[v] != 0;
+        x.b += b[v] != 0;
+        x.both += a[v] != 0 && b[v] != 0;
+      }
+      return x;
+    }();
+    EXPECT_NEAR((*got)["dice"].get<double>(), o.dice(), 1e-12) << label;
+    EXPECT_GE((*got)["dice"].get<double>(), 0.98) << label;
+    EXPECT_EQ((*got)["gt_voxels"].get<int64_t>(), o.a) << label;
+  }
+  ASSERT_EQ(r["not_scored"].size(), 1u) << r.dump();
+  EXPECT_EQ(r["not_scored"][0]["input"], "gt");
+  EXPECT_EQ(r["not_scored"][0]["label"], 19);
+  EXPECT_EQ(r["not_scored"][0]["name"], "Carina_c40");
+  EXPECT_NE(r["not_scored"][0]["reason"].get<std::string>().find(
+                "all 1 closed contour(s) lie outside the CT grid (contour 1 (z = -1135.0 mm"),
+            std::string::npos)
+      << r.dump();
+  ASSERT_EQ(r["warnings"].size(), 1u) << r.dump();
+
+  // Only the ROI that cannot be scored was asked for: exit 1, saying why.
+  const std::string report19 = dir + "/eval19.json";
+  EXPECT_EQ(
+      testing::run_command(testing::cli() + " eval --pred " + q(pred_path) + " --gt " + q(gt) +
+                               " --ref " + q(ct) + " --labels 19 --json " + q(report19),
+                           &out),
+      1)
+      << out;
+  EXPECT_NE(out.find("no requested segment could be scored"), std::string::npos) << out;
+  EXPECT_NE(out.find("- --gt label 19 \"Carina_c40\""), std::string::npos) << out;
+  const json r19 = read_json(report19);
+  EXPECT_EQ(r19["labels"].size(), 0u);
+  // The ROI, then the prediction's (empty) label 19, which has nothing to be scored against.
+  ASSERT_EQ(r19["not_scored"].size(), 2u) << r19.dump();
+  EXPECT_EQ(r19["not_scored"][0]["input"], "gt");
+  EXPECT_EQ(r19["not_scored"][1]["input"], "pred");
+  EXPECT_EQ(r19["not_scored"][1]["reason"], "its --gt counterpart could not be read");
+}
+
+// --help names every ground-truth format read_masks reads.
+TEST(CliEval, HelpListsEveryGroundTruthFormat) {
+  std::string out;
+  ASSERT_EQ(testing::run_command(testing::cli() + " eval --help", &out), 0) << out;
+  const size_t gt = out.find("--gt");
+  ASSERT_NE(gt, std::string::npos) << out;
+  const std::string line = out.substr(gt, out.find('\n', gt) - gt);
+  for (const char* format : {"NIfTI", "NRRD", "DICOM SEG", "RTSTRUCT (with --ref)"}) {
+    EXPECT_NE(line.find(format), std::string::npos) << format << " missing from: " << line;
+  }
 }
 
 TEST(CliEval, UsageErrorsExitTwo) {

@@ -5,6 +5,10 @@
 // mean surface distance, volumes (definitions in src/eval/metrics.h). Both inputs are read
 // by eval::read_masks (NIfTI/NRRD label maps, DICOM SEG, RTSTRUCT with --ref) onto one
 // grid: the --ref series' grid when given, else the ground truth's.
+//
+// Segments that cannot be read onto the grid (an RTSTRUCT ROI drawn beyond the CT's slices,
+// say) are listed under "Not scored" with the reason, in the text and the JSON; the others
+// are scored. Exit 1 when no requested segment could be scored.
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -71,22 +76,55 @@ std::string key_of(const SegmentInfo& s, bool by_name) {
   return k;
 }
 
-// Ground-truth segments first (in their order), then predicted ones the truth lacks.
-std::vector<Pair> pair_segments(const SegmentMasks& pred, const SegmentMasks& gt, bool by_name) {
+// A segment that cannot be scored: which input holds it and why.
+struct NotScored {
+  std::string input;  // "gt" or "pred"
+  int label = 0;
+  std::string name;
+  std::string reason;
+};
+
+std::set<std::string> unread_keys(const eval::EvalMasks& m, bool by_name) {
+  std::set<std::string> keys;
+  for (const auto& u : m.unread) keys.insert(key_of({.label = u.label, .name = u.name}, by_name));
+  return keys;
+}
+
+// Ground-truth segments first (in their order), then predicted ones the truth lacks. A
+// segment whose counterpart could not be read is not paired with an empty mask (that would
+// score a structure that is there as missing): it goes to `not_scored`.
+std::vector<Pair> pair_segments(const eval::EvalMasks& pred, const eval::EvalMasks& gt,
+                                bool by_name, std::vector<NotScored>& not_scored) {
+  const std::set<std::string> gt_unread = unread_keys(gt, by_name);
+  const std::set<std::string> pred_unread = unread_keys(pred, by_name);
+  for (const auto* m : {&gt, &pred}) {
+    for (const auto& u : m->unread) {
+      not_scored.push_back({m == &gt ? "gt" : "pred", u.label, u.name, u.why.message()});
+    }
+  }
   std::vector<Pair> pairs;
   std::map<std::string, size_t> index;
-  for (size_t i = 0; i < gt.segments.size(); ++i) {
-    index[key_of(gt.segments[i], by_name)] = pairs.size();
-    pairs.push_back({gt.segments[i].label, gt.segments[i].name, -1, static_cast<int>(i)});
+  for (size_t i = 0; i < gt.masks.segments.size(); ++i) {
+    const SegmentInfo& s = gt.masks.segments[i];
+    const std::string k = key_of(s, by_name);
+    if (pred_unread.count(k) != 0) {
+      not_scored.push_back({"gt", s.label, s.name, "its --pred counterpart could not be read"});
+      continue;
+    }
+    index[k] = pairs.size();
+    pairs.push_back({s.label, s.name, -1, static_cast<int>(i)});
   }
-  for (size_t i = 0; i < pred.segments.size(); ++i) {
-    const std::string k = key_of(pred.segments[i], by_name);
+  for (size_t i = 0; i < pred.masks.segments.size(); ++i) {
+    const SegmentInfo& s = pred.masks.segments[i];
+    const std::string k = key_of(s, by_name);
     auto it = index.find(k);
     if (it != index.end()) {
       pairs[it->second].pred = static_cast<int>(i);
-    } else {
+    } else if (gt_unread.count(k) != 0) {
+      not_scored.push_back({"pred", s.label, s.name, "its --gt counterpart could not be read"});
+    } else if (pred_unread.count(k) == 0) {
       index[k] = pairs.size();
-      pairs.push_back({pred.segments[i].label, pred.segments[i].name, static_cast<int>(i), -1});
+      pairs.push_back({s.label, s.name, static_cast<int>(i), -1});
     }
   }
   return pairs;
@@ -135,14 +173,22 @@ int run(const EvalArgs& args) {
   }
   auto gt = eval::read_masks(args.gt, grid, labels, ref.ids);
   if (!gt.is_ok()) return fail("--gt: " + gt.status().to_string());
-  if (grid == nullptr) grid = &gt->grid;
+  if (grid == nullptr) grid = &gt->masks.grid;
   auto pred = eval::read_masks(args.pred, grid, labels, ref.ids);
   if (!pred.is_ok()) {
     return fail("--pred " + args.pred + " vs --gt " + args.gt + ": " + pred.status().to_string());
   }
   const double read_s = timer.seconds();
+  nlohmann::json warnings = nlohmann::json::array();
+  for (const auto& [flag, m] : {std::pair{"--gt", &*gt}, std::pair{"--pred", &*pred}}) {
+    for (const std::string& w : m->warnings) {
+      std::fprintf(stderr, "medinfer eval: warning: %s: %s\n", flag, w.c_str());
+      warnings.push_back(w);
+    }
+  }
 
-  const std::vector<Pair> pairs = pair_segments(*pred, *gt, args.match == "name");
+  std::vector<NotScored> not_scored;
+  const std::vector<Pair> pairs = pair_segments(*pred, *gt, args.match == "name", not_scored);
   Volume empty;
   nlohmann::json out = {{"pred", args.pred},
                         {"gt", args.gt},
@@ -170,8 +216,8 @@ int run(const EvalArgs& args) {
       empty = std::move(e).value();
       std::memset(empty.buffer().data(), 0, empty.bytes());
     }
-    const Volume& pm = p.pred >= 0 ? pred->masks[p.pred] : empty;
-    const Volume& gm = p.gt >= 0 ? gt->masks[p.gt] : empty;
+    const Volume& pm = p.pred >= 0 ? pred->masks.masks[p.pred] : empty;
+    const Volume& gm = p.gt >= 0 ? gt->masks.masks[p.gt] : empty;
     eval::MetricsOptions mopt;
     mopt.threads = args.threads;
     auto m = eval::compute_metrics(pm, gm, mopt);
@@ -204,7 +250,17 @@ int run(const EvalArgs& args) {
                     {"false_positives", r.false_positives},
                     {"false_negatives", r.false_negatives}});
   }
+  nlohmann::json skipped = nlohmann::json::array();
+  if (!not_scored.empty()) std::printf("\nNot scored (%zu):\n", not_scored.size());
+  for (const NotScored& n : not_scored) {
+    std::printf("- --%s label %d \"%s\": %s\n", n.input.c_str(), n.label, n.name.c_str(),
+                n.reason.c_str());
+    skipped.push_back(
+        {{"input", n.input}, {"label", n.label}, {"name", n.name}, {"reason", n.reason}});
+  }
   out["labels"] = rows;
+  out["not_scored"] = skipped;
+  out["warnings"] = warnings;
   out["seconds"] = {{"read", read_s}, {"total", timer.seconds()}};
   std::printf("\nn/a: distances are undefined when a mask is empty. read %.2f s, total %.2f s\n",
               read_s, timer.seconds());
@@ -213,6 +269,12 @@ int run(const EvalArgs& args) {
     f << out.dump(2) << "\n";
     if (!f) return fail(args.json + ": cannot write the JSON report");
   }
+  if (pairs.empty()) {
+    return fail(not_scored.empty()
+                    ? "nothing to score: neither input holds a requested segment"
+                    : "no requested segment could be scored (" + std::to_string(not_scored.size()) +
+                          " listed under 'Not scored')");
+  }
   return 0;
 }
 
@@ -220,12 +282,20 @@ int run(const EvalArgs& args) {
 
 RunFn register_eval(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
-  app.add_option("--pred", args->pred, "Predicted segmentation (NIfTI or NRRD label map)")
+  app.add_option("--pred", args->pred,
+                 "Predicted segmentation: NIfTI or NRRD label map, DICOM SEG, or RTSTRUCT "
+                 "(with --ref)")
       ->required();
-  app.add_option("--gt", args->gt, "Ground truth (NIfTI or NRRD label map)")->required();
-  app.add_option("--ref", args->ref, "DICOM series folder whose grid both are scored on");
-  app.add_option("--json", args->json, "Write the per-label metrics as JSON to this file");
-  app.add_option("--labels", args->labels, "Only these labels, comma-separated (e.g. 1,2)");
+  app.add_option("--gt", args->gt,
+                 "Ground truth: NIfTI or NRRD label map, DICOM SEG, or RTSTRUCT (with --ref)")
+      ->required();
+  app.add_option("--ref", args->ref,
+                 "DICOM series folder whose grid both are scored on (needed for RTSTRUCT)");
+  app.add_option("--json", args->json,
+                 "Write the per-label metrics, the segments not scored and why, as JSON");
+  app.add_option("--labels", args->labels,
+                 "Only these labels (label value, SEG segment or RTSTRUCT ROI number), "
+                 "comma-separated (e.g. 1,2)");
   app.add_option("--match", args->match, "Pair segments by 'label' value (default) or 'name'");
   app.add_option("--threads", args->threads, "Distance-transform threads (0 = all cores)");
   return [args] { return run(*args); };
