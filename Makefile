@@ -51,7 +51,7 @@ test: setup-test configure
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# The tests that run oneDNN again under a second instruction-set limit (after `make test`):
+# The test suite again under a second oneDNN instruction-set limit (after `make test`):
 # kernel choices differ by ISA, and tolerances must not depend on one CPU's choices.
 test-isa: test
 	bash tests/run_isa_limits.sh $(BUILD)

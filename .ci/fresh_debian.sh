@@ -19,9 +19,20 @@ shared=$(cd "$repo/../shared" 2>/dev/null && pwd || true)
   echo "fresh_debian: needs root (chroot, mounts)" >&2
   exit 1
 }
-command -v mmdebstrap >/dev/null || {
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap
+retry() {
+  local n=$1 i
+  shift
+  for ((i = 1; i <= n; i++)); do
+    "$@" && return 0
+    [ "$i" -lt "$n" ] && echo "fresh_debian: '$1' failed (try $i of $n); retrying" >&2 && sleep $((i * 15))
+  done
+  return 1
 }
+
+if ! command -v mmdebstrap >/dev/null; then
+  retry 3 apt-get update -qq
+  retry 3 env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap
+fi
 
 keep=0
 if [ $# -ge 1 ]; then
@@ -43,16 +54,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-retry() {
-  local n=$1 i
-  shift
-  for ((i = 1; i <= n; i++)); do
-    "$@" && return 0
-    [ "$i" -lt "$n" ] && echo "fresh_debian: '$1' failed (try $i of $n); retrying" >&2 && sleep $((i * 15))
-  done
-  return 1
-}
-
 # The host's APT sources are the root's mirrors; its apt.conf.d options (proxies, validity
 # checks) apply while bootstrapping too.
 sources=()
@@ -66,9 +67,12 @@ for f in /etc/apt/apt.conf.d/*; do
 done
 echo "fresh_debian: bootstrapping Debian 12 (variant apt) into $root"
 t0=$(date +%s)
-rm -rf --one-file-system "$root" && mkdir -p "$root"
-retry 3 mmdebstrap --quiet --variant=apt --mode=root --include=ccache "${aptopts[@]}" bookworm \
-  "$root" "${sources[@]}"
+bootstrap() {  # into an empty folder, also on a retry
+  rm -rf --one-file-system "$root" && mkdir -p "$root"
+  mmdebstrap --quiet --variant=apt --mode=root --include=ccache "${aptopts[@]}" bookworm \
+    "$root" "${sources[@]}"
+}
+retry 3 bootstrap
 echo "fresh_debian: bootstrap took $(($(date +%s) - t0)) s"
 
 # Registry configuration and certificates, as on the host.

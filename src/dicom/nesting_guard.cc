@@ -14,18 +14,11 @@
 #include <vector>
 
 #include "dicom/dataset.h"
+#include "dicom/tags.h"
 
 namespace medinfer::dicom {
 namespace {
 
-constexpr uint32_t tag_of(uint16_t g, uint16_t e) {
-  return (uint32_t{g} << 16) | e;
-}
-constexpr uint32_t kUndefined = 0xFFFFFFFFu;
-constexpr uint32_t kItem = tag_of(0xFFFE, 0xE000);
-constexpr uint32_t kItemEnd = tag_of(0xFFFE, 0xE00D);
-constexpr uint32_t kSequenceEnd = tag_of(0xFFFE, 0xE0DD);
-constexpr uint32_t kPixelData = tag_of(0x7FE0, 0x0010);
 constexpr uint32_t kTransferSyntax = tag_of(0x0002, 0x0010);
 
 struct Syntax {

@@ -365,6 +365,11 @@ std::vector<OpCase> make_cases() {
     OpCase c{"Acc_Gelu_erf_wide", "Gelu", {in(a, -10, 10)}};
     c.opset = 20;
     tight(c, true);
+    // 0.5 * x * (1 + erf(x / sqrt(2))) cancels in 1 + erf for x << 0: an erf within a few
+    // units of float32 rounding (u = 2^-24) of 1 leaves |x| / 2 * 4u absolutely, whatever the
+    // relative error (oneDNN's SSE4.1 kernel reaches 8u at x near -5; its AVX2 kernel less).
+    // The bound at the range's largest |x|; a drifting erf is still off by far more.
+    t.back().atol = 0.5 * 10 * 4 / double(1 << 24);
     c = {"Acc_Gelu_tanh_tail", "Gelu", {in(a, -6, -3.5f)}, {{"approximate", std::string("tanh")}}};
     c.opset = 20;
     tight(c, false);
