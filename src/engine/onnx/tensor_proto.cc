@@ -43,7 +43,16 @@ void copy_field(const Field& field, Tensor& out) {
   for (int i = 0; i < field.size(); ++i) dst[i] = static_cast<T>(field.Get(i));
 }
 
-Status read_external(const TensorProto& proto, const std::string& dir, Tensor& out) {
+// Where a tensor's external bytes are, checked (location inside the model's folder, offset
+// and length within the file) before anything is allocated for them.
+struct ExternalData {
+  fs::path file;
+  std::string location;
+  uint64_t offset = 0;
+};
+
+Result<ExternalData> locate_external(const TensorProto& proto, const std::string& dir,
+                                     const Shape& shape, uint64_t expected) {
   const std::string label = tensor_label(proto);
   if (dir.empty()) {
     return not_supported(label + ": external data is not allowed when importing from memory");
@@ -91,21 +100,24 @@ Status read_external(const TensorProto& proto, const std::string& dir, Tensor& o
   }
   const uint64_t file_size = fs::file_size(full, ec);
   if (ec) return io_error(label + ": cannot read the size of '" + location + "'");
-  const uint64_t expected = out.bytes();
   if (has_length && length != expected) {
     return corrupt(label + ": external data length " + std::to_string(length) + " but shape " +
-                   shape_str(out.shape()) + " needs " + std::to_string(expected) + " bytes");
+                   shape_str(shape) + " needs " + std::to_string(expected) + " bytes");
   }
   if (offset > file_size || file_size - offset < expected) {
     return corrupt(label + ": external data at offset " + std::to_string(offset) + " with " +
                    std::to_string(expected) + " bytes runs past the end of '" + location + "' (" +
                    std::to_string(file_size) + " bytes)");
   }
-  if (expected == 0) return Status::ok();
-  std::ifstream in(full, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(offset));
-  in.read(static_cast<char*>(out.data()), static_cast<std::streamsize>(expected));
-  if (!in) return io_error(label + ": reading external data from '" + location + "' failed");
+  return ExternalData{full, location, offset};
+}
+
+Status read_external(const ExternalData& ext, const std::string& label, Tensor& out) {
+  if (out.bytes() == 0) return Status::ok();
+  std::ifstream in(ext.file, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(ext.offset));
+  in.read(static_cast<char*>(out.data()), static_cast<std::streamsize>(out.bytes()));
+  if (!in) return io_error(label + ": reading external data from '" + ext.location + "' failed");
   return Status::ok();
 }
 
@@ -249,7 +261,8 @@ Result<Tensor> tensor_from_proto(const TensorProto& proto, TensorBudget& budget)
                    ": holds data in more than one of raw_data, typed fields and "
                    "external data");
   }
-  // Sizes are checked before the allocation, so a small file cannot ask for a large buffer.
+  // Sizes are checked before the allocation (external data's file too, below), so a small
+  // file cannot ask for a large buffer.
   if (raw && proto.raw_data().size() != bytes) {
     return corrupt(label + ": raw_data has " + std::to_string(proto.raw_data().size()) +
                    " bytes but shape " + shape_str(shape) + " of " + dtype_name(*dtype) +
@@ -268,11 +281,15 @@ Result<Tensor> tensor_from_proto(const TensorProto& proto, TensorBudget& budget)
                      " values but shape " + shape_str(shape) + " needs " + std::to_string(n));
     }
   }
+  ExternalData ext;
+  if (external) {
+    MI_ASSIGN_OR_RETURN(ext, locate_external(proto, budget.external_data_dir, shape, bytes));
+  }
   auto allocated = Tensor::allocate(*dtype, shape);
   if (!allocated.is_ok()) return allocated.status().with_context(label);
   Tensor t = std::move(allocated).value();
   if (external) {
-    MI_RETURN_IF_ERROR(read_external(proto, budget.external_data_dir, t));
+    MI_RETURN_IF_ERROR(read_external(ext, label, t));
   } else if (raw) {
     if (bytes > 0) std::memcpy(t.data(), proto.raw_data().data(), bytes);
   } else if (typed) {
