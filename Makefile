@@ -10,6 +10,9 @@ CMAKE_ARGS ?=
 MEDINFER_VENV ?= $(CURDIR)/.venv
 export MEDINFER_VENV
 export CCACHE_BASEDIR := $(CURDIR)
+# The fuzz and ASan builds carry debug info, which ccache would key by the build folder: CI
+# builds in a fresh clone each time. The cost: debug info may name another clone's folder.
+export CCACHE_NOHASHDIR := 1
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 SAMPLE := tests/fixtures/dicom/totalseg-example
 DEMO_OUT := $(BUILD)/demo
