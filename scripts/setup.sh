@@ -14,8 +14,12 @@
 #                             3 GB) in $MEDINFER_VENV (default: .venv in the repository, so
 #                             that `make clean` keeps it).
 #
-# The CUDA toolkit and cuDNN are not installed here: a GPU build needs them already present
-# (README, "GPU build"). Run as root or with sudo available. Network steps are retried.
+# GPU build (both modes, when nvcc is found): the header-only libraries that only PyPI ships
+# are fetched, pinned, into $MEDINFER_DEPS (default: .deps in the repository): the cuDNN
+# frontend's C++ headers (nvidia-cudnn-frontend) and CUTLASS (nvidia-cutlass), with
+# python3-pip to fetch them. The CUDA toolkit and cuDNN themselves are not installed here: a
+# GPU build needs them already present (README, "GPU build").
+# Run as root or with sudo available. Network steps are retried.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:-demo}
@@ -30,6 +34,11 @@ esac
 pkgs=(make build-essential cmake ninja-build pkg-config
   libdcmtk-dev libopenjp2-7-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev
   libdnnl-dev ocl-icd-opencl-dev libonnx-dev libprotobuf-dev protobuf-compiler)
+nvcc=$(command -v nvcc || true)
+[ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc
+if [ -n "$nvcc" ]; then
+  python3 -m pip --version >/dev/null 2>&1 || pkgs+=(python3-pip)
+fi
 if [ "$mode" = test ]; then
   pkgs+=(libgtest-dev libgmock-dev ccache clang libclang-rt-dev clang-format
     dcmtk dcm2niix dicom3tools python3-pydicom python3-venv git xz-utils)
@@ -65,6 +74,38 @@ if [ ${#missing[@]} -gt 0 ]; then
   retry 3 "${sudo_cmd[@]}" apt-get update -qq
   retry 3 env DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq \
     --no-install-recommends "${missing[@]}"
+fi
+
+# fetch_headers PACKAGE VERSION PREFIX DEST: the wheel's files under PREFIX (e.g. include/)
+# into DEST, once per pinned version.
+fetch_headers() {
+  local pkg=$1 version=$2 prefix=$3 dest=$4 tmp
+  [ -f "$dest/.complete" ] && return 0
+  echo "setup: $pkg $version headers into $dest"
+  tmp=$(mktemp -d)
+  # The frontend's wheels differ only in their Python module; the headers are the same.
+  retry 3 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
+    --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 -d "$tmp" "$pkg==$version"
+  rm -rf "$dest" && mkdir -p "$dest"
+  python3 - "$tmp"/*.whl "$prefix" "$dest" <<'PY'
+import pathlib, sys, zipfile
+wheel, prefix, dest = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
+with zipfile.ZipFile(wheel) as z:
+    names = [n for n in z.namelist() if n.startswith(prefix) and not n.endswith("/")]
+    if not names:
+        sys.exit(f"setup: no {prefix} in {wheel}")
+    for n in names:
+        out = dest / "include" / n[len(prefix):]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(z.read(n))
+PY
+  rm -rf "$tmp"
+  touch "$dest/.complete"
+}
+if [ -n "$nvcc" ]; then
+  deps=${MEDINFER_DEPS:-$here/.deps}
+  fetch_headers nvidia-cudnn-frontend 1.32.0 include/ "$deps/cudnn-frontend-1.32.0"
+  fetch_headers nvidia-cutlass 4.2.0.0 cutlass_library/source/include/ "$deps/cutlass-4.2.0.0"
 fi
 
 if [ "$mode" = test ]; then
