@@ -158,9 +158,9 @@ struct VolumePlan {
 // deflated, big-endian and colour data always go through their decoders; the values are
 // the same whichever method reads them.
 enum class ReadMethod {
-  // The faster where measured: pread. On the 16-core Xeon (docs/BENCHMARKS.md) mapping
-  // was mixed at 1 thread and 2-4x slower at 16 (every mmap/munmap takes the process's
-  // address-space lock and flushes the other cores' TLBs), and slower on the 2-core VM.
+  // The method measured faster, today pread: mapping loses as threads are added, since
+  // every mmap/munmap takes the process's address-space lock and flushes the other cores'
+  // TLBs (figures in docs/BENCHMARKS.md).
   kAuto,
   // pread in cache-sized chunks, converted while in cache (the kernel copies every byte).
   kPread,

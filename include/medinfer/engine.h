@@ -61,8 +61,8 @@ struct EngineOptions {
   // 3x3 convolutions: "auto" uses Winograd F(4x4, 3x3) for 2-D, stride-1, undilated,
   // ungrouped 3x3 convolutions where the device has a kernel for it (the CPU backend: oneDNN
   // on AVX-512 CPUs), else direct; "direct" never does. Winograd needs fewer multiplications
-  // and rounds differently (measured: within 3e-6 of ONNX Runtime relative to the largest
-  // output on the benchmark UNet and ResNet-50, docs/BENCHMARKS.md).
+  // and rounds differently, within the same tolerance against ONNX Runtime as direct
+  // (tests/models; the measured differences are in docs/BENCHMARKS.md).
   std::string conv_algorithm = "auto";
   // The CPU device: time each convolution's candidate implementations (oneDNN's kernels for
   // the algorithms conv_algorithm allows, in the layouts the plan already uses) at build,

@@ -10,6 +10,7 @@
 #include "engine/backend.h"
 #include "engine/backends/cpu/cpu_executable.h"
 #include "engine/ops/op.h"
+#include "engine/passes/passes.h"
 #include "engine/passes/shape_inference.h"
 #include "testing/tolerance.h"
 
@@ -107,6 +108,15 @@ Graph residual_graph() {
   const int h = m.node("Conv", {f, m.weight("w2", {16, 8, 3, 3})}, pad1, {"LeakyRelu", 0.1f, 0});
   const int gap = m.node("GlobalAveragePool", {h});
   return m.finish({gap, d, h});
+}
+
+// `g` after residual fusion (passes/residual_fusion.cc), which must fuse `expected` sums.
+Graph fuse_residual_sums(Graph g, int expected) {
+  int count = -1;
+  EXPECT_TRUE(fuse_residuals(g, &count).is_ok());
+  EXPECT_EQ(count, expected);
+  EXPECT_TRUE(infer_shapes(g).is_ok());
+  return g;
 }
 
 bool have_ops(std::initializer_list<const char*> ops) {
@@ -272,11 +282,12 @@ void expect_close_scaled(const Tensor& got, const Tensor& ref) {
   }
 }
 
-// ResNet blocks: the residual Add (and the Relu after it) runs as the convolution's sum
-// post-op. Block 1 (identity shortcut) accumulates in place into the shortcut's buffer;
-// block 2 (projection conv on the shortcut, Add operands swapped, Add output a graph
-// output: no Relu fused, the residual copied); block 3's shortcut is also the conv's input
-// (copied first, not overwritten).
+// ResNet blocks: the residual Add (and the Relu after it), fused into the Conv by the
+// passes, runs as the convolution's sum post-op. Block 1 (identity shortcut) accumulates in
+// place into the shortcut's buffer; block 2 (projection conv on the shortcut, Add operands
+// swapped, Add output a graph output: no Relu fused, the residual copied); block 3's
+// shortcut is also the conv's input (copied first, not overwritten). Unfused (passes off)
+// the Adds and Relus run as oneDNN nodes of their own.
 TEST(CpuBackend, ResidualSumsFuseIntoConvolutions) {
   if (!have_ops({"Conv", "Add", "Relu", "GlobalAveragePool"})) {
     GTEST_SKIP() << "reference ops not registered yet";
@@ -303,18 +314,30 @@ TEST(CpuBackend, ResidualSumsFuseIntoConvolutions) {
   const int e3 = m.node("Relu", {m.node("Add", {r2, c3})});
   const int gap = m.node("GlobalAveragePool", {e3});
   const Graph g = m.finish({gap, d2, e3});
+  const Graph fused = fuse_residual_sums(g, 3);
+  ASSERT_EQ(fused.nodes.size(), 9u);  // 14 less 3 Adds and 2 Relus
   BuildOptions o;
   o.max_batch = 3;
   for (int64_t batch : {3, 1, 2}) {
     SCOPED_TRACE("batch " + std::to_string(batch));
     const std::vector<Tensor> in{random_input({batch, 8, 10, 10}, 21)};
     Executable* exe = nullptr;
-    const std::vector<Tensor> got = run("cpu", g, o, in, &exe);
-    EXPECT_EQ(cpu::native_node_count(*exe), 14);
+    const std::vector<Tensor> got = run("cpu", fused, o, in, &exe);
+    EXPECT_EQ(cpu::native_node_count(*exe), 9);
     EXPECT_EQ(cpu::residual_sum_count(*exe), 3);
+    Executable* unfused_exe = nullptr;
+    const std::vector<Tensor> unfused = run("cpu", g, o, in, &unfused_exe);
+    EXPECT_EQ(cpu::native_node_count(*unfused_exe), 14);
+    EXPECT_EQ(cpu::residual_sum_count(*unfused_exe), 0);
     const std::vector<Tensor> want = run("reference", g, o, in);
+    const std::vector<Tensor> want_fused = run("reference", fused, o, in);
     ASSERT_EQ(got.size(), 3u);
-    for (size_t i = 0; i < got.size(); ++i) expect_close_scaled(got[i], want[i]);
+    ASSERT_EQ(unfused.size(), 3u);
+    for (size_t i = 0; i < got.size(); ++i) {
+      expect_close_scaled(got[i], want[i]);
+      expect_close_scaled(unfused[i], want[i]);
+      expect_close_scaled(want_fused[i], want[i]);
+    }
   }
 }
 
@@ -331,7 +354,7 @@ TEST(CpuBackend, ResidualSumOverGraphInput) {
   const int y = m.node("Relu", {m.node("Add", {c, x})});
   const int c2 = m.node("Conv", {y, m.weight("w2", {16, 16, 1, 1})});
   const int z = m.node("Relu", {m.node("Add", {y, c2})});
-  const Graph g = m.finish({z, x});
+  const Graph g = fuse_residual_sums(m.finish({z, x}), 2);
   BuildOptions o;
   o.max_batch = 2;
   for (int64_t batch : {2, 1}) {
@@ -340,7 +363,7 @@ TEST(CpuBackend, ResidualSumOverGraphInput) {
     const Tensor kept = in[0].clone().value();
     Executable* exe = nullptr;
     const std::vector<Tensor> got = run("cpu", g, o, in, &exe);
-    EXPECT_EQ(cpu::native_node_count(*exe), 6);
+    EXPECT_EQ(cpu::native_node_count(*exe), 2);
     EXPECT_EQ(cpu::residual_sum_count(*exe), 2);
     const std::vector<Tensor> want = run("reference", g, o, in);
     ASSERT_EQ(got.size(), 2u);
@@ -351,7 +374,7 @@ TEST(CpuBackend, ResidualSumOverGraphInput) {
 
 // Convolutions of every kind the CPU backend plans: a Winograd-eligible 3x3 stride-1
 // (16 channels, 12x12), a 1x1, a strided 3x3, a residual sum accumulated in place (+ Relu)
-// and one copied (its Add output is a graph output).
+// and one copied (its Add output is a graph output), the sums fused by the passes.
 Graph conv_mix_graph() {
   GraphMaker m;
   const int x = m.input("x", {-1, 16, 12, 12});
@@ -366,7 +389,7 @@ Graph conv_mix_graph() {
   const int r = m.node("Relu", {m.node("Add", {c3, c2})});
   const int c4 = m.node("Conv", {r, m.weight("w4", {32, 32, 1, 1})});
   const int out = m.node("Add", {r, c4});
-  return m.finish({out, c0});
+  return fuse_residual_sums(m.finish({out, c0}), 2);
 }
 
 // Checks what autotuning recorded: tuned Convs only, each naming oneDNN implementations

@@ -46,6 +46,7 @@ struct OpCase {
   bool cpu_native = true;  // whether the CPU backend must run it with oneDNN
   bool perf_only = false;  // large: run in perf mode only
   uint32_t seed = 1;
+  bool fused_residual = false;  // Conv: the last input is the residual (Node::fused_residual)
 };
 
 // gtest prints a case by its name.

@@ -106,6 +106,38 @@ std::vector<OpCase> make_cases() {
     c.atol = kLongSumAtol;
     add(c);
   }
+  // Conv carrying a fused residual (Node::fused_residual: the last input), as residual
+  // fusion leaves ResNet blocks: act(conv(x) + residual), 2-D and 3-D, bias or not.
+  {
+    OpCase c{"Conv2d_3x3_residual_relu",
+             "Conv",
+             {in({2, 16, 10, 10}), weight({16, 16, 3, 3}), weight({16}), in({2, 16, 10, 10})},
+             {{"pads", Ints{1, 1, 1, 1}}},
+             act("Relu"),
+             conv_flops(2, 16, 100, 16, 9)};
+    c.fused_residual = true;
+    add(c);
+  }
+  {
+    OpCase c{"Conv2d_1x1_s2_nobias_residual",
+             "Conv",
+             {in({1, 8, 9, 9}), weight({16, 8, 1, 1}), omitted(), in({1, 16, 5, 5})},
+             {{"strides", Ints{2, 2}}},
+             {},
+             conv_flops(1, 16, 25, 8, 1)};
+    c.fused_residual = true;
+    add(c);
+  }
+  {
+    OpCase c{"Conv3d_3x3x3_residual_relu",
+             "Conv",
+             {in({1, 8, 4, 6, 6}), weight({8, 8, 3, 3, 3}), weight({8}), in({1, 8, 4, 6, 6})},
+             {{"pads", Ints{1, 1, 1, 1, 1, 1}}},
+             act("Relu"),
+             conv_flops(1, 8, 144, 8, 27)};
+    c.fused_residual = true;
+    add(c);
+  }
   // ConvTranspose: stride 2 with output_padding, groups, 1D/3D, dilation.
   add({"ConvTranspose2d_s2_outpad_relu",
        "ConvTranspose",
@@ -477,6 +509,7 @@ Result<BuiltCase> build_case(const OpCase& c) {
   node.name = c.name;
   node.op_type = c.op;
   node.activation = c.activation;
+  node.fused_residual = c.fused_residual;
   for (const auto& [name, value] : c.attrs) node.attrs.set(name, value);
   for (size_t i = 0; i < c.inputs.size(); ++i) {
     const Operand& op = c.inputs[i];

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <random>
 
 #include "engine/backends/reference/reference_backend.h"
@@ -89,6 +90,11 @@ int count_op(const Graph& g, const std::string& op) {
                                         [&](const Node& n) { return n.op_type == op; }));
 }
 
+// "Conv+residual:Relu": op type, fused residual, fused activation.
+std::string signature(const Node& n) {
+  return n.op_type + (n.fused_residual ? "+residual" : "") + ":" + n.activation.op;
+}
+
 const Node* find_node(const Graph& g, const std::string& op) {
   for (const Node& n : g.nodes) {
     if (n.op_type == op) return &n;
@@ -96,8 +102,11 @@ const Node* find_node(const Graph& g, const std::string& op) {
   return nullptr;
 }
 
-std::vector<Tensor> run_reference(const Graph& g, const std::vector<Tensor>& inputs) {
-  auto exec = make_reference_backend()->compile(g, BuildOptions{});
+std::vector<Tensor> run_reference(const Graph& g, const std::vector<Tensor>& inputs,
+                                  int64_t max_batch = 1) {
+  BuildOptions options;
+  options.max_batch = max_batch;
+  auto exec = make_reference_backend()->compile(g, options);
   EXPECT_TRUE(exec.is_ok()) << exec.status().to_string();
   if (!exec.is_ok()) return {};
   std::vector<Tensor> out;
@@ -438,6 +447,221 @@ TEST(Passes, DeadNodesAndUnusedValuesRemoved) {
   EXPECT_EQ(opt.value(opt.outputs[0]).producer, 0);
 }
 
+// Conv -> Add -> Relu, Add(residual, Conv) with the operands swapped and no bias, and a
+// residual produced after its Conv: each becomes one Conv carrying the residual, at the
+// Add's place, named as the Conv. The reference computes the fused graph as the original
+// (a reference that dropped the residual would fail here).
+TEST(Passes, ResidualSumsFuseIntoConv) {
+  require_ops({"Conv", "Add", "Relu", "Sigmoid"});
+  Builder b;
+  const Attributes pad = attrs({{"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  const int x = b.input("x", {2, 4, 6, 6});
+  const int c1 =
+      b.node("Conv", {x, b.random_constant("w1", {4, 4, 3, 3}), b.random_constant("b1", {4})}, pad,
+             1, "conv1");
+  const int r1 = b.node("Relu", {b.node("Add", {c1, x})});
+  const int c2 = b.node("Conv", {r1, b.random_constant("w2", {4, 4, 1, 1})}, {}, 1, "conv2");
+  const int side = b.node("Sigmoid", {r1});  // the residual, produced after conv2
+  const int s2 = b.node("Add", {side, c2});
+  b.output(s2);  // a graph output: no Relu after it is fused, the sum is
+  b.output(b.node("Relu", {s2}));
+  Graph g = b.done();
+
+  Graph fused = g;
+  int count = 0;
+  ASSERT_TRUE(fuse_residuals(fused, &count).is_ok());
+  EXPECT_EQ(count, 2);
+  ASSERT_TRUE(fused.validate().is_ok());
+  std::vector<std::string> ops;
+  for (const Node& n : fused.nodes) ops.push_back(signature(n));
+  EXPECT_EQ(
+      ops, (std::vector<std::string>{"Conv+residual:Relu", "Sigmoid:", "Conv+residual:", "Relu:"}));
+  const Node& f1 = fused.nodes[0];
+  EXPECT_EQ(f1.name, "conv1");
+  ASSERT_EQ(f1.inputs.size(), kResidualInput + 1);
+  EXPECT_EQ(fused.value(f1.residual()).name, "x");
+  EXPECT_EQ(fused.value(f1.outputs[0]).name, fused.value(r1).name);
+  const Node& f2 = fused.nodes[2];
+  EXPECT_EQ(f2.name, "conv2");
+  EXPECT_EQ(f2.inputs[2], -1);  // no bias
+  EXPECT_EQ(fused.value(f2.residual()).name, fused.value(side).name);
+  EXPECT_EQ(fused.value(f2.outputs[0]).name, fused.value(s2).name);
+  EXPECT_TRUE(infer_shapes(fused).is_ok());
+
+  // The same through run_passes, computed by the reference against the unfused graph.
+  const Graph opt = check_passes_keep_outputs(g);
+  EXPECT_EQ(std::count_if(opt.nodes.begin(), opt.nodes.end(),
+                          [](const Node& n) { return n.fused_residual; }),
+            2);
+  // Passes off (EngineOptions::optimize = false): the graph stays unfused.
+  PassOptions off;
+  off.fuse_residuals = false;
+  const Graph unfused = check_passes_keep_outputs(g, off);
+  EXPECT_EQ(count_op(unfused, "Add"), 2);
+}
+
+// Where the sum must stay an Add: the conv output read twice or a graph output, operands
+// of other shapes (broadcast), a Conv with its own activation (it applies before the sum),
+// a ConvTranspose, an Add of the conv output with itself. A Relu after the sum stays when
+// the sum has another reader.
+TEST(Passes, ResidualNotFusedWhereIllegal) {
+  require_ops({"Conv", "ConvTranspose", "Add", "Relu"});
+  const Attributes pad = attrs({{"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  struct Case {
+    const char* name;
+    std::function<void(Builder&, int x, int conv)> build;  // conv: Conv(x), [1, 4, 5, 5]
+  };
+  const std::vector<Case> cases{
+      {"conv output read twice",
+       [](Builder& b, int, int c) {
+         b.output(b.node("Add", {c, b.node("Relu", {c})}));
+       }},
+      {"conv output is a graph output",
+       [](Builder& b, int x, int c) {
+         b.output(c);
+         b.output(b.node("Add", {c, x}));
+       }},
+      {"residual broadcast over the spatial dimensions",
+       [](Builder& b, int, int c) {
+         b.output(b.node("Add", {c, b.input("r", {1, 4, 1, 1})}));
+       }},
+      {"residual broadcast over the batch",
+       [](Builder& b, int, int c) {
+         b.output(b.node("Add", {b.input("r", {4, 5, 5}), c}));
+       }},
+      {"conv with its own activation",
+       [](Builder& b, int x, int c) {
+         b.g.nodes.back().activation = {"Relu", 0, 0};
+         b.output(b.node("Add", {c, x}));
+       }},
+      {"conv output broadcast over the symbolic batch of the residual",
+       [](Builder& b, int, int c) {
+         b.output(b.node("Add", {c, b.input("r", {-1, 4, 5, 5})}));
+       }},
+      {"conv output added to itself",
+       [](Builder& b, int, int c) {
+         b.output(b.node("Add", {c, c}));
+       }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Builder b;
+    const int x = b.input("x", {1, 4, 5, 5});
+    const int conv = b.node("Conv", {x, b.random_constant("w", {4, 4, 3, 3})}, pad);
+    c.build(b, x, conv);
+    Graph g = b.done();
+    Graph opt = g;
+    int count = -1;
+    ASSERT_TRUE(fuse_residuals(opt, &count).is_ok());
+    EXPECT_EQ(count, 0);
+    EXPECT_EQ(opt.nodes.size(), g.nodes.size());
+    for (const Node& n : opt.nodes) EXPECT_FALSE(n.fused_residual) << n.where();
+  }
+  {
+    SCOPED_TRACE("ConvTranspose");
+    Builder b;
+    const int x = b.input("x", {1, 4, 5, 5});
+    const int t = b.node("ConvTranspose", {x, b.random_constant("w", {4, 4, 3, 3})}, pad);
+    b.output(b.node("Add", {t, x}));
+    Graph g = b.done();
+    int count = -1;
+    ASSERT_TRUE(fuse_residuals(g, &count).is_ok());
+    EXPECT_EQ(count, 0);
+  }
+  for (bool sum_is_output : {false, true}) {
+    SCOPED_TRACE(sum_is_output ? "sum is a graph output" : "sum read by the Relu and a Conv");
+    Builder b;
+    const int x = b.input("x", {1, 4, 5, 5});
+    const int c = b.node("Conv", {x, b.random_constant("w", {4, 4, 3, 3})}, pad);
+    const int s = b.node("Add", {c, x});
+    if (sum_is_output) {
+      b.output(s);
+    } else {
+      b.output(b.node("Conv", {s, b.random_constant("w2", {4, 4, 1, 1})}));
+    }
+    b.output(b.node("Relu", {s}));
+    Graph g = b.done();
+    Graph opt = g;
+    int count = -1;
+    ASSERT_TRUE(fuse_residuals(opt, &count).is_ok());
+    EXPECT_EQ(count, 1);
+    EXPECT_EQ(signature(opt.nodes[0]), "Conv+residual:");
+    EXPECT_EQ(count_op(opt, "Relu"), 1);
+    check_passes_keep_outputs(g);
+  }
+}
+
+// Spatial sizes computed from the input's shape (Shape -> Reshape, as exported GroupNorms
+// do) are unknown while the batch is symbolic: the pass proves the operands alike with the
+// batch fixed, as backends plan it, and fuses.
+TEST(Passes, ResidualFusesThroughShapesComputedFromTheBatch) {
+  require_ops({"Conv", "Add", "Relu", "Shape", "Reshape"});
+  Builder b;
+  const int x = b.input("x", {-1, 4, 5, 5});
+  const int shaped = b.node("Reshape", {x, b.node("Shape", {x})});
+  const int c = b.node("Conv", {shaped, b.random_constant("w", {4, 4, 3, 3})},
+                       attrs({{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+  b.output(b.node("Relu", {b.node("Add", {c, x})}));
+  Graph g = b.done();
+  ASSERT_NE(g.value(c).shape, g.value(x).shape) << shape_str(g.value(c).shape);
+  Graph fused = g;
+  int count = 0;
+  ASSERT_TRUE(fuse_residuals(fused, &count).is_ok());
+  EXPECT_EQ(count, 1);
+  EXPECT_EQ(signature(fused.nodes.back()), "Conv+residual:Relu");
+  EXPECT_TRUE(infer_shapes(fused).is_ok());
+  for (int64_t batch : {1, 3}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    const std::vector<Tensor> in{b.random_tensor({batch, 4, 5, 5})};
+    expect_close(run_reference(fused, in, 3), run_reference(g, in, 3));
+  }
+}
+
+// The IR contract (graph.h) is checked by shape inference, so a malformed fused node is an
+// error naming it: a residual of another shape, one on a non-Conv, a missing residual, and
+// a model's four-input Conv (the importer never sets fused_residual).
+TEST(Passes, FusedResidualContractIsChecked) {
+  require_ops({"Conv", "Relu"});
+  auto graph = [](Shape residual) {
+    Builder b;
+    const int x = b.input("x", {1, 2, 4, 4});
+    const int r = b.input("r", std::move(residual));
+    b.output(b.node("Conv", {x, b.random_constant("w", {3, 2, 1, 1}), -1, r}, {}, 1, "fused"));
+    return b.g;
+  };
+  {
+    Graph g = graph({1, 3, 4, 4});
+    EXPECT_EQ(infer_shapes(g).code(), StatusCode::kInvalidArgument);  // not marked fused
+    g.nodes[0].fused_residual = true;
+    const Status ok = infer_shapes(g);
+    EXPECT_TRUE(ok.is_ok()) << ok.to_string();
+  }
+  {
+    Graph g = graph({1, 3, 1, 1});
+    g.nodes[0].fused_residual = true;
+    const Status st = infer_shapes(g);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(st.message().find("'fused'"), std::string::npos) << st.to_string();
+    EXPECT_NE(st.message().find("residual"), std::string::npos) << st.to_string();
+  }
+  {
+    Graph g = graph({1, 3, 4, 4});
+    g.nodes[0].fused_residual = true;
+    g.nodes[0].inputs.pop_back();
+    EXPECT_EQ(infer_shapes(g).code(), StatusCode::kInvalidArgument);
+  }
+  {
+    Builder b;
+    const int x = b.input("x", {1, 2, 4, 4});
+    b.output(b.node("Relu", {x}));
+    b.g.nodes[0].fused_residual = true;
+    b.g.nodes[0].inputs = {x, -1, -1, x};
+    const Status st = infer_shapes(b.g);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(st.message().find("only Conv"), std::string::npos) << st.to_string();
+  }
+}
+
 // A residual block like a UNet's: every pass has something to do.
 TEST(Passes, ResidualBlockEndToEnd) {
   require_ops({"Conv", "BatchNormalization", "Relu", "Add", "MaxPool", "Identity", "Reshape",
@@ -483,9 +707,9 @@ TEST(Passes, ResidualBlockEndToEnd) {
   Graph g = b.done();
   Graph opt = check_passes_keep_outputs(g);
   std::vector<std::string> ops;
-  for (const Node& node : opt.nodes) ops.push_back(node.op_type + ":" + node.activation.op);
-  EXPECT_EQ(ops, (std::vector<std::string>{
-                     "Conv:Relu", "Conv:", "Add:", "Relu:", "MaxPool:", "Reshape:", "Gemm:"}));
+  for (const Node& node : opt.nodes) ops.push_back(signature(node));
+  EXPECT_EQ(ops, (std::vector<std::string>{"Conv:Relu", "Conv+residual:Relu",
+                                           "MaxPool:", "Reshape:", "Gemm:"}));
 }
 
 // --- memory planning -------------------------------------------------------------------------

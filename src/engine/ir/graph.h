@@ -3,6 +3,7 @@
 // importer builds it, passes rewrite it, backends compile it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -50,6 +51,19 @@ struct FusedActivation {
   float beta = 0.0f;   // Clip max
 };
 
+// What residual fusion (passes/residual_fusion.cc) folds into a Conv: the Add of a
+// same-shaped residual after it (a ResNet shortcut), so that every backend sees one node it
+// can map to one kernel (oneDNN's sum post-op, cuDNN's conv + add + activation). The node
+// then has one input more than ONNX allows: input kResidualInput (after X, W and B; B is -1
+// when absent), of the output's shape and dtype, and computes
+//   Y = activation(conv(X, W, B) + residual)
+// with the node's FusedActivation applied after the sum. The residual is an ordinary input
+// (graph walks, liveness and memory plans see it as any other read); whether it may be
+// accumulated into in place is each backend's own memory decision. Only Conv carries it;
+// the importer never sets it, so a model's four-input Conv stays an error. A backend that
+// cannot run the fused node says so in Backend::supports(); the reference always can.
+inline constexpr size_t kResidualInput = 3;
+
 struct Value {
   std::string name;
   DType dtype = DType::kFloat32;
@@ -68,7 +82,12 @@ struct Node {
   std::vector<int> outputs;  // value ids; -1 for an omitted optional output
   Attributes attrs;
   FusedActivation activation;
+  bool fused_residual = false;  // Conv only: input kResidualInput is added (see above)
 
+  // The fused residual's value id, or -1 when the node carries none.
+  int residual() const {
+    return fused_residual && inputs.size() > kResidualInput ? inputs[kResidualInput] : -1;
+  }
   // "Conv node 'encoder.conv1' (#12)": how every error names a node.
   std::string where() const;
   // An error of `code` naming this node: "<where>: <message>".

@@ -28,7 +28,20 @@ Status infer_node(const Node& node, int64_t opset, const std::vector<const Value
   if (op == nullptr) {
     return node.error(StatusCode::kNotSupported, "op type is not supported by medinfer");
   }
-  const int n_in = static_cast<int>(node.inputs.size());
+  // A fused residual (graph.h) is the one input beyond the schema's; conv.cc checks it.
+  if (node.fused_residual) {
+    if (node.op_type != "Conv") {
+      return node.error(StatusCode::kInvalidArgument, "only Conv can carry a fused residual");
+    }
+    if (inputs.size() != kResidualInput + 1 || inputs[kResidualInput] == nullptr) {
+      return node.error(StatusCode::kInvalidArgument,
+                        "carries a fused residual, which must be input " +
+                            std::to_string(kResidualInput) + " of " +
+                            std::to_string(kResidualInput + 1) + "; it has " +
+                            std::to_string(inputs.size()) + " inputs");
+    }
+  }
+  const int n_in = static_cast<int>(node.inputs.size()) - (node.fused_residual ? 1 : 0);
   const int n_out = static_cast<int>(node.outputs.size());
   if (n_in < op->min_inputs || (op->max_inputs >= 0 && n_in > op->max_inputs)) {
     return node.error(

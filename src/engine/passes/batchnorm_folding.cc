@@ -126,7 +126,7 @@ Status fold_batchnorm(Graph& graph, int* count) {
     if (producer < 0 || remove[static_cast<size_t>(producer)]) continue;
     const Node& conv = graph.nodes[static_cast<size_t>(producer)];
     if ((conv.op_type != "Conv" && conv.op_type != "ConvTranspose") || !default_domain(conv) ||
-        !conv.activation.op.empty() || conv.outputs.size() != 1) {
+        !conv.activation.op.empty() || conv.fused_residual || conv.outputs.size() != 1) {
       continue;
     }
     if (uses[static_cast<size_t>(y)].size() != 1 || passes::is_graph_output(graph, y)) continue;

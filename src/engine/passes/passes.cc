@@ -25,6 +25,9 @@ Status run_passes(Graph& graph, const PassOptions& options) {
   }
   if (options.fold_batchnorm) MI_RETURN_IF_ERROR(fold_batchnorm(graph));
   if (options.fuse_activations) MI_RETURN_IF_ERROR(fuse_activations(graph));
+  // After activation fusion: a Conv whose own activation precedes the Add must not take the
+  // sum (the fused activation applies after it), and the Relu after the Add is this pass's.
+  if (options.fuse_residuals) MI_RETURN_IF_ERROR(fuse_residuals(graph));
   if (options.eliminate_dead) MI_RETURN_IF_ERROR(eliminate_dead_nodes(graph));
   return graph.validate();
 }

@@ -16,6 +16,7 @@ struct PassOptions {
   bool remove_identities = true;  // Identity, inference-mode Dropout
   bool fold_batchnorm = true;     // BatchNormalization into the preceding Conv/ConvTranspose
   bool fuse_activations = true;   // Relu & co. into Conv/ConvTranspose/Gemm/MatMul
+  bool fuse_residuals = true;     // Conv -> Add (-> Relu) into the Conv
   bool eliminate_dead = true;
   // Constant folding leaves a node alone when one of its outputs would exceed this (a
   // folded tensor lives in the graph for the engine's lifetime).
@@ -23,7 +24,9 @@ struct PassOptions {
 };
 
 // Runs the enabled passes in order: identity removal, constant folding, BatchNormalization
-// folding, activation fusion, dead-node elimination. The graph's shapes must be inferred.
+// folding, activation fusion, residual fusion, dead-node elimination. The graph's shapes
+// must be inferred. With none run (EngineOptions::optimize off) backends see the imported
+// graph: nothing fused, which every backend runs too.
 Status run_passes(Graph& graph, const PassOptions& options = {});
 
 // The passes one by one (each returns how many nodes it rewrote or removed through *count
@@ -57,6 +60,15 @@ Status fold_batchnorm(Graph& graph, int* count = nullptr);
 // Sigmoid, Tanh, Clip (constant min/max) or Elu, where the intermediate has that one
 // consumer and is not a graph output: the activation moves into Node::activation.
 Status fuse_activations(Graph& graph, int* count = nullptr);
+
+// passes/residual_fusion.cc: Conv -> Add(conv_out, residual) becomes one Conv carrying the
+// residual (Node::fused_residual, graph.h), placed where the Add was. It fires when the
+// Add's two operands and output have one shape (no broadcast) and one float type, the
+// conv output is read by that Add only and is not a graph output, and the Conv has no
+// activation of its own (which would apply before the sum). A Relu (float32) that is the
+// sum's only reader, the sum not being a graph output, becomes the fused activation.
+// Independent of any backend: one that cannot run the fused node says so in supports().
+Status fuse_residuals(Graph& graph, int* count = nullptr);
 
 // passes/dead_node_elimination.cc: removes nodes none of whose outputs reach a graph output,
 // then drops values nothing refers to (renumbering value ids; graph inputs always stay).

@@ -21,98 +21,40 @@ bool fully_known(const Shape& s) {
   return true;
 }
 
-// A residual sum the plan fuses: Conv (node `conv`) -> Add -> optionally Relu (node
-// `relu`, or -1), keyed by the Add's position.
-struct ResidualFusion {
-  size_t conv = 0;
-  int relu = -1;
-  ResidualSum sum;
-};
-
-bool default_domain(const Node& node) {
-  return node.domain.empty() || node.domain == "ai.onnx";
-}
-
-// Finds Conv -> Add(conv_out, residual) [-> Relu] where conv_out has only that reader and
-// the Add's operands and output have one shape. The fused op runs at the Add's position,
-// so the residual may be accumulated into in place when every other reader of it runs
-// before (a Conv deferred to its own Add counts at that Add's position).
-std::map<size_t, ResidualFusion> plan_residual_sums(const Graph& g) {
+// The fused residual Convs (Node::fused_residual, from passes/residual_fusion.cc) that may
+// accumulate into their residual's buffer, by output id: the residual is an intermediate
+// (no graph input or output, no constant), the sum is no graph output (its bytes would be
+// redirected to the caller's tensor), and nothing reads the residual after the node, the
+// node itself only as the residual (not also as X, which the convolution reads while
+// writing). Memory reuse is this backend's decision, not the graph's.
+std::set<int> in_place_sums(const Graph& g) {
   std::vector<std::vector<size_t>> readers(g.values.size());
-  std::vector<int> producer(g.values.size(), -1);
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     for (int id : g.nodes[n].inputs) {
       if (id >= 0) readers[static_cast<size_t>(id)].push_back(n);
-    }
-    for (int id : g.nodes[n].outputs) {
-      if (id >= 0) producer[static_cast<size_t>(id)] = static_cast<int>(n);
     }
   }
   std::vector<bool> kept(g.values.size(), false);  // graph inputs and outputs
   for (int id : g.outputs) kept[static_cast<size_t>(id)] = true;
   for (int id : g.inputs) kept[static_cast<size_t>(id)] = true;
-  auto only_reader = [&](int id) -> int {
-    const auto& r = readers[static_cast<size_t>(id)];
-    return r.size() == 1 && !kept[static_cast<size_t>(id)] ? static_cast<int>(r[0]) : -1;
-  };
-
-  std::map<size_t, ResidualFusion> fusions;
+  std::set<int> in_place;
   for (size_t a = 0; a < g.nodes.size(); ++a) {
-    const Node& add = g.nodes[a];
-    if (add.op_type != "Add" || !default_domain(add) || add.inputs.size() != 2 ||
-        add.outputs.size() != 1 || find_native(g, add) == nullptr) {
+    const Node& node = g.nodes[a];
+    const int r = node.residual();
+    if (r < 0 || node.outputs.empty() || node.outputs[0] < 0) continue;
+    const int out = node.outputs[0];
+    if (kept[static_cast<size_t>(r)] || kept[static_cast<size_t>(out)] || g.value(r).constant) {
       continue;
     }
-    const Shape& y = g.value(add.outputs[0]).shape;
-    if (g.value(add.inputs[0]).shape != y || g.value(add.inputs[1]).shape != y ||
-        add.inputs[0] == add.inputs[1]) {
-      continue;
-    }
-    for (size_t k = 0; k < 2; ++k) {
-      const int c = add.inputs[k];
-      const int p = producer[static_cast<size_t>(c)];
-      if (p < 0 || only_reader(c) != static_cast<int>(a)) continue;
-      const Node& conv = g.nodes[static_cast<size_t>(p)];
-      if (conv.op_type != "Conv" || !default_domain(conv) || !conv.activation.op.empty() ||
-          conv.outputs.size() != 1 || find_native(g, conv) == nullptr) {
-        continue;
-      }
-      ResidualFusion f;
-      f.conv = static_cast<size_t>(p);
-      f.sum.residual = add.inputs[1 - k];
-      f.sum.out = add.outputs[0];
-      const int r = only_reader(add.outputs[0]);
-      if (r >= 0) {
-        const Node& relu = g.nodes[static_cast<size_t>(r)];
-        if (relu.op_type == "Relu" && default_domain(relu) && relu.inputs.size() == 1 &&
-            relu.outputs.size() == 1 && relu.outputs[0] >= 0 &&
-            g.value(relu.outputs[0]).dtype == DType::kFloat32) {
-          f.relu = r;
-          f.sum.out = relu.outputs[0];
-          f.sum.activation.op = "Relu";
-        }
-      }
-      fusions[a] = f;
-      break;
-    }
-  }
-  // Where each node's steps go: a fused Conv's at its Add.
-  std::vector<size_t> at(g.nodes.size());
-  for (size_t n = 0; n < g.nodes.size(); ++n) at[n] = n;
-  for (const auto& [a, f] : fusions) at[f.conv] = a;
-  for (auto& [a, f] : fusions) {
-    const int r = f.sum.residual;
-    if (kept[static_cast<size_t>(r)] || kept[static_cast<size_t>(f.sum.out)] ||
-        g.value(r).constant) {
-      continue;
-    }
+    int own_reads = 0;
     bool last = true;
     for (size_t n : readers[static_cast<size_t>(r)]) {
-      if (n != a && at[n] >= a) last = false;
+      if (n == a) ++own_reads;
+      if (n > a) last = false;
     }
-    f.sum.in_place = last;
+    if (last && own_reads == 1) in_place.insert(out);
   }
-  return fusions;
+  return in_place;
 }
 
 void set_handle(Slot& slot, void* data) {
@@ -233,6 +175,7 @@ class CpuExecutable : public Executable {
         }
         if (st.is_ok()) {
           ++plan.native_nodes;
+          if (node.fused_residual) ++plan.residual_sums;
           return;
         }
         plan.slots = slots;  // undo, and run it with the reference instead
@@ -252,38 +195,8 @@ class CpuExecutable : public Executable {
       }
     };
 
-    // Residual sums: the Conv is built at its Add's position, fused with it (and the Relu
-    // after it), or else on its own just before the Add.
-    const std::map<size_t, ResidualFusion> fusions = plan_residual_sums(g);
-    std::vector<bool> skip(g.nodes.size(), false);
-    for (const auto& [add, f] : fusions) skip[f.conv] = true;
-    for (size_t n = 0; n < g.nodes.size(); ++n) {
-      const Node& node = g.nodes[n];
-      auto f = fusions.find(n);
-      if (f != fusions.end()) {
-        const Node& conv = g.nodes[f->second.conv];
-        const std::vector<Slot> slots = plan.slots;
-        const size_t steps = plan.steps.size(), tuned = plan.tuning.nodes.size();
-        Status st;
-        try {
-          st = build_conv_sum(b, conv, f->second.sum);
-        } catch (const dnnl::error& e) {
-          st = conv.error(StatusCode::kNotSupported, std::string("oneDNN: ") + e.what());
-        }
-        if (st.is_ok()) {
-          plan.native_nodes += f->second.relu >= 0 ? 3 : 2;
-          ++plan.residual_sums;
-          if (f->second.relu >= 0) skip[static_cast<size_t>(f->second.relu)] = true;
-          continue;
-        }
-        plan.slots = slots;
-        plan.steps.resize(steps);
-        plan.tuning.nodes.resize(tuned);
-        build_node(conv);
-      }
-      if (skip[n]) continue;
-      build_node(node);
-    }
+    plan.sums_in_place = in_place_sums(g);
+    for (const Node& node : g.nodes) build_node(node);
 
     // Graph outputs: written straight into the caller's tensor when stored row-major,
     // else reordered into it at the end.

@@ -16,8 +16,9 @@ Result<std::unique_ptr<Executable>> make_cpu_executable(const Graph& graph,
 // How many nodes of the most recently used plan run as oneDNN primitives (-1 when `exe`
 // is not a CPU executable or has no plan yet). For tests and reports.
 int native_node_count(const Executable& exe);
-// How many residual sums (Conv -> Add, and the Relu after it) the most recently used plan
-// runs as one convolution with a sum post-op (-1 as above).
+// How many fused residual Convs (Node::fused_residual: Conv -> Add, and the Relu after it,
+// fused by passes/residual_fusion.cc) the most recently used plan runs as one convolution
+// with a sum post-op (-1 as above). An unoptimized graph has none.
 int residual_sum_count(const Executable& exe);
 
 }  // namespace medinfer::engine::cpu

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -51,8 +52,11 @@ struct Plan {
   // Values whose producer writes them straight into their slice of a Concat's output
   // (value id -> the Concat's output id): that Concat copies only its other inputs.
   std::map<int, int> in_place;
+  // Outputs of fused residual Convs (Node::fused_residual) that may accumulate into their
+  // residual's buffer: nothing reads the residual after them (in_place_sums()).
+  std::set<int> sums_in_place;
   int native_nodes = 0;
-  int residual_sums = 0;  // Conv -> Add (-> Relu) run as one convolution
+  int residual_sums = 0;  // fused residual Convs run as one convolution with a sum post-op
   TuningReport tuning;    // what autotuning chose (BuildOptions::autotune)
 };
 
@@ -155,6 +159,11 @@ class PlanBuilder {
     auto it = plan_.in_place.find(id);
     return it != plan_.in_place.end() && it->second == concat_out;
   }
+  // Whether fused residual Conv `node` may write its sum into its residual's buffer
+  // (Plan::sums_in_place); otherwise the residual is copied into the output first.
+  bool sum_in_place(const Node& node) const {
+    return !node.outputs.empty() && plan_.sums_in_place.count(node.outputs[0]) > 0;
+  }
   // Constant `t` seen as `plain` (its bytes), in layout `want`; prepared once per key.
   dnnl::memory weights(const std::string& key, const Tensor& t, const md& plain, const md& want);
   void add(dnnl::primitive prim, std::unordered_map<int, dnnl::memory> args);
@@ -176,21 +185,6 @@ struct NativeOp {
   bool (*supported)(const Graph& graph, const Node& node);
   Status (*build)(PlanBuilder& b, const Node& node);
 };
-
-// A Conv whose output goes only into an Add of identical shapes (a ResNet residual), run
-// as one convolution with a oneDNN sum post-op and then `activation` (the Relu after the
-// Add when it is folded in too; post-ops sum, eltwise). `residual` is the Add's other
-// input, `out` the value the fused op writes (the Relu's or the Add's output). With
-// `in_place` the residual has no reader after the Add: the convolution accumulates into
-// its buffer when the layouts agree. Otherwise the residual is first reordered into the
-// convolution's destination.
-struct ResidualSum {
-  int residual = -1;
-  int out = -1;
-  FusedActivation activation;
-  bool in_place = false;
-};
-Status build_conv_sum(PlanBuilder& b, const Node& conv, const ResidualSum& sum);
 
 // Per-family lists (dnnl_*.cc), concatenated in cpu_backend.cc.
 std::span<const NativeOp> conv_native_ops();

@@ -1,6 +1,7 @@
 // Conv and ConvTranspose (1-3D, groups, dilations, strides, asymmetric pads) as oneDNN
-// convolution / deconvolution with bias and the fused activation as a post-op. Source,
-// weights and destination layouts are left to oneDNN; weights are reordered once.
+// convolution / deconvolution with bias and the fused activation as a post-op; a fused
+// residual (Node::fused_residual) as a sum post-op before it. Source, weights and
+// destination layouts are left to oneDNN; weights are reordered once.
 #include <array>
 #include <chrono>
 
@@ -243,18 +244,22 @@ dnnl::convolution_forward::primitive_desc tune_conv(PlanBuilder& b, const Node& 
   return pds[chosen];
 }
 
-// `sum`: the residual Add (and activation) fused in; null for a plain Conv/ConvTranspose.
-Status build_conv_impl(PlanBuilder& b, const Node& node, const ResidualSum* sum) {
+// A fused residual runs as a sum post-op: the convolution accumulates into a destination
+// that holds the residual, then applies the activation (post-ops sum, eltwise). When the
+// plan allows it (sum_in_place) and the layouts agree the destination is the residual's own
+// buffer; otherwise the residual is first reordered into the destination.
+Status build_conv(PlanBuilder& b, const Node& node) {
   const bool transposed = node.op_type == "ConvTranspose";
-  if (sum != nullptr &&
-      (transposed || !node.activation.op.empty() || !activation_supported(sum->activation))) {
-    return node.error(StatusCode::kNotSupported, "no residual sum fusion for this node");
+  const int residual_id = node.residual();
+  const bool sum = residual_id >= 0;
+  if (sum && transposed) {
+    return node.error(StatusCode::kNotSupported, "no residual sum fusion for ConvTranspose");
   }
   const Shape& x = b.shape(node.inputs[0]);
   const Tensor& w = *b.constant(node.inputs[1]);
   const Shape& y = b.shape(node.outputs[0]);
   MI_ASSIGN_OR_RETURN(ConvAttrs a, conv_attrs(node, x, w.shape(), transposed));
-  if (transposed && sum == nullptr && is_patch_deconv(a, x, y)) {
+  if (transposed && is_patch_deconv(a, x, y)) {
     try {
       if (build_patch_deconv(b, node, a).is_ok()) return Status::ok();
     } catch (const dnnl::error&) {
@@ -309,21 +314,17 @@ Status build_conv_impl(PlanBuilder& b, const Node& node, const ResidualSum* sum)
   const md bias_md = bias ? md({out_c}, kF32, tag::a) : md();
 
   dnnl::post_ops ops;
-  if (sum != nullptr) {
-    ops.append_sum(1.0f);
-    append_activation(sum->activation, ops);
-  } else {
-    append_activation(node.activation, ops);
-  }
+  if (sum) ops.append_sum(1.0f);
+  append_activation(node.activation, ops);
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
   // The residual as stored, and whether the convolution may accumulate into it.
   dnnl::memory residual;
   bool in_place = false;
-  if (sum != nullptr) {
-    residual = b.src(sum->residual);
+  if (sum) {
+    residual = b.src(residual_id);
     if (!residual) return node.error(StatusCode::kNotSupported, "the residual is not in memory");
-    in_place = sum->in_place && !b.host(sum->residual);
+    in_place = b.sum_in_place(node) && !b.host(residual_id);
   }
 
   const auto prop = dnnl::prop_kind::forward_inference;
@@ -383,22 +384,18 @@ Status build_conv_impl(PlanBuilder& b, const Node& node, const ResidualSum* sum)
       {DNNL_ARG_WEIGHTS, b.weights(key + ":w", w, w_plain, w_md)},
   };
   if (bias) args[DNNL_ARG_BIAS] = b.weights(key + ":b", *bias, bias_md, bias_md);
-  if (sum == nullptr) {
+  if (!sum) {
     args[DNNL_ARG_DST] = b.dst(node.outputs[0], dst_md);
   } else if (in_place && residual.get_desc() == dst_md) {
-    args[DNNL_ARG_DST] = b.share(sum->out, sum->residual);
+    args[DNNL_ARG_DST] = b.share(node.outputs[0], residual_id);
   } else {
     // The sum post-op accumulates into dst: it starts as a copy of the residual.
-    const dnnl::memory out = b.dst(sum->out, dst_md);
+    const dnnl::memory out = b.dst(node.outputs[0], dst_md);
     b.add(dnnl::reorder(residual, out), {{DNNL_ARG_FROM, residual}, {DNNL_ARG_TO, out}});
     args[DNNL_ARG_DST] = out;
   }
   b.add(prim, std::move(args));
   return Status::ok();
-}
-
-Status build_conv(PlanBuilder& b, const Node& node) {
-  return build_conv_impl(b, node, nullptr);
 }
 
 const std::array<NativeOp, 2> kOps{{
@@ -407,10 +404,6 @@ const std::array<NativeOp, 2> kOps{{
 }};
 
 }  // namespace
-
-Status build_conv_sum(PlanBuilder& b, const Node& conv, const ResidualSum& sum) {
-  return build_conv_impl(b, conv, &sum);
-}
 
 std::span<const NativeOp> conv_native_ops() {
   return kOps;

@@ -1,5 +1,6 @@
 // Conv and ConvTranspose (1-3 spatial dimensions, group, dilations, strides, pads, auto_pad,
-// output_padding / output_shape): direct loops with double accumulation, fused activation.
+// output_padding / output_shape): direct loops with double accumulation, fused residual
+// (Conv) and fused activation.
 #include <array>
 
 #include "engine/ops/conv_attrs.h"
@@ -26,6 +27,20 @@ Status conv_infer_common(InferContext& ctx, bool transposed) {
     if (b->shape.size() != 1 || b->shape[0] != out[1]) {
       return ctx.invalid("bias B has shape " + shape_str(b->shape) + ", expected [" +
                          std::to_string(out[1]) + "]");
+    }
+  }
+  if (ctx.node.fused_residual) {
+    // graph.h: the residual is added before the activation, element by element (no
+    // broadcast); a -1 (symbolic batch) matches any size until build.
+    const Value& r = *ctx.in(kResidualInput);
+    MI_RETURN_IF_ERROR(nn::check_same_type(ctx, r, x.dtype, "fused residual"));
+    bool same = r.shape.size() == out.size();
+    for (size_t d = 0; same && d < out.size(); ++d) {
+      same = r.shape[d] == out[d] || r.shape[d] < 0 || out[d] < 0;
+    }
+    if (!same) {
+      return ctx.invalid("fused residual has shape " + shape_str(r.shape) + ", the output " +
+                         shape_str(out));
     }
   }
   ctx.outputs[0].dtype = x.dtype;
@@ -155,6 +170,10 @@ Status conv_compute_common(const Node& node, std::span<const Tensor* const> in,
         for (int64_t i = 0; i < out_size; ++i) yp[i] += bv[static_cast<size_t>(m)];
       }
     }
+  }
+  if (node.fused_residual) {
+    const std::vector<double> rv = nn::load(*in[kResidualInput]);
+    for (size_t i = 0; i < yv.size(); ++i) yv[i] += rv[i];
   }
   nn::store_activated(node, y, yv);
   return Status::ok();
