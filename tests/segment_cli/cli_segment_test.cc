@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "dicom/dicom_edit.h"
 #include "image/nifti.h"
 #include "testing/test_data.h"
 
@@ -151,7 +152,7 @@ TEST(CliSegmentBatch, BadInputsAreListedAndTheRestIsDone) {
   EXPECT_FALSE(fs::exists(dir + "/seg.dcm"));  // --format nifti only
 }
 
-// A slice truncated to half its size (a copy of the 4DLung series, the rest linked): the
+// A slice truncated to half its size (testing::series_with_truncated_slice): the
 // failure names that file and why, not only the gap it leaves.
 TEST(CliSegmentBatch, GapFromATruncatedSliceNamesThatFile) {
   const std::string src = testing::data_path("ct/4dlung-113/ct");
@@ -159,27 +160,16 @@ TEST(CliSegmentBatch, GapFromATruncatedSliceNamesThatFile) {
   const std::string out = testing::temp_dir("cli_segment_truncated");
   const std::string dir = out + "/ct";
   fs::create_directories(dir);
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(src)) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  const std::string mid = names[names.size() / 2];
-  for (const auto& n : names) {
-    if (n != mid) fs::create_symlink(src + "/" + n, dir + "/" + n);
-  }
-  {
-    std::ifstream in(src + "/" + mid, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), {});
-    std::ofstream(dir + "/" + mid, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
-  }
+  const std::string cut = testing::series_with_truncated_slice(src, dir, 0.5);
+  ASSERT_FALSE(cut.empty());
   std::string log;
   EXPECT_EQ(testing::run_command(testing::cli() + " segment -i " + q(dir) + " -o " +
                                      q(out + "/seg") + " -m " + q(model_dir()) + " --format nifti",
                                  &log),
             1)
       << log;
-  EXPECT_NE(
-      log.find(dir + "/" + mid + " was rejected by the scan (truncated or damaged DICOM file"),
-      std::string::npos)
+  EXPECT_NE(log.find(cut + " was rejected by the scan (truncated or damaged DICOM file"),
+            std::string::npos)
       << log;
   EXPECT_NE(log.find("irregular slice spacing"), std::string::npos) << log;
 }
