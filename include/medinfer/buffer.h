@@ -49,6 +49,10 @@ class Buffer {
   // Sets every float of the buffer (size()/4 of them) to `value`; on the device through a
   // CUDA kernel, synchronously.
   Status fill_f32(float value);
+  // Copies `bytes` from host memory `src` into the buffer at `offset` / out of it into `dst`,
+  // synchronously, whatever the storage. Out of range: kInvalidArgument.
+  Status copy_in(size_t offset, const void* src, size_t bytes);
+  Status copy_out(size_t offset, void* dst, size_t bytes) const;
 
  private:
   void release();

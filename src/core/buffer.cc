@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cstdlib>
 #include <new>
 #include <string>
@@ -175,6 +176,45 @@ Status Buffer::fill_f32(float value) {
                            __LINE__);
   cudaSetDevice(prev);
   return st;
+#else
+  return not_supported("device buffer without CUDA");
+#endif
+}
+
+Status Buffer::copy_in(size_t offset, const void* src, size_t bytes) {
+  if (offset > size_ || bytes > size_ - offset) {
+    return invalid_argument("copy of " + std::to_string(bytes) + " bytes at offset " +
+                            std::to_string(offset) + " into a buffer of " + std::to_string(size_));
+  }
+  if (bytes == 0) return Status::ok();
+  if (storage_ != Storage::kDevice) {
+    std::memcpy(static_cast<char*>(data_) + offset, src, bytes);
+    return Status::ok();
+  }
+#ifdef MEDINFER_WITH_CUDA
+  MI_CUDA_CHECK(cudaSetDevice(device_));
+  MI_CUDA_CHECK(cudaMemcpy(static_cast<char*>(data_) + offset, src, bytes, cudaMemcpyDefault));
+  return Status::ok();
+#else
+  return not_supported("device buffer without CUDA");
+#endif
+}
+
+Status Buffer::copy_out(size_t offset, void* dst, size_t bytes) const {
+  if (offset > size_ || bytes > size_ - offset) {
+    return invalid_argument("copy of " + std::to_string(bytes) + " bytes at offset " +
+                            std::to_string(offset) + " out of a buffer of " +
+                            std::to_string(size_));
+  }
+  if (bytes == 0) return Status::ok();
+  if (storage_ != Storage::kDevice) {
+    std::memcpy(dst, static_cast<const char*>(data_) + offset, bytes);
+    return Status::ok();
+  }
+#ifdef MEDINFER_WITH_CUDA
+  MI_CUDA_CHECK(cudaSetDevice(device_));
+  MI_CUDA_CHECK(cudaMemcpy(dst, static_cast<const char*>(data_) + offset, bytes, cudaMemcpyDefault));
+  return Status::ok();
 #else
   return not_supported("device buffer without CUDA");
 #endif

@@ -1,8 +1,10 @@
 // Backends: what compiles a graph for a device and runs it. The list is in backends.cc
-// (STYLE 7): "reference" (plain loops, the oracle), "cpu" (oneDNN), later "cuda".
+// (STYLE 7): "reference" (plain loops, the oracle), "cpu" (oneDNN), "cuda" (cuDNN,
+// cuBLASLt, own kernels; in builds with the CUDA toolkit and cuDNN).
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -12,11 +14,19 @@
 namespace medinfer::engine {
 
 struct BuildOptions {
-  int threads = 0;                    // CPU threads; 0 = all hardware threads
-  int64_t max_batch = 1;              // largest batch run() accepts (dimension 0 of batched inputs)
-  DType precision = DType::kFloat32;  // compute precision (FP32 only on CPU for now)
+  int threads = 0;        // CPU threads; 0 = all hardware threads
+  int64_t max_batch = 1;  // largest batch run() accepts (dimension 0 of batched inputs)
+  // The batch sizes to build plans for at compile (a symbolic batch dimension takes each);
+  // empty: {max_batch}. Engine::build chooses them (EngineOptions::min_batch).
+  std::vector<int64_t> batches;
+  // Compute precision of nodes without their own (Node::precision).
+  Precision precision = Precision::kFP32;
   bool winograd = true;  // Winograd for eligible 3x3 convolutions where the backend has it
   bool autotune = true;  // time candidate kernels at build and keep the fastest (EngineOptions)
+  // Nodes the device cannot run go to the host instead of failing the compile.
+  bool allow_host_fallback = false;
+  bool cuda_graphs = true;  // EngineOptions::cuda_graphs
+  int device = 0;           // CUDA ordinal
 };
 
 // Where run() may enqueue work. CPU backends run synchronously and ignore it.
@@ -24,18 +34,41 @@ struct RunContext {
   void* cuda_stream = nullptr;
 };
 
-// A graph compiled for one backend. Thread safety: run() is not reentrant; use one
-// Executable per thread (they may share nothing mutable).
+// What one run in flight needs (Engine's ExecutionContext, at the backend level): views in
+// graph order, shapes and dtypes already checked by the Engine, which splits a batch into
+// chunks of the compiled batch sizes (BuildOptions::batches).
+class ExecContext {
+ public:
+  virtual ~ExecContext() = default;
+  // Runs the plan of batch `plan_batch` on views whose batch is at most that (the rest of
+  // the plan's samples are padding, their results dropped). `stream`: cudaStream_t or null
+  // (the context's own); `sync`: return when done.
+  virtual Status run(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs,
+                     void* stream, bool sync, int64_t plan_batch) = 0;
+  virtual Result<std::vector<NodeTime>> profile(const std::vector<TensorView>& inputs,
+                                                const std::vector<TensorView>& outputs) = 0;
+};
+
+// A graph compiled for one backend: read-only after compile, shared by its contexts.
 class Executable {
  public:
   virtual ~Executable() = default;
   // Inputs in graph-input order with concrete shapes (batch <= max_batch); outputs are
-  // (re)allocated host tensors in graph-output order.
+  // (re)allocated host tensors in graph-output order. Host backends: not reentrant (one
+  // Executable per thread, or contexts); the CUDA backend runs it on an internal context.
   virtual Status run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs,
                      const RunContext& context = {}) = 0;
-  // Engine::tuning_report: what autotuning chose for the latest plan; backends that do not
-  // tune report nothing.
+  // A context for ExecContext::run. The default, for host backends: calls run() above
+  // under a mutex of this executable (one run at a time; oneDNN uses every core anyway)
+  // and copies the outputs into the caller's host buffers.
+  virtual Result<std::unique_ptr<ExecContext>> create_context() const;
+  // Engine::tuning_report: what autotuning chose; backends that do not tune report nothing.
   virtual TuningReport tuning_report() const { return {}; }
+  // Fills the backend's part of Engine::build_report (device, nodes, memory).
+  virtual void describe(BuildReport& report) const;
+
+ protected:
+  mutable std::mutex host_run_mutex_;  // the default create_context's serialization
 };
 
 class Backend {

@@ -2,6 +2,8 @@
 #include "medinfer/engine.h"
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 
@@ -14,6 +16,7 @@ namespace medinfer {
 namespace {
 
 using engine::Graph;
+using engine::Precision;
 using engine::Shape;
 using engine::Tensor;
 
@@ -55,28 +58,75 @@ class ModelImpl : public Model {
   std::vector<TensorInfo> inputs_, outputs_;
 };
 
-// "fp32" is the only precision the CPU devices compute in; the others are names the CLI
-// contract knows (DESIGN.md) and that later backends implement.
-Status check_precision(const EngineOptions& options) {
-  static const char* kKnown[] = {"fp32", "tf32", "fp16", "bf16", "int8", "fp8"};
-  if (options.precision == "fp32") return Status::ok();
-  if (std::find_if(std::begin(kKnown), std::end(kKnown),
-                   [&](const char* p) { return options.precision == p; }) != std::end(kKnown)) {
-    return not_supported("precision '" + options.precision + "' is not supported on device '" +
-                         options.device + "' (only fp32 for now)");
+// The device an EngineOptions names: its backend and CUDA ordinal.
+struct DeviceChoice {
+  std::string backend;  // "reference", "cpu", "cuda"
+  int ordinal = 0;
+};
+
+Result<DeviceChoice> parse_device(const std::string& device) {
+  if (device == "cpu" || device == "reference") return DeviceChoice{device, 0};
+  if (device == "cuda") return DeviceChoice{"cuda", 0};
+  if (device.rfind("cuda:", 0) == 0) {
+    const std::string n = device.substr(5);
+    if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string::npos) {
+      return invalid_argument("device '" + device + "': expected cuda:N with N a GPU number");
+    }
+    return DeviceChoice{"cuda", std::stoi(n)};
   }
-  return invalid_argument("unknown precision '" + options.precision +
-                          "' (expected fp32, tf32, fp16, bf16, int8 or fp8)");
+  return invalid_argument("unknown device '" + device + "' (expected cpu, cuda, cuda:N or reference)");
 }
 
-Result<std::unique_ptr<engine::Backend>> backend_for(const std::string& device) {
-  if (device == "cuda" || device.rfind("cuda:", 0) == 0) {
-    return not_supported("device '" + device + "': this build has no CUDA backend yet");
+// The precisions each device computes in (int8 and fp8 are names the CLI contract knows and
+// the next backend work implements).
+Status check_precision(const DeviceChoice& device, const std::string& where, Precision p) {
+  const bool cuda = device.backend == "cuda";
+  if (p == Precision::kFP32) return Status::ok();
+  if (cuda && (p == Precision::kTF32 || p == Precision::kFP16 || p == Precision::kBF16)) {
+    return Status::ok();
   }
-  if (device != "cpu" && device != "reference") {
-    return invalid_argument("unknown device '" + device + "' (expected cpu or reference)");
+  return not_supported(where + "precision '" + precision_name(p) + "' is not supported on device '" +
+                       device.backend + "' (" + (cuda ? "fp32, tf32, fp16 or bf16" : "only fp32") +
+                       ")");
+}
+
+Result<std::unique_ptr<engine::Backend>> backend_for(const DeviceChoice& device) {
+  if (device.backend == "cuda") {
+#if MEDINFER_WITH_CUDNN
+    return engine::make_backend("cuda");
+#else
+    return not_supported(
+        "device 'cuda': this build has no CUDA backend (built without the CUDA toolkit or "
+        "cuDNN; README, 'GPU build')");
+#endif
   }
-  return engine::make_backend(device);
+  return engine::make_backend(device.backend);
+}
+
+// The plans' batch sizes for min..max: powers of two and both ends when the samples are
+// independent (chunks then cover every batch), else every size in the range.
+Result<std::vector<int64_t>> plan_batches(const Graph& graph, int64_t min_batch,
+                                          int64_t max_batch, bool symbolic) {
+  if (!symbolic) return std::vector<int64_t>{max_batch};
+  std::vector<int64_t> sizes;
+  if (engine::batch_separable(graph)) {
+    sizes.push_back(min_batch);
+    for (int64_t b = 1; b < max_batch; b *= 2) {
+      if (b > min_batch) sizes.push_back(b);
+    }
+    if (max_batch != min_batch) sizes.push_back(max_batch);
+    return sizes;
+  }
+  constexpr int64_t kMaxPlans = 64;
+  if (max_batch - min_batch + 1 > kMaxPlans) {
+    return invalid_argument(
+        "the model mixes the samples of a batch (an op along axis 0), so every batch size "
+        "needs its own plan; " +
+        std::to_string(max_batch - min_batch + 1) + " sizes are too many (at most " +
+        std::to_string(kMaxPlans) + "): narrow the batch range");
+  }
+  for (int64_t b = min_batch; b <= max_batch; ++b) sizes.push_back(b);
+  return sizes;
 }
 
 // Graph input shapes for the build: the model's, with options.input_shapes applied, every
@@ -117,12 +167,117 @@ Result<std::map<std::string, Shape>> build_shapes(const Graph& graph,
   return shapes;
 }
 
+// Checks the caller's views against the built model: counts, dtypes, shapes, one batch.
+// Answers the batch (1 when the model has no symbolic batch).
+Result<int64_t> check_views(const std::vector<TensorInfo>& in_info,
+                            const std::vector<TensorInfo>& out_info,
+                            const std::vector<TensorView>& inputs,
+                            const std::vector<TensorView>& outputs, int64_t min_batch,
+                            int64_t max_batch) {
+  if (inputs.size() != in_info.size()) {
+    return invalid_argument("the model has " + std::to_string(in_info.size()) + " input(s), " +
+                            std::to_string(inputs.size()) + " given");
+  }
+  if (outputs.size() != out_info.size()) {
+    return invalid_argument("the model has " + std::to_string(out_info.size()) + " output(s), " +
+                            std::to_string(outputs.size()) + " given");
+  }
+  auto check_data = [](const char* what, const TensorInfo& info, const TensorView& view) {
+    int64_t n = 1;
+    for (int64_t d : view.shape) n = d < 0 ? -1 : n * d;
+    if (view.data == nullptr && n != 0) {
+      return invalid_argument(std::string(what) + " '" + info.name + "' has no data pointer");
+    }
+    return Status::ok();
+  };
+  int64_t batch = -1;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const TensorView& view = inputs[i];
+    const TensorInfo& info = in_info[i];
+    MI_RETURN_IF_ERROR(check_data("input", info, view));
+    if (view.dtype != info.dtype) {
+      return invalid_argument("input '" + info.name + "' must be " + dtype_name(info.dtype) +
+                              ", not " + dtype_name(view.dtype));
+    }
+    bool fits = view.shape.size() == info.shape.size();
+    for (size_t d = 0; fits && d < view.shape.size(); ++d) {
+      fits = info.shape[d] < 0 ? view.shape[d] >= 1 : view.shape[d] == info.shape[d];
+    }
+    if (!fits) {
+      return invalid_argument("input '" + info.name + "' must have shape " +
+                              engine::shape_str(info.shape) + ", not " +
+                              engine::shape_str(view.shape));
+    }
+    if (!info.shape.empty() && info.shape[0] < 0) {
+      if (view.shape[0] > max_batch || view.shape[0] < min_batch) {
+        return invalid_argument("input '" + info.name + "' has batch " +
+                                std::to_string(view.shape[0]) + ", outside the batch range " +
+                                std::to_string(min_batch) + ".." + std::to_string(max_batch) +
+                                " the engine was built for");
+      }
+      if (batch >= 0 && batch != view.shape[0]) {
+        return invalid_argument("input '" + info.name + "' has batch " +
+                                std::to_string(view.shape[0]) + ", other inputs " +
+                                std::to_string(batch));
+      }
+      batch = view.shape[0];
+    }
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    MI_RETURN_IF_ERROR(check_data("output", out_info[i], outputs[i]));
+  }
+  return batch < 0 ? 1 : batch;
+}
+
+// A view of samples [begin, begin + count) of `v` along dimension 0.
+TensorView chunk_of(const TensorView& v, int64_t begin, int64_t count) {
+  TensorView c = v;
+  if (v.shape.empty() || v.shape[0] < 1) return c;
+  const int64_t per_sample = engine::element_count(v.shape) / v.shape[0];
+  c.shape[0] = count;
+  c.data = static_cast<char*>(v.data) +
+           static_cast<size_t>(begin * per_sample) * dtype_size(v.dtype);
+  return c;
+}
+
+class EngineImpl;
+
+class ContextImpl : public ExecutionContext {
+ public:
+  ContextImpl(const EngineImpl& engine, std::unique_ptr<engine::ExecContext> exec)
+      : engine_(engine), exec_(std::move(exec)) {}
+  Status run(const std::vector<TensorView>& inputs,
+             const std::vector<TensorView>& outputs) override {
+    return dispatch(inputs, outputs, nullptr, true);
+  }
+  Status run_async(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs,
+                   void* stream) override {
+    return dispatch(inputs, outputs, stream, false);
+  }
+  Result<std::vector<NodeTime>> profile(const std::vector<TensorView>& inputs,
+                                        const std::vector<TensorView>& outputs) override;
+
+ private:
+  Status dispatch(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs,
+                  void* stream, bool sync);
+  const EngineImpl& engine_;
+  std::unique_ptr<engine::ExecContext> exec_;
+};
+
 class EngineImpl : public Engine {
  public:
-  EngineImpl(Graph graph, std::unique_ptr<engine::Executable> exec, int64_t max_batch)
-      : graph_(std::move(graph)), exec_(std::move(exec)), max_batch_(max_batch) {
+  EngineImpl(Graph graph, std::unique_ptr<engine::Executable> exec, int64_t min_batch,
+             int64_t max_batch, std::vector<int64_t> batches, bool separable)
+      : graph_(std::move(graph)),
+        exec_(std::move(exec)),
+        min_batch_(min_batch),
+        max_batch_(max_batch),
+        batches_(std::move(batches)),
+        separable_(separable) {
     inputs_ = describe(graph_, graph_.inputs);
     outputs_ = describe(graph_, graph_.outputs);
+    symbolic_ = false;
+    for (const TensorInfo& t : inputs_) symbolic_ |= !t.shape.empty() && t.shape[0] < 0;
   }
 
   const std::vector<TensorInfo>& inputs() const override { return inputs_; }
@@ -133,62 +288,61 @@ class EngineImpl : public Engine {
       return invalid_argument("output index " + std::to_string(index) + " out of range (" +
                               std::to_string(outputs_.size()) + " outputs)");
     }
-    if (batch < 1 || batch > max_batch_) {
-      return invalid_argument("batch " + std::to_string(batch) + " is outside 1.." +
-                              std::to_string(max_batch_));
+    if (batch < min_batch_ || batch > max_batch_) {
+      return invalid_argument("batch " + std::to_string(batch) + " is outside " +
+                              std::to_string(min_batch_) + ".." + std::to_string(max_batch_));
     }
     MI_ASSIGN_OR_RETURN(const std::vector<Shape>* shapes, shapes_for(batch));
     return (*shapes)[index];
   }
 
+  Result<std::unique_ptr<ExecutionContext>> create_context() const override {
+    MI_ASSIGN_OR_RETURN(std::unique_ptr<engine::ExecContext> exec, exec_->create_context());
+    return std::unique_ptr<ExecutionContext>(new ContextImpl(*this, std::move(exec)));
+  }
+
   Status run(const std::vector<TensorView>& inputs,
              const std::vector<TensorView>& outputs) override {
-    if (inputs.size() != inputs_.size()) {
-      return invalid_argument("the model has " + std::to_string(inputs_.size()) + " input(s), " +
-                              std::to_string(inputs.size()) + " given");
+    std::lock_guard<std::mutex> lock(run_mutex_);
+    if (!default_context_) {
+      MI_ASSIGN_OR_RETURN(default_context_, create_context());
     }
-    if (outputs.size() != outputs_.size()) {
-      return invalid_argument("the model has " + std::to_string(outputs_.size()) + " output(s), " +
-                              std::to_string(outputs.size()) + " given");
+    return default_context_->run(inputs, outputs);
+  }
+
+  TuningReport tuning_report() const override { return exec_->tuning_report(); }
+  const BuildReport& build_report() const override { return report_; }
+  BuildReport& mutable_report() { return report_; }
+  const engine::Executable& exec() const { return *exec_; }
+  const Graph& graph() const { return graph_; }
+
+  // The chunks a batch runs as: (first sample, count, plan batch). Separable graphs take
+  // the largest planned size that fits, the rest padded into the smallest plan; others
+  // have a plan of every size.
+  std::vector<std::array<int64_t, 3>> chunks(int64_t batch) const {
+    std::vector<std::array<int64_t, 3>> out;
+    if (!symbolic_) return {{0, batch, batch}};
+    if (!separable_) return {{0, batch, batch}};
+    int64_t done = 0;
+    while (done < batch) {
+      const int64_t left = batch - done;
+      int64_t plan = 0;
+      for (int64_t b : batches_) {
+        if (b <= left) plan = std::max(plan, b);
+      }
+      if (plan == 0) {
+        out.push_back({done, left, batches_.front()});
+        break;
+      }
+      out.push_back({done, plan, plan});
+      done += plan;
     }
-    int64_t batch = -1;
-    std::vector<Tensor> in;
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      const TensorView& view = inputs[i];
-      const TensorInfo& info = inputs_[i];
-      MI_RETURN_IF_ERROR(check_view("input", info, view));
-      if (view.dtype != info.dtype) {
-        return invalid_argument("input '" + info.name + "' must be " + dtype_name(info.dtype) +
-                                ", not " + dtype_name(view.dtype));
-      }
-      bool fits = view.shape.size() == info.shape.size();
-      for (size_t d = 0; fits && d < view.shape.size(); ++d) {
-        fits = info.shape[d] < 0 ? view.shape[d] >= 1 : view.shape[d] == info.shape[d];
-      }
-      if (!fits) {
-        return invalid_argument("input '" + info.name + "' must have shape " +
-                                engine::shape_str(info.shape) + ", not " +
-                                engine::shape_str(view.shape));
-      }
-      if (!info.shape.empty() && info.shape[0] < 0) {
-        if (view.shape[0] > max_batch_) {
-          return invalid_argument("input '" + info.name + "' has batch " +
-                                  std::to_string(view.shape[0]) + ", larger than the max_batch " +
-                                  std::to_string(max_batch_) + " the engine was built for");
-        }
-        if (batch >= 0 && batch != view.shape[0]) {
-          return invalid_argument("input '" + info.name + "' has batch " +
-                                  std::to_string(view.shape[0]) + ", other inputs " +
-                                  std::to_string(batch));
-        }
-        batch = view.shape[0];
-      }
-      in.push_back(Tensor::borrow(view.dtype, view.shape, view.data));
-    }
-    if (batch < 0) batch = 1;  // no symbolic batch: shapes are static
+    return out;
+  }
+
+  Status check_outputs(const std::vector<TensorView>& outputs, int64_t batch) const {
     MI_ASSIGN_OR_RETURN(const std::vector<Shape>* expected, shapes_for(batch));
     for (size_t i = 0; i < outputs.size(); ++i) {
-      MI_RETURN_IF_ERROR(check_view("output", outputs_[i], outputs[i]));
       if (outputs[i].dtype != outputs_[i].dtype || outputs[i].shape != (*expected)[i]) {
         return invalid_argument(
             "output '" + outputs_[i].name + "' must be " + dtype_name(outputs_[i].dtype) + " " +
@@ -196,58 +350,19 @@ class EngineImpl : public Engine {
             dtype_name(outputs[i].dtype) + " " + engine::shape_str(outputs[i].shape));
       }
     }
-    std::vector<Tensor> out;
-    MI_RETURN_IF_ERROR(exec_->run(in, out));
-    if (out.size() != outputs.size()) {
-      return internal_error("the backend produced " + std::to_string(out.size()) +
-                            " outputs, the model has " + std::to_string(outputs.size()));
-    }
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      if (out[i].dtype() != outputs[i].dtype || out[i].shape() != outputs[i].shape) {
-        return internal_error("output '" + outputs_[i].name + "': the backend produced " +
-                              dtype_name(out[i].dtype()) + " " + engine::shape_str(out[i].shape()) +
-                              ", shape inference said " + engine::shape_str(outputs[i].shape));
-      }
-      if (out[i].data() != outputs[i].data && out[i].bytes() > 0) {
-        std::memcpy(outputs[i].data, out[i].data(), out[i].bytes());
-      }
-    }
     return Status::ok();
   }
 
-  TuningReport tuning_report() const override { return exec_->tuning_report(); }
+  int64_t min_batch() const { return min_batch_; }
+  int64_t max_batch() const { return max_batch_; }
 
  private:
-  static Status check_view(const char* what, const TensorInfo& info, const TensorView& view) {
-    if (view.storage == Storage::kDevice) {
-      return not_supported(std::string(what) + " '" + info.name +
-                           "' is in device memory; the CPU devices take host buffers");
-    }
-    int64_t n = 1;
-    for (int64_t d : view.shape) n = d < 0 ? -1 : n * d;
-    if (view.data == nullptr && n != 0) {
-      return invalid_argument(std::string(what) + " '" + info.name + "' has no data pointer");
-    }
-    return Status::ok();
-  }
-
   // Output shapes at `batch`, from shape inference over the built graph (cached).
   Result<const std::vector<Shape>*> shapes_for(int64_t batch) const {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = shapes_.find(batch);
     if (it != shapes_.end()) return &it->second;
-    Graph g = graph_;  // tensors share their bytes: cheap
-    std::map<std::string, Shape> fixed;
-    for (int id : g.inputs) {
-      Shape s = g.value(id).shape;
-      if (!s.empty() && s[0] < 0) s[0] = batch;
-      fixed[g.value(id).name] = s;
-    }
-    MI_RETURN_IF_ERROR(engine::infer_shapes(g, fixed));
-    // Shapes computed in the graph from the batch (Shape -> ... -> Reshape) become known
-    // once the batch is: fold them, as the executor effectively does at run time.
-    MI_RETURN_IF_ERROR(
-        engine::fold_constants_and_shapes(g, engine::PassOptions{}.max_folded_bytes));
+    MI_ASSIGN_OR_RETURN(Graph g, engine::graph_at_batch(graph_, batch));
     std::vector<Shape> out;
     for (int id : g.outputs) out.push_back(g.value(id).shape);
     return &(shapes_[batch] = std::move(out));
@@ -255,11 +370,70 @@ class EngineImpl : public Engine {
 
   Graph graph_;
   std::unique_ptr<engine::Executable> exec_;
-  int64_t max_batch_;
+  int64_t min_batch_, max_batch_;
+  std::vector<int64_t> batches_;
+  bool separable_ = false;
+  bool symbolic_ = false;
   std::vector<TensorInfo> inputs_, outputs_;
+  BuildReport report_;
   mutable std::mutex mutex_;
   mutable std::map<int64_t, std::vector<Shape>> shapes_;
+  std::mutex run_mutex_;
+  std::unique_ptr<ExecutionContext> default_context_;
 };
+
+Status ContextImpl::dispatch(const std::vector<TensorView>& inputs,
+                             const std::vector<TensorView>& outputs, void* stream, bool sync) {
+  MI_ASSIGN_OR_RETURN(const int64_t batch,
+                      check_views(engine_.inputs(), engine_.outputs(), inputs, outputs,
+                                  engine_.min_batch(), engine_.max_batch()));
+  MI_RETURN_IF_ERROR(engine_.check_outputs(outputs, batch));
+  const auto parts = engine_.chunks(batch);
+  for (size_t p = 0; p < parts.size(); ++p) {
+    const auto [begin, count, plan] = parts[p];
+    std::vector<TensorView> in = inputs, out = outputs;
+    if (parts.size() > 1 || count != plan) {
+      for (size_t i = 0; i < in.size(); ++i) {
+        if (engine_.inputs()[i].shape.empty() || engine_.inputs()[i].shape[0] >= 0) continue;
+        in[i] = chunk_of(inputs[i], begin, count);
+      }
+      for (size_t i = 0; i < out.size(); ++i) out[i] = chunk_of(outputs[i], begin, count);
+    }
+    const bool last = p + 1 == parts.size();
+    MI_RETURN_IF_ERROR(exec_->run(in, out, stream, sync && last, plan));
+  }
+  return Status::ok();
+}
+
+Result<std::vector<NodeTime>> ContextImpl::profile(const std::vector<TensorView>& inputs,
+                                                   const std::vector<TensorView>& outputs) {
+  MI_ASSIGN_OR_RETURN(const int64_t batch,
+                      check_views(engine_.inputs(), engine_.outputs(), inputs, outputs,
+                                  engine_.min_batch(), engine_.max_batch()));
+  MI_RETURN_IF_ERROR(engine_.check_outputs(outputs, batch));
+  const auto parts = engine_.chunks(batch);
+  if (parts.size() != 1 || parts[0][1] != parts[0][2]) {
+    return invalid_argument("profile runs one plan: batch " + std::to_string(batch) +
+                            " is not a planned batch size");
+  }
+  return exec_->profile(inputs, outputs);
+}
+
+// The nodes of the optimized graph as the build report lists them, placed by `backend`.
+std::vector<NodeReport> node_reports(const Graph& graph, const engine::Backend& backend,
+                                     const std::string& device, Precision precision) {
+  std::vector<NodeReport> out;
+  for (const engine::Node& node : graph.nodes) {
+    NodeReport r;
+    r.node = node.name.empty() ? "#" + std::to_string(node.index) : node.name;
+    r.op_type = node.op_type;
+    const bool native = backend.supports(graph, node);
+    r.placement = device == "reference" ? "host" : native ? device : "host";
+    r.precision = precision_name(node.precision.value_or(precision));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -274,16 +448,24 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
 }
 
 Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOptions& options) {
-  MI_RETURN_IF_ERROR(check_precision(options));
-  if (options.max_batch < 1) {
-    return invalid_argument("max_batch must be at least 1, not " +
-                            std::to_string(options.max_batch));
+  const auto t0 = std::chrono::steady_clock::now();
+  MI_ASSIGN_OR_RETURN(const DeviceChoice device, parse_device(options.device));
+  MI_ASSIGN_OR_RETURN(const Precision precision, engine::parse_precision(options.precision));
+  MI_RETURN_IF_ERROR(check_precision(device, "", precision));
+  if (options.max_batch < 1 || options.min_batch < 1 || options.min_batch > options.max_batch) {
+    return invalid_argument("the batch range " + std::to_string(options.min_batch) + ".." +
+                            std::to_string(options.max_batch) +
+                            " is empty or starts below 1");
   }
   if (options.threads < 0) {
     return invalid_argument("threads must be 0 (all) or more, not " +
                             std::to_string(options.threads));
   }
-  MI_ASSIGN_OR_RETURN(std::unique_ptr<engine::Backend> backend, backend_for(options.device));
+  if (options.conv_algorithm != "auto" && options.conv_algorithm != "direct") {
+    return invalid_argument("unknown convolution algorithm '" + options.conv_algorithm +
+                            "' (auto, direct)");
+  }
+  MI_ASSIGN_OR_RETURN(std::unique_ptr<engine::Backend> backend, backend_for(device));
   const auto* impl = dynamic_cast<const ModelImpl*>(&model);
   if (impl == nullptr) return invalid_argument("the model was not made by Model::load");
   Graph graph = impl->graph();
@@ -294,20 +476,79 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
     st = engine::run_passes(graph);
     if (!st.is_ok()) return st.with_context(model.path());
   }
-  if (options.conv_algorithm != "auto" && options.conv_algorithm != "direct") {
-    return invalid_argument("unknown convolution algorithm '" + options.conv_algorithm +
-                            "' (auto, direct)");
+  // Per-node precision overrides, by the optimized graph's node names.
+  for (const auto& [name, value] : options.node_precision) {
+    auto it = std::find_if(graph.nodes.begin(), graph.nodes.end(),
+                           [&](const engine::Node& n) { return n.name == name; });
+    if (it == graph.nodes.end()) {
+      return invalid_argument("node_precision names '" + name +
+                              "', which is no node of the optimized graph of " + model.path());
+    }
+    MI_ASSIGN_OR_RETURN(const Precision p, engine::parse_precision(value));
+    MI_RETURN_IF_ERROR(check_precision(device, it->where() + ": ", p));
+    it->precision = p;
   }
+  // Placement is decided here, not discovered at run time: a node the device cannot run
+  // goes to the host only when the caller allowed it.
+  if (device.backend == "cuda") {
+    std::string refused;
+    int count = 0;
+    for (const engine::Node& node : graph.nodes) {
+      if (backend->supports(graph, node)) continue;
+      if (++count <= 8) refused += (refused.empty() ? "" : "; ") + node.where();
+    }
+    if (count > 0 && !options.allow_host_fallback) {
+      return not_supported(model.path() + ": " + std::to_string(count) +
+                           " node(s) cannot run on the CUDA device: " + refused +
+                           (count > 8 ? "; ..." : "") +
+                           ". --allow-host-fallback (EngineOptions::allow_host_fallback) runs "
+                           "them on the host, copying their inputs and outputs across");
+    }
+  }
+  bool symbolic = false;
+  for (int id : graph.inputs) {
+    const engine::Value& v = graph.value(id);
+    symbolic |= !v.shape.empty() && v.shape[0] < 0;
+  }
+  const bool separable = symbolic && engine::batch_separable(graph);
+  MI_ASSIGN_OR_RETURN(std::vector<int64_t> batches,
+                      plan_batches(graph, options.min_batch, options.max_batch, symbolic));
   engine::BuildOptions build;
   build.winograd = options.conv_algorithm == "auto";
   build.autotune = options.autotune;
   build.threads = options.threads;
   build.max_batch = options.max_batch;
-  build.precision = DType::kFloat32;
+  build.batches = batches;
+  build.precision = precision;
+  build.allow_host_fallback = options.allow_host_fallback;
+  build.cuda_graphs = options.cuda_graphs;
+  build.device = device.ordinal;
   auto exec = backend->compile(graph, build);
   if (!exec.is_ok()) return exec.status().with_context(model.path());
-  return std::unique_ptr<Engine>(
-      new EngineImpl(std::move(graph), std::move(exec).value(), options.max_batch));
+  std::vector<NodeReport> nodes = node_reports(graph, *backend, device.backend, precision);
+  auto engine = std::make_unique<EngineImpl>(std::move(graph), std::move(exec).value(),
+                                             options.min_batch, options.max_batch, batches,
+                                             separable);
+  BuildReport& report = engine->mutable_report();
+  report.device = device.backend == "cuda" ? options.device : device.backend;
+  report.batch_sizes = symbolic ? batches : std::vector<int64_t>{};
+  report.nodes = std::move(nodes);
+  for (const NodeReport& n : report.nodes) report.host_nodes += n.placement == "host";
+  if (device.backend != "cuda") report.host_nodes = 0;  // the host is the device
+  engine->exec().describe(report);
+  {
+    // Per sample: at batch 1, or divided by a static batch.
+    int64_t fixed = 1;
+    for (int id : engine->graph().inputs) {
+      const engine::Value& v = engine->graph().value(id);
+      if (!symbolic && !v.shape.empty() && v.shape[0] > 0) fixed = v.shape[0];
+    }
+    auto one = engine::graph_at_batch(engine->graph(), 1);
+    if (one.is_ok()) report.flop_per_sample = engine::matrix_flops(*one) / static_cast<double>(fixed);
+  }
+  report.build_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return std::unique_ptr<Engine>(std::move(engine));
 }
 
 }  // namespace medinfer

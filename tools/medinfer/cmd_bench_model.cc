@@ -1,7 +1,14 @@
-// medinfer bench-model MODEL.onnx [--device cpu|reference] [--precision fp32] [--batch 1,4]
-//     [--shape 1x512x512] [--threads N] [--warmup N] [--iterations N] [--json OUT]
-//     [--load-inputs NAME:FILE,...] [--export-outputs DIR] [--no-optimize]
-//     [--conv-algo auto|direct] [--autotune on|off]
+// medinfer bench-model MODEL.onnx [--device cpu|reference|cuda[:N]]
+//     [--precision fp32|tf32|fp16|bf16] [--batch 1,4] [--shape 1x512x512] [--threads N]
+//     [--warmup N] [--iterations N] [--json OUT] [--load-inputs NAME:FILE,...]
+//     [--export-outputs DIR] [--no-optimize] [--conv-algo auto|direct] [--autotune on|off]
+//     [--allow-host-fallback]
+//
+// On the CUDA device the inputs and outputs live in device memory (engine-only timing, as
+// the PyTorch peers measure it), runs go through one ExecutionContext, and each batch also
+// reports achieved TFLOP/s (convolutions and matrix products), the engine's device memory
+// (weights plus the context's arena and workspace), and the kernel time per node type from
+// one profiled run.
 //
 // Times Engine::run on random inputs (fixed seed) for each batch: build time, latency
 // mean/min/max/p50/p90/p99 and throughput, printed like trtexec and written as JSON. With
@@ -29,6 +36,7 @@
 #include "engine/ir/tensor.h"
 #include "engine/npy.h"
 #include "engine/onnx/importer.h"
+#include "medinfer/buffer.h"
 #include "medinfer/engine.h"
 
 namespace medinfer::cli {
@@ -51,7 +59,12 @@ struct BenchArgs {
   bool no_optimize = false;
   std::string conv_algorithm = "auto";
   std::string autotune = "on";
+  bool allow_host_fallback = false;
 };
+
+bool is_cuda(const std::string& device) {
+  return device == "cuda" || device.rfind("cuda:", 0) == 0;
+}
 
 // A usage error (exit 2) or a failure (exit 1), with the message to print.
 struct Failure {
@@ -257,6 +270,7 @@ Result<std::vector<std::vector<int64_t>>> input_shapes_for(
     shapes.push_back(shape);
   }
   options->max_batch = batch;
+  options->min_batch = batch;  // one plan: the batch timed
   return shapes;
 }
 
@@ -310,7 +324,45 @@ EngineOptions base_options(const BenchArgs& args) {
   opt.optimize = !args.no_optimize;
   opt.conv_algorithm = args.conv_algorithm;
   opt.autotune = args.autotune == "on";
+  opt.allow_host_fallback = args.allow_host_fallback;
   return opt;
+}
+
+std::string mib(size_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return text;
+}
+
+// Device copies of host tensors, for timing the engine alone on the GPU.
+struct DeviceTensors {
+  std::vector<Buffer> buffers;
+  std::vector<TensorView> views;
+};
+
+Result<DeviceTensors> to_device(const std::vector<Tensor>& tensors, int device) {
+  DeviceTensors d;
+  for (const Tensor& t : tensors) {
+    MI_ASSIGN_OR_RETURN(Buffer b, Buffer::allocate(std::max<size_t>(t.bytes(), 1), Storage::kDevice,
+                                                   device));
+    MI_RETURN_IF_ERROR(b.copy_in(0, t.data(), t.bytes()));
+    d.views.push_back({t.dtype(), t.shape(), b.data(), Storage::kDevice});
+    d.buffers.push_back(std::move(b));
+  }
+  return d;
+}
+
+int cuda_ordinal(const std::string& device) {
+  return device.size() > 5 ? std::atoi(device.c_str() + 5) : 0;
+}
+
+// Kernel time per node type from one profiled run, largest first.
+std::vector<std::pair<std::string, double>> time_by_type(const std::vector<NodeTime>& times) {
+  std::map<std::string, double> by;
+  for (const NodeTime& t : times) by[t.op_type] += t.ms;
+  std::vector<std::pair<std::string, double>> out(by.begin(), by.end());
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
 }
 
 std::string candidate_str(const TunedCandidate& c) {
@@ -401,6 +453,9 @@ struct BatchResult {
   std::vector<double> latencies_ms;  // sorted
   double total_ms = 0;
   TuningReport tuning;
+  BuildReport build;
+  std::vector<std::pair<std::string, double>> kernel_ms;  // per node type (CUDA)
+  double profiled_ms = 0;
 };
 
 std::string cpu_name() {
@@ -436,7 +491,7 @@ int run(const BenchArgs& args) {
   const int threads =
       args.threads > 0 ? args.threads : static_cast<int>(std::thread::hardware_concurrency());
   std::printf(
-      "=== medinfer bench-model ===\n[I] Model: %s (opset %lld)\n[I] Device: %s (%s), "
+      "=== medinfer bench-model ===\n[I] Model: %s (opset %lld)\n[I] Device: %s (host %s), "
       "precision %s, %d thread(s)\n[I] Warm-up: %d, iterations: %d\n",
       args.model.c_str(), static_cast<long long>(model.value()->opset()), args.device.c_str(),
       cpu_name().c_str(), args.precision.c_str(), threads, args.warmup, args.iterations);
@@ -467,14 +522,34 @@ int run(const BenchArgs& args) {
     }
     auto outputs = allocate_outputs(*engine.value(), batch);
     if (!outputs.is_ok()) return report({1, outputs.status().to_string()});
+    r.build = engine.value()->build_report();
+    // One context; on the GPU, inputs and outputs in device memory.
+    auto context = engine.value()->create_context();
+    if (!context.is_ok()) return report({1, context.status().to_string()});
+    std::vector<TensorView> in_views, out_views;
+    DeviceTensors dev_in, dev_out;
+    if (is_cuda(args.device)) {
+      auto di = to_device(inputs, cuda_ordinal(args.device));
+      auto dout = to_device(outputs.value(), cuda_ordinal(args.device));
+      if (!di.is_ok()) return report({1, di.status().to_string()});
+      if (!dout.is_ok()) return report({1, dout.status().to_string()});
+      dev_in = std::move(di).value();
+      dev_out = std::move(dout).value();
+      in_views = dev_in.views;
+      out_views = dev_out.views;
+    } else {
+      for (Tensor& t : inputs) in_views.push_back(view_of(t));
+      for (Tensor& t : outputs.value()) out_views.push_back(view_of(t));
+    }
+    ExecutionContext& ctx = *context.value();
     for (int i = 0; i < args.warmup; ++i) {
-      Status st = run_engine(*engine.value(), inputs, outputs.value());
+      Status st = ctx.run(in_views, out_views);
       if (!st.is_ok()) return report({1, st.to_string()});
     }
     const auto all = std::chrono::steady_clock::now();
     for (int i = 0; i < args.iterations; ++i) {
       t0 = std::chrono::steady_clock::now();
-      Status st = run_engine(*engine.value(), inputs, outputs.value());
+      Status st = ctx.run(in_views, out_views);
       if (!st.is_ok()) return report({1, st.to_string()});
       r.latencies_ms.push_back(ms_since(t0));
     }
@@ -495,7 +570,43 @@ int run(const BenchArgs& args) {
         r.latencies_ms.front(), r.latencies_ms.back(), mean, percentile(r.latencies_ms, 50),
         percentile(r.latencies_ms, 90), percentile(r.latencies_ms, 99));
     if (opt.autotune && args.device == "cpu") print_tuning(r.tuning);
+    const double images_per_s = static_cast<double>(batch * args.iterations) / (r.total_ms / 1000.0);
+    if (r.build.flop_per_sample > 0) {
+      std::printf("[I] Compute: %.2f GFLOP per sample (convolutions, matrix products): %.1f TFLOP/s\n",
+                  r.build.flop_per_sample / 1e9, r.build.flop_per_sample * images_per_s / 1e12);
+    }
+    if (is_cuda(args.device)) {
+      std::printf("[I] Device: %s\n[I] Plans: batch", r.build.device.c_str());
+      for (int64_t b : r.build.batch_sizes) std::printf(" %lld", static_cast<long long>(b));
+      std::printf("; %d node(s) on the host\n", r.build.host_nodes);
+      std::printf("[I] Device memory: weights %s + context %s (activations planned from %s)\n",
+                  mib(r.build.weight_bytes).c_str(), mib(r.build.context_bytes).c_str(),
+                  mib(r.build.arena_naive_bytes).c_str());
+      if (opt.autotune) {
+        std::printf("[I] Autotune: %zu node(s) timed, %.1f ms of build time\n", r.tuning.nodes.size(),
+                    r.tuning.ms);
+      }
+      auto times = ctx.profile(in_views, out_views);
+      if (times.is_ok()) {
+        r.kernel_ms = time_by_type(*times);
+        for (const NodeTime& t : *times) r.profiled_ms += t.ms;
+        std::printf("[I] Kernel time per node type (one profiled run, %.3f ms, no CUDA graph):\n",
+                    r.profiled_ms);
+        for (const auto& [type, ms] : r.kernel_ms) {
+          std::printf("[I]   %-22s %9.3f ms  %5.1f%%\n", type.c_str(), ms,
+                      100.0 * ms / std::max(r.profiled_ms, 1e-9));
+        }
+      } else {
+        std::printf("[W] profile: %s\n", times.status().to_string().c_str());
+      }
+    }
     if (!args.export_dir.empty()) {
+      if (is_cuda(args.device)) {
+        for (size_t i = 0; i < outputs->size(); ++i) {
+          Status st = dev_out.buffers[i].copy_out(0, (*outputs)[i].data(), (*outputs)[i].bytes());
+          if (!st.is_ok()) return report({1, st.to_string()});
+        }
+      }
       Status st = export_outputs(*engine.value(), outputs.value(), args.export_dir);
       if (!st.is_ok()) return report({1, st.to_string()});
     }
@@ -532,7 +643,24 @@ int run(const BenchArgs& args) {
             {"p99", percentile(r.latencies_ms, 99)}}},
           {"throughput_images_per_s",
            static_cast<double>(r.batch * args.iterations) / (r.total_ms / 1000.0)}};
-      if (args.autotune == "on" && args.device == "cpu") result["tuning"] = tuning_json(r.tuning);
+      if (args.autotune == "on" && (args.device == "cpu" || is_cuda(args.device))) {
+        result["tuning"] = tuning_json(r.tuning);
+      }
+      const double ips = static_cast<double>(r.batch * args.iterations) / (r.total_ms / 1000.0);
+      result["gflop_per_sample"] = r.build.flop_per_sample / 1e9;
+      result["tflops"] = r.build.flop_per_sample * ips / 1e12;
+      result["plans"] = r.build.batch_sizes;
+      result["host_nodes"] = r.build.host_nodes;
+      if (is_cuda(args.device)) {
+        result["device_description"] = r.build.device;
+        result["weight_bytes"] = r.build.weight_bytes;
+        result["context_bytes"] = r.build.context_bytes;
+        result["peak_device_bytes"] = r.build.weight_bytes + r.build.context_bytes;
+        nlohmann::json k = nlohmann::json::object();
+        for (const auto& [type, ms] : r.kernel_ms) k[type] = ms;
+        result["kernel_ms_by_type"] = k;
+        result["profiled_ms"] = r.profiled_ms;
+      }
       j["results"].push_back(std::move(result));
     }
     std::ofstream f(args.json);
@@ -547,9 +675,21 @@ int run(const BenchArgs& args) {
 RunFn register_bench_model(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   app.add_option("MODEL", args->model, "ONNX model file")->required();
-  app.add_option("--device", args->device, "cpu (oneDNN) or reference (plain loops)")
-      ->check(CLI::IsMember({"cpu", "reference"}));
-  app.add_option("--precision", args->precision, "fp32 (the only CPU precision for now)");
+  app.add_option("--device", args->device,
+                 "cpu (oneDNN), cuda or cuda:N (the CUDA engine), reference (plain loops)")
+      ->check([](const std::string& d) {
+        if (d == "cpu" || d == "reference" || d == "cuda") return std::string();
+        if (d.rfind("cuda:", 0) == 0 && d.size() > 5 &&
+            d.find_first_not_of("0123456789", 5) == std::string::npos) {
+          return std::string();
+        }
+        return "expected cpu, cuda, cuda:N or reference, not '" + d + "'";
+      });
+  app.add_option("--precision", args->precision,
+                 "fp32 (every device); tf32, fp16, bf16 (cuda)")
+      ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16", "int8", "fp8"}));
+  app.add_flag("--allow-host-fallback", args->allow_host_fallback,
+               "cuda: run nodes the GPU cannot run on the host instead of refusing the model");
   app.add_option("--batch", args->batches, "Batch sizes to time, comma-separated (e.g. 1,4)");
   app.add_option("--shape", args->shape,
                  "Non-batch input dimensions for symbolic models: CxHxW or CxDxHxW, or "
@@ -567,8 +707,9 @@ RunFn register_bench_model(CLI::App& app) {
                  "3x3 convolutions: auto (Winograd where the CPU has it) or direct")
       ->check(CLI::IsMember({"auto", "direct"}));
   app.add_option("--autotune", args->autotune,
-                 "cpu: time each convolution's oneDNN implementations at build and keep the "
-                 "fastest (on, the default) or keep oneDNN's pick (off)")
+                 "time each convolution's implementations (oneDNN's on the CPU, cuDNN's engines "
+                 "and cuBLASLt's algorithms on the GPU) at build and keep the fastest (on, the "
+                 "default) or keep the library's pick (off)")
       ->check(CLI::IsMember({"on", "off"}));
   return [args] { return run(*args); };
 }

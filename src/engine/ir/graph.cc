@@ -119,4 +119,31 @@ Status Graph::validate() const {
   return Status::ok();
 }
 
+const char* precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::kFP32:
+      return "fp32";
+    case Precision::kTF32:
+      return "tf32";
+    case Precision::kFP16:
+      return "fp16";
+    case Precision::kBF16:
+      return "bf16";
+    case Precision::kINT8:
+      return "int8";
+    case Precision::kFP8:
+      return "fp8";
+  }
+  return "?";
+}
+
+Result<Precision> parse_precision(const std::string& name) {
+  for (Precision p : {Precision::kFP32, Precision::kTF32, Precision::kFP16, Precision::kBF16,
+                      Precision::kINT8, Precision::kFP8}) {
+    if (name == precision_name(p)) return p;
+  }
+  return invalid_argument("unknown precision '" + name +
+                          "' (expected fp32, tf32, fp16, bf16, int8 or fp8)");
+}
+
 }  // namespace medinfer::engine

@@ -64,6 +64,15 @@ struct FusedActivation {
 // cannot run the fused node says so in Backend::supports(); the reference always can.
 inline constexpr size_t kResidualInput = 3;
 
+// A node's compute precision: the build's (EngineOptions::precision) unless a node overrides
+// it (EngineOptions::node_precision; later the accuracy gate). Backends map it to kernels:
+// float32 arithmetic, TF32 tensor-core products, or float16/bfloat16 data with float32
+// accumulation. Nodes that do not compute in floating point ignore it.
+enum class Precision : uint8_t { kFP32, kTF32, kFP16, kBF16, kINT8, kFP8 };
+const char* precision_name(Precision precision);  // "fp32", "tf32", ...
+// "fp32" ... "fp8"; anything else is kInvalidArgument listing the names.
+Result<Precision> parse_precision(const std::string& name);
+
 struct Value {
   std::string name;
   DType dtype = DType::kFloat32;
@@ -83,6 +92,7 @@ struct Node {
   Attributes attrs;
   FusedActivation activation;
   bool fused_residual = false;  // Conv only: input kResidualInput is added (see above)
+  std::optional<Precision> precision;  // unset: the build's precision
 
   // The fused residual's value id, or -1 when the node carries none.
   int residual() const {

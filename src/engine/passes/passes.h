@@ -74,4 +74,21 @@ Status fuse_residuals(Graph& graph, int* count = nullptr);
 // then drops values nothing refers to (renumbering value ids; graph inputs always stay).
 Status eliminate_dead_nodes(Graph& graph, int* count = nullptr);
 
+// passes/batch_analysis.cc: the graph at one batch size: every symbolic graph-input
+// dimension (the batch) set to `batch`, shapes inferred, shape computations folded (Shape
+// -> Gather -> Concat -> Reshape become constants). What a backend plans for that batch.
+Result<Graph> graph_at_batch(const Graph& graph, int64_t batch);
+
+// Whether the samples of a batch are computed independently, so that a batch may run as
+// consecutive chunks with the same result: at batch 1 and 2 (graph_at_batch) every value
+// not folded to a constant has the batch as its outer dimension (twice as large at 2, the
+// rest equal), and no node takes axis 0 (axis/axes attributes, Transpose's perm) or
+// reduces over every axis. False when the graph has no symbolic batch or does not infer.
+bool batch_separable(const Graph& graph);
+
+// passes/flop_count.cc: floating-point operations of the convolutions, transposed
+// convolutions and matrix products of a graph whose shapes are all known (2 per
+// multiply-add; the rest, memory-bound, is not counted), as benchmark reports state them.
+double matrix_flops(const Graph& graph);
+
 }  // namespace medinfer::engine

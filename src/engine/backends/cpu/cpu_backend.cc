@@ -61,9 +61,16 @@ class CpuBackend : public Backend {
         return node.error(StatusCode::kNotSupported, "op type is not supported by medinfer");
       }
     }
-    if (options.precision != DType::kFloat32) {
-      return not_supported(std::string("the CPU backend computes in float32, not ") +
-                           dtype_name(options.precision));
+    if (options.precision != Precision::kFP32) {
+      return not_supported(std::string("the CPU backend computes in fp32, not ") +
+                           precision_name(options.precision));
+    }
+    for (const Node& node : graph.nodes) {
+      if (node.precision && *node.precision != Precision::kFP32) {
+        return node.error(StatusCode::kNotSupported,
+                          std::string("the CPU backend computes in fp32, not ") +
+                              precision_name(*node.precision));
+      }
     }
     return make_cpu_executable(graph, options);
   }

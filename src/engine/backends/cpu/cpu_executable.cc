@@ -70,19 +70,25 @@ class CpuExecutable : public Executable {
         engine_(dnnl::engine::kind::cpu, 0),
         stream_(engine_) {}
 
-  // Builds the plan for max_batch when the graph inputs have no other unknown dimension.
+  // Builds the plans for the batch sizes of the build (BuildOptions::batches; max_batch
+  // when none are given) when the graph inputs have no other unknown dimension. The one for
+  // the largest is what tuning_report() shows until a run uses another.
   Status prepare() {
-    std::vector<Shape> shapes;
-    for (int id : graph_.inputs) {
-      Shape s = graph_.value(id).shape;
-      if (!s.empty() && s[0] < 0) s[0] = options_.max_batch;
-      if (!fully_known(s)) return Status::ok();
-      shapes.push_back(std::move(s));
-    }
+    std::vector<int64_t> batches = options_.batches;
+    if (batches.empty()) batches.push_back(options_.max_batch);
     set_threads(options_.threads);
-    Plan* plan = nullptr;
-    MI_RETURN_IF_ERROR(plan_for(shapes, &plan));
-    last_plan_ = plan;
+    for (int64_t batch : batches) {
+      std::vector<Shape> shapes;
+      for (int id : graph_.inputs) {
+        Shape s = graph_.value(id).shape;
+        if (!s.empty() && s[0] < 0) s[0] = batch;
+        if (!fully_known(s)) return Status::ok();
+        shapes.push_back(std::move(s));
+      }
+      Plan* plan = nullptr;
+      MI_RETURN_IF_ERROR(plan_for(shapes, &plan));
+      last_plan_ = plan;
+    }
     return Status::ok();
   }
 

@@ -1,0 +1,107 @@
+// Conv and ConvTranspose on the GPU: cuDNN graphs with bias, residual and activation fused
+// (conv_op.h), channels-last in the node's compute type.
+#include "engine/backends/cuda/conv_op.h"
+#include "engine/backends/cuda/cuda_plan.h"
+#include "engine/ops/conv_attrs.h"
+
+namespace medinfer::cuda {
+namespace {
+
+bool conv_supported(const Graph& graph, const Node& node) {
+  if (!float_operands(graph, node)) return false;
+  const bool transposed = node.op_type == "ConvTranspose";
+  const Value* x = graph.input(node, 0);
+  const Value* w = graph.input(node, 1);
+  const Value* b = graph.input(node, 2);
+  if (x == nullptr || w == nullptr || !w->constant || (b != nullptr && !b->constant)) {
+    return false;
+  }
+  if (x->shape.size() < 3 || x->shape.size() > 5) return false;
+  if (transposed && node.fused_residual) return false;
+  auto a = engine::conv_attrs(node, x->shape, w->shape, transposed);
+  return a.is_ok();
+}
+
+class ConvStep : public Step {
+ public:
+  ConvStep(std::unique_ptr<ConvOp> op, const void* w, const float* bias)
+      : op_(std::move(op)), w_(w), bias_(bias) {
+    workspace_bytes = op_->workspace_bytes();
+    kernel = op_->description();
+  }
+  Status run(const StepRun& r) const override {
+    const void* residual = r.in.size() > engine::kResidualInput ? r.in[engine::kResidualInput]
+                                                                : nullptr;
+    return op_->run(r.cudnn, r.stream, r.in[0], w_, bias_, residual, r.out[0], r.workspace);
+  }
+
+ private:
+  std::unique_ptr<ConvOp> op_;
+  const void* w_;
+  const float* bias_;
+};
+
+Result<StepPlan> build_conv(const StepBuild& b) {
+  const Node& node = b.node;
+  const bool transposed = node.op_type == "ConvTranspose";
+  const Value& x = b.in(0);
+  const Value& w = b.in(1);
+  MI_ASSIGN_OR_RETURN(engine::ConvAttrs a, engine::conv_attrs(node, x.shape, w.shape, transposed));
+  const Shape& y = b.out(0).shape;
+  ConvParams p;
+  p.transposed = transposed;
+  p.spatial = static_cast<int>(a.spatial);
+  p.n = x.shape[0];
+  p.c = x.shape[1];
+  p.k = y[1];
+  p.groups = a.group;
+  for (int64_t d = 0; d < a.spatial; ++d) {
+    const size_t i = static_cast<size_t>(d);
+    p.in[i] = x.shape[2 + i];
+    p.out[i] = y[2 + i];
+    p.kernel[i] = a.kernel[i];
+    p.pad_begin[i] = a.pads_begin[i];
+    p.pad_end[i] = a.pads_end[i];
+    p.stride[i] = a.strides[i];
+    p.dilation[i] = a.dilations[i];
+  }
+  ConvEpilogue e;
+  e.bias = b.has_in(2);
+  e.residual = node.residual() >= 0;
+  e.act = activation_of(node);
+  const DType io = b.type();
+  MI_ASSIGN_OR_RETURN(std::vector<uint8_t> packed,
+                      pack_conv_weights(p, w.constant->as<float>(), io));
+  MI_ASSIGN_OR_RETURN(const void* dw, b.weights.get(w.constant->data(),
+                                                    std::string("conv:") + dtype_name(io),
+                                                    packed.data(), packed.size()));
+  const float* bias = nullptr;
+  if (e.bias) {
+    const Tensor& t = *b.in(2).constant;
+    MI_ASSIGN_OR_RETURN(const void* db, b.weights.get(t.data(), "f32", t.data(), t.bytes()));
+    bias = static_cast<const float*>(db);
+  }
+  MI_ASSIGN_OR_RETURN(std::unique_ptr<ConvOp> op,
+                      ConvOp::build(b.cudnn, p, e, io, b.precision == Precision::kTF32,
+                                    b.autotune, b.tuning));
+  StepPlan sp;
+  sp.inputs.assign(node.inputs.size(), {InputNeed::kOwned, {}});
+  sp.inputs[0] = {InputNeed::kDevice, Form{io, true}};
+  if (e.residual) sp.inputs[engine::kResidualInput] = {InputNeed::kDevice, Form{io, true}};
+  sp.outputs = {Form{io, true}};
+  sp.step = std::make_unique<ConvStep>(std::move(op), dw, bias);
+  return sp;
+}
+
+const DeviceOp kOps[] = {
+    {"Conv", conv_supported, build_conv},
+    {"ConvTranspose", conv_supported, build_conv},
+};
+
+}  // namespace
+
+std::span<const DeviceOp> conv_device_ops() {
+  return kOps;
+}
+
+}  // namespace medinfer::cuda
