@@ -18,9 +18,8 @@ namespace medinfer::cuda {
 // element type. Types: float32, float16, bfloat16 (to float16/bfloat16: round to nearest
 // even); any type to itself (a copy, also int64/int32/uint8/bool). Rank 1 to 6; the layout
 // flags matter only for rank >= 3. src and dst must not overlap.
-Status convert(const void* src, DType src_type, bool src_channels_last, void* dst,
-               DType dst_type, bool dst_channels_last, const std::vector<int64_t>& dims,
-               cudaStream_t stream);
+Status convert(const void* src, DType src_type, bool src_channels_last, void* dst, DType dst_type,
+               bool dst_channels_last, const std::vector<int64_t>& dims, cudaStream_t stream);
 
 // General transpose of a row-major tensor: dst dimension i is src dimension perm[i]. Any
 // element size of 1, 2, 4 or 8 bytes; rank up to 6.

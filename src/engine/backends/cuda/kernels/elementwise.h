@@ -20,6 +20,8 @@ inline constexpr int kMaxEwInstructions = 32;
 inline constexpr int kMaxEwRegisters = 8;
 inline constexpr int kMaxEwDims = 6;
 
+// The operations grouped by arity, as the comments say.
+// clang-format off
 enum class EwOp : uint8_t {
   // r[dst] = input a (read at this element through its strides), or the constant alpha
   kLoad, kConst,
@@ -32,6 +34,7 @@ enum class EwOp : uint8_t {
   kFloor, kCeil, kRound /*half to even*/, kSign, kSin, kCos, kGeluErf, kGeluTanh,
   kAffine /*alpha*x + beta*/, kCelu /*alpha*/, kMish, kThresholdedRelu /*alpha*/,
 };
+// clang-format on
 
 struct EwInstr {
   EwOp op = EwOp::kLoad;

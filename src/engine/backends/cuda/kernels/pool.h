@@ -19,8 +19,7 @@ struct PoolShape {
   int spatial = 2;  // 1, 2 or 3
   int64_t n = 1, c = 1;
   std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1};
-  std::array<int64_t, 3> kernel{1, 1, 1}, stride{1, 1, 1}, pad_begin{0, 0, 0},
-      dilation{1, 1, 1};
+  std::array<int64_t, 3> kernel{1, 1, 1}, stride{1, 1, 1}, pad_begin{0, 0, 0}, dilation{1, 1, 1};
   // Average: divide by the window's size including padded positions (count_include_pad=1)
   // or only the positions inside the input. Windows that run past the end of the padded
   // input (ceil_mode) never count the positions beyond the end pads.

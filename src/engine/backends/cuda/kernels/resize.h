@@ -14,7 +14,11 @@ namespace medinfer::cuda {
 
 enum class ResizeMode : uint8_t { kNearest, kLinear, kCubic };
 enum class ResizeCoord : uint8_t {
-  kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kHalfPixelSymmetric
+  kHalfPixel,
+  kPytorchHalfPixel,
+  kAlignCorners,
+  kAsymmetric,
+  kHalfPixelSymmetric
 };
 enum class ResizeNearest : uint8_t { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
 
