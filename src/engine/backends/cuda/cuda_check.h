@@ -25,8 +25,8 @@ inline Status cuda_status(cudnnStatus_t st, const char* expr, const char* file, 
 
 inline Status cuda_status(cublasStatus_t st, const char* expr, const char* file, int line) {
   if (st == CUBLAS_STATUS_SUCCESS) return Status::ok();
-  std::string msg = std::string(expr) + " failed: " + cublasGetStatusName(st) + " (" +
-                    cublasGetStatusString(st) + ") at " + file + ":" + std::to_string(line);
+  std::string msg = std::string(expr) + " failed: " + cublasLtGetStatusName(st) + " (" +
+                    cublasLtGetStatusString(st) + ") at " + file + ":" + std::to_string(line);
   if (st == CUBLAS_STATUS_ALLOC_FAILED) return out_of_memory(msg);
   if (st == CUBLAS_STATUS_NOT_SUPPORTED) return not_supported(msg);
   return internal_error(msg);
