@@ -73,7 +73,7 @@ struct EngineOptions {
   // chunks of planned sizes (16 + 4 + 1 for 21), each exact. build_report() lists them.
   int64_t min_batch = 1;
   int64_t max_batch = 1;
-  int threads = 0;                 // CPU threads; 0 = all hardware threads
+  int threads = 0;  // CPU threads; 0 = all hardware threads
   // Fixes dimensions left symbolic in the model (other than batch), by input name, e.g.
   // {"image", {-1, 1, 512, 512}}; -1 keeps the batch dimension free up to max_batch.
   std::map<std::string, std::vector<int64_t>> input_shapes;
@@ -84,11 +84,13 @@ struct EngineOptions {
   // and rounds differently, within the same tolerance against ONNX Runtime as direct
   // (tests/models; the measured differences are in docs/BENCHMARKS.md).
   std::string conv_algorithm = "auto";
-  // The CPU device: time each convolution's candidate implementations (oneDNN's kernels for
-  // the algorithms conv_algorithm allows, in the layouts the plan already uses) at build,
-  // on the build's threads, and keep the fastest; off keeps oneDNN's heuristic pick. It
-  // adds build time (Engine::tuning_report says how much) and may choose differently from
-  // one build to the next when candidates time alike. The reference device ignores it.
+  // Time each node's candidate implementations at build, in the layouts and types the plan
+  // uses, and keep the fastest: on the CPU oneDNN's kernels for the algorithms
+  // conv_algorithm allows; on the CUDA device cuDNN's engines for each convolution (fused
+  // epilogue included) and cuBLASLt's algorithms for each matrix product. Off keeps the
+  // library's heuristic pick. It adds build time (Engine::tuning_report says how much) and
+  // may choose differently from one build to the next when candidates time alike. The
+  // reference device ignores it.
   bool autotune = true;
   // A node that the device cannot run is an error naming it, unless this is set: then it
   // runs on the host (reference code), its inputs and outputs copied across, and

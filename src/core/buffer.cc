@@ -5,8 +5,8 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <string>
 
@@ -213,7 +213,8 @@ Status Buffer::copy_out(size_t offset, void* dst, size_t bytes) const {
   }
 #ifdef MEDINFER_WITH_CUDA
   MI_CUDA_CHECK(cudaSetDevice(device_));
-  MI_CUDA_CHECK(cudaMemcpy(dst, static_cast<const char*>(data_) + offset, bytes, cudaMemcpyDefault));
+  MI_CUDA_CHECK(
+      cudaMemcpy(dst, static_cast<const char*>(data_) + offset, bytes, cudaMemcpyDefault));
   return Status::ok();
 #else
   return not_supported("device buffer without CUDA");

@@ -17,8 +17,8 @@ class HostContext : public ExecContext {
  public:
   HostContext(Executable& exe, std::mutex& mutex) : exe_(exe), mutex_(mutex) {}
 
-  Status run(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs,
-             void*, bool, int64_t) override {
+  Status run(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs, void*,
+             bool, int64_t) override {
     std::vector<Tensor> in;
     for (const TensorView& v : inputs) {
       if (v.storage == Storage::kDevice) return device_error("an input");

@@ -74,7 +74,8 @@ Result<DeviceChoice> parse_device(const std::string& device) {
     }
     return DeviceChoice{"cuda", std::stoi(n)};
   }
-  return invalid_argument("unknown device '" + device + "' (expected cpu, cuda, cuda:N or reference)");
+  return invalid_argument("unknown device '" + device +
+                          "' (expected cpu, cuda, cuda:N or reference)");
 }
 
 // The precisions each device computes in (int8 and fp8 are names the CLI contract knows and
@@ -85,9 +86,9 @@ Status check_precision(const DeviceChoice& device, const std::string& where, Pre
   if (cuda && (p == Precision::kTF32 || p == Precision::kFP16 || p == Precision::kBF16)) {
     return Status::ok();
   }
-  return not_supported(where + "precision '" + precision_name(p) + "' is not supported on device '" +
-                       device.backend + "' (" + (cuda ? "fp32, tf32, fp16 or bf16" : "only fp32") +
-                       ")");
+  return not_supported(where + "precision '" + precision_name(p) +
+                       "' is not supported on device '" + device.backend + "' (" +
+                       (cuda ? "fp32, tf32, fp16 or bf16" : "only fp32") + ")");
 }
 
 Result<std::unique_ptr<engine::Backend>> backend_for(const DeviceChoice& device) {
@@ -105,8 +106,8 @@ Result<std::unique_ptr<engine::Backend>> backend_for(const DeviceChoice& device)
 
 // The plans' batch sizes for min..max: powers of two and both ends when the samples are
 // independent (chunks then cover every batch), else every size in the range.
-Result<std::vector<int64_t>> plan_batches(const Graph& graph, int64_t min_batch,
-                                          int64_t max_batch, bool symbolic) {
+Result<std::vector<int64_t>> plan_batches(const Graph& graph, int64_t min_batch, int64_t max_batch,
+                                          bool symbolic) {
   if (!symbolic) return std::vector<int64_t>{max_batch};
   std::vector<int64_t> sizes;
   if (engine::batch_separable(graph)) {
@@ -235,8 +236,8 @@ TensorView chunk_of(const TensorView& v, int64_t begin, int64_t count) {
   if (v.shape.empty() || v.shape[0] < 1) return c;
   const int64_t per_sample = engine::element_count(v.shape) / v.shape[0];
   c.shape[0] = count;
-  c.data = static_cast<char*>(v.data) +
-           static_cast<size_t>(begin * per_sample) * dtype_size(v.dtype);
+  c.data =
+      static_cast<char*>(v.data) + static_cast<size_t>(begin * per_sample) * dtype_size(v.dtype);
   return c;
 }
 
@@ -454,8 +455,7 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
   MI_RETURN_IF_ERROR(check_precision(device, "", precision));
   if (options.max_batch < 1 || options.min_batch < 1 || options.min_batch > options.max_batch) {
     return invalid_argument("the batch range " + std::to_string(options.min_batch) + ".." +
-                            std::to_string(options.max_batch) +
-                            " is empty or starts below 1");
+                            std::to_string(options.max_batch) + " is empty or starts below 1");
   }
   if (options.threads < 0) {
     return invalid_argument("threads must be 0 (all) or more, not " +
@@ -526,9 +526,9 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
   auto exec = backend->compile(graph, build);
   if (!exec.is_ok()) return exec.status().with_context(model.path());
   std::vector<NodeReport> nodes = node_reports(graph, *backend, device.backend, precision);
-  auto engine = std::make_unique<EngineImpl>(std::move(graph), std::move(exec).value(),
-                                             options.min_batch, options.max_batch, batches,
-                                             separable);
+  auto engine =
+      std::make_unique<EngineImpl>(std::move(graph), std::move(exec).value(), options.min_batch,
+                                   options.max_batch, batches, separable);
   BuildReport& report = engine->mutable_report();
   report.device = device.backend == "cuda" ? options.device : device.backend;
   report.batch_sizes = symbolic ? batches : std::vector<int64_t>{};
@@ -544,7 +544,8 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
       if (!symbolic && !v.shape.empty() && v.shape[0] > 0) fixed = v.shape[0];
     }
     auto one = engine::graph_at_batch(engine->graph(), 1);
-    if (one.is_ok()) report.flop_per_sample = engine::matrix_flops(*one) / static_cast<double>(fixed);
+    if (one.is_ok())
+      report.flop_per_sample = engine::matrix_flops(*one) / static_cast<double>(fixed);
   }
   report.build_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

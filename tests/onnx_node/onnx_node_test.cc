@@ -59,7 +59,7 @@ const SuiteRun& suite() {
   static const SuiteRun run = [] {
     SuiteRun r;
     NodeSuiteOptions options;
-    options.backends = engine::backend_names();
+    options.backends = test_backends();
     options.jobs = std::atoi(env_or("MEDINFER_ONNX_NODE_JOBS", "2").c_str());
     options.case_timeout_s = std::atof(env_or("MEDINFER_ONNX_NODE_TIMEOUT", "60").c_str());
     std::vector<std::string> cases = list_node_cases(data_path("onnx/node"));

@@ -1,5 +1,7 @@
 #include "testing/test_data.h"
 
+#include "engine/backend.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 #include <array>
@@ -62,6 +64,32 @@ int run_command(const std::string& command, std::string* output) {
   int status = pclose(pipe);
   if (output != nullptr) *output = out;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::vector<std::string> test_backends() {
+  std::vector<std::string> out;
+  if (const char* e = std::getenv("MEDINFER_TEST_BACKENDS"); e != nullptr && *e != '\0') {
+    std::string s = e;
+    for (size_t p = 0, c = 0; c != std::string::npos; p = c + 1) {
+      c = s.find(',', p);
+      const std::string name = s.substr(p, c == std::string::npos ? std::string::npos : c - p);
+      if (!name.empty()) out.push_back(name);
+    }
+    return out;
+  }
+  // Whether a GPU is there, without initializing CUDA in this process (the node suite
+  // forks children that must be the first to do so).
+  const bool gpu = std::filesystem::exists("/proc/driver/nvidia/version") ||
+                   std::filesystem::exists("/dev/nvidia0");
+  for (const std::string& name : engine::backend_names()) {
+    if (name != "cuda" || gpu) out.push_back(name);
+  }
+  return out;
+}
+
+std::string test_precision() {
+  const char* e = std::getenv("MEDINFER_TEST_PRECISION");
+  return e != nullptr && *e != '\0' ? e : "fp32";
 }
 
 }  // namespace medinfer::testing

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace medinfer::testing {
 
@@ -17,6 +18,13 @@ std::string python();
 std::string source_dir();
 std::string binary_dir();
 std::string cli();  // the medinfer executable
+// The engine backends the cross-backend tests run: MEDINFER_TEST_BACKENDS (comma list) when
+// set, else every backend of the build, "cuda" only where a GPU is visible (the GPU test
+// entry point, tests/device/run_gpu_tests.sh, runs them on the GPU machine).
+std::vector<std::string> test_backends();
+// MEDINFER_TEST_PRECISION (fp32 when unset): the precision the cuda backend is compiled
+// with in those tests (fp16 and bf16 compare within 1e-2).
+std::string test_precision();
 // A fresh empty directory under the build tree for this test (and this process).
 std::string temp_dir(const std::string& name);
 // Runs a shell command; returns its exit status, stdout+stderr in *output when given.

@@ -343,8 +343,8 @@ struct DeviceTensors {
 Result<DeviceTensors> to_device(const std::vector<Tensor>& tensors, int device) {
   DeviceTensors d;
   for (const Tensor& t : tensors) {
-    MI_ASSIGN_OR_RETURN(Buffer b, Buffer::allocate(std::max<size_t>(t.bytes(), 1), Storage::kDevice,
-                                                   device));
+    MI_ASSIGN_OR_RETURN(Buffer b,
+                        Buffer::allocate(std::max<size_t>(t.bytes(), 1), Storage::kDevice, device));
     MI_RETURN_IF_ERROR(b.copy_in(0, t.data(), t.bytes()));
     d.views.push_back({t.dtype(), t.shape(), b.data(), Storage::kDevice});
     d.buffers.push_back(std::move(b));
@@ -361,7 +361,8 @@ std::vector<std::pair<std::string, double>> time_by_type(const std::vector<NodeT
   std::map<std::string, double> by;
   for (const NodeTime& t : times) by[t.op_type] += t.ms;
   std::vector<std::pair<std::string, double>> out(by.begin(), by.end());
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.second > b.second; });
   return out;
 }
 
@@ -570,10 +571,12 @@ int run(const BenchArgs& args) {
         r.latencies_ms.front(), r.latencies_ms.back(), mean, percentile(r.latencies_ms, 50),
         percentile(r.latencies_ms, 90), percentile(r.latencies_ms, 99));
     if (opt.autotune && args.device == "cpu") print_tuning(r.tuning);
-    const double images_per_s = static_cast<double>(batch * args.iterations) / (r.total_ms / 1000.0);
+    const double images_per_s =
+        static_cast<double>(batch * args.iterations) / (r.total_ms / 1000.0);
     if (r.build.flop_per_sample > 0) {
-      std::printf("[I] Compute: %.2f GFLOP per sample (convolutions, matrix products): %.1f TFLOP/s\n",
-                  r.build.flop_per_sample / 1e9, r.build.flop_per_sample * images_per_s / 1e12);
+      std::printf(
+          "[I] Compute: %.2f GFLOP per sample (convolutions, matrix products): %.1f TFLOP/s\n",
+          r.build.flop_per_sample / 1e9, r.build.flop_per_sample * images_per_s / 1e12);
     }
     if (is_cuda(args.device)) {
       std::printf("[I] Device: %s\n[I] Plans: batch", r.build.device.c_str());
@@ -583,8 +586,8 @@ int run(const BenchArgs& args) {
                   mib(r.build.weight_bytes).c_str(), mib(r.build.context_bytes).c_str(),
                   mib(r.build.arena_naive_bytes).c_str());
       if (opt.autotune) {
-        std::printf("[I] Autotune: %zu node(s) timed, %.1f ms of build time\n", r.tuning.nodes.size(),
-                    r.tuning.ms);
+        std::printf("[I] Autotune: %zu node(s) timed, %.1f ms of build time\n",
+                    r.tuning.nodes.size(), r.tuning.ms);
       }
       auto times = ctx.profile(in_views, out_views);
       if (times.is_ok()) {
@@ -685,8 +688,7 @@ RunFn register_bench_model(CLI::App& app) {
         }
         return "expected cpu, cuda, cuda:N or reference, not '" + d + "'";
       });
-  app.add_option("--precision", args->precision,
-                 "fp32 (every device); tf32, fp16, bf16 (cuda)")
+  app.add_option("--precision", args->precision, "fp32 (every device); tf32, fp16, bf16 (cuda)")
       ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16", "int8", "fp8"}));
   app.add_flag("--allow-host-fallback", args->allow_host_fallback,
                "cuda: run nodes the GPU cannot run on the host instead of refusing the model");

@@ -1,4 +1,5 @@
-// medinfer segment -i INPUT... -o OUTDIR -m MODEL_DIR [--device cpu] [--precision fp32]
+// medinfer segment -i INPUT... -o OUTDIR -m MODEL_DIR [--device cpu|cuda[:N]]
+//     [--precision fp32|tf32|fp16|bf16] [--allow-host-fallback]
 //                  [--batch N] [--format seg,nifti,png] [--threads N]
 //
 // Every image series found under the inputs (folders or files, scanned recursively) is
@@ -28,6 +29,7 @@ struct SegmentArgs {
   std::string model;
   std::string device = "cpu";
   std::string precision = "fp32";
+  bool allow_host_fallback = false;
   int64_t batch = 0;
   std::string formats = "seg,nifti,png";
   int threads = 0;
@@ -67,11 +69,6 @@ int run(const SegmentArgs& args) {
                  bad.c_str());
     return 2;
   }
-  if (args.device != "cpu" && args.device != "reference") {
-    return fail("--device " + args.device +
-                ": this build segments on the CPU only (cpu, reference); the CUDA backend "
-                "is not part of it yet");
-  }
   auto package = load_model_package(args.model);
   if (!package.is_ok()) return fail(package.status().to_string());
   if (args.batch > 0) package->inference.batch = args.batch;
@@ -83,6 +80,7 @@ int run(const SegmentArgs& args) {
   eopt.device = args.device;
   eopt.precision = args.precision;
   eopt.threads = args.threads;
+  eopt.allow_host_fallback = args.allow_host_fallback;
   auto engine = build_segmentation_engine(**model, *spec, eopt);
   if (!engine.is_ok()) return fail(engine.status().to_string());
 
@@ -162,8 +160,12 @@ RunFn register_segment(CLI::App& app) {
   app.add_option("-o,--output", args->output, "Output folder")->required();
   app.add_option("-m,--model", args->model, "Model package folder (model.json + model.onnx)")
       ->required();
-  app.add_option("--device", args->device, "cpu (oneDNN) or reference (plain loops)");
-  app.add_option("--precision", args->precision, "fp32 (the CPU computes in float32)");
+  app.add_option("--device", args->device,
+                 "cpu (oneDNN), cuda or cuda:N (the CUDA engine; pre- and postprocessing stay on "
+                 "the CPU), reference (plain loops)");
+  app.add_option("--precision", args->precision, "fp32 (every device); tf32, fp16, bf16 (cuda)");
+  app.add_flag("--allow-host-fallback", args->allow_host_fallback,
+               "cuda: run model nodes the GPU cannot run on the host instead of refusing");
   app.add_option("--batch", args->batch, "Slices or patches per engine run (default: the model's)");
   app.add_option("--format", args->formats, "Outputs: any of seg,nifti,png");
   app.add_option("--threads", args->threads, "CPU threads (0 = all cores)");

@@ -91,7 +91,7 @@ struct Node {
   std::vector<int> outputs;  // value ids; -1 for an omitted optional output
   Attributes attrs;
   FusedActivation activation;
-  bool fused_residual = false;  // Conv only: input kResidualInput is added (see above)
+  bool fused_residual = false;         // Conv only: input kResidualInput is added (see above)
   std::optional<Precision> precision;  // unset: the build's precision
 
   // The fused residual's value id, or -1 when the node carries none.

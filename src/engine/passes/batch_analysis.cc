@@ -29,16 +29,15 @@ bool touches_axis0(const Node& node, int64_t rank) {
         }
       }
     } else if (name == "perm") {
-      if (const auto* p = std::get_if<std::vector<int64_t>>(&value); p && !p->empty() &&
-                                                                      (*p)[0] != 0) {
+      if (const auto* p = std::get_if<std::vector<int64_t>>(&value);
+          p && !p->empty() && (*p)[0] != 0) {
         return true;
       }
     }
   }
   // Reductions without axes reduce every axis (ReduceX opsets < 18 take axes as an
   // attribute; 18+ as an input, checked through the output's shape instead).
-  return node.op_type.rfind("Reduce", 0) == 0 && !node.attrs.has("axes") &&
-         node.inputs.size() < 2;
+  return node.op_type.rfind("Reduce", 0) == 0 && !node.attrs.has("axes") && node.inputs.size() < 2;
 }
 
 }  // namespace

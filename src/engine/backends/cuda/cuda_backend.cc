@@ -10,8 +10,8 @@ namespace cuda {
 
 const DeviceOp* find_device_op(const Graph& graph, const Node& node) {
   if (!node.domain.empty() && node.domain != "ai.onnx") return nullptr;
-  for (auto list : {conv_device_ops(), matmul_device_ops(), eltwise_device_ops(),
-                    pool_device_ops(), norm_device_ops(), tensor_device_ops()}) {
+  for (auto list : {conv_device_ops(), matmul_device_ops(), eltwise_device_ops(), pool_device_ops(),
+                    norm_device_ops(), tensor_device_ops()}) {
     for (const DeviceOp& op : list) {
       if (node.op_type != op.op_type) continue;
       if (op.supported(graph, node)) return &op;

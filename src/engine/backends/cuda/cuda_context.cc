@@ -60,8 +60,10 @@ class CudaContext : public engine::ExecContext {
       arena = std::max(arena, p->arena_bytes);
       workspace = std::max(workspace, static_cast<size_t>(p->workspace_bytes));
       size_t io = 0;
-      for (int b : p->input_buffers) io += (p->buffers[static_cast<size_t>(b)].bytes + 255) / 256 * 256;
-      for (int b : p->output_buffers) io += (p->buffers[static_cast<size_t>(b)].bytes + 255) / 256 * 256;
+      for (int b : p->input_buffers)
+        io += (p->buffers[static_cast<size_t>(b)].bytes + 255) / 256 * 256;
+      for (int b : p->output_buffers)
+        io += (p->buffers[static_cast<size_t>(b)].bytes + 255) / 256 * 256;
       staging = std::max(staging, io);
       host = std::max(host, static_cast<size_t>(p->host_bytes));
     }
@@ -107,6 +109,7 @@ class CudaContext : public engine::ExecContext {
     for (size_t i = 0; i < plans_.size(); ++i) {
       if (plans_[i]->batch == plan_batch) index = i;
     }
+    if (index == plans_.size() && plans_.size() == 1) index = 0;  // a static batch
     if (index == plans_.size()) {
       return invalid_argument("no plan for batch " + std::to_string(plan_batch));
     }
@@ -125,7 +128,8 @@ class CudaContext : public engine::ExecContext {
                                         const std::vector<TensorView>& outputs) override {
     MI_CUDA_CHECK(cudaSetDevice(device_));
     int64_t batch = 0;
-    for (const TensorView& v : inputs) batch = std::max<int64_t>(batch, v.shape.empty() ? 1 : v.shape[0]);
+    for (const TensorView& v : inputs)
+      batch = std::max<int64_t>(batch, v.shape.empty() ? 1 : v.shape[0]);
     const Plan* plan = nullptr;
     for (const auto& p : plans_) {
       if (p->batch == batch || plans_.size() == 1) plan = p.get();
@@ -220,8 +224,8 @@ class CudaContext : public engine::ExecContext {
     r.stream = s;
     r.cudnn = cudnn_;
     r.lt = lt_;
-    r.workspace = plan.workspace_bytes > 0 ? static_cast<char*>(arena_) + workspace_offset_
-                                           : nullptr;
+    r.workspace =
+        plan.workspace_bytes > 0 ? static_cast<char*>(arena_) + workspace_offset_ : nullptr;
     for (size_t i = 0; i < plan.steps.size(); ++i) {
       const PlanStep& ps = plan.steps[i];
       r.in.assign(ps.in.size(), nullptr);
@@ -253,8 +257,8 @@ class CudaContext : public engine::ExecContext {
     const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
     if (!st.is_ok()) {
       if (graph != nullptr) cudaGraphDestroy(graph);
-      return st.with_context("capturing the plan of batch " +
-                             std::to_string(plans_[index]->batch) + " as a CUDA graph");
+      return st.with_context("capturing the plan of batch " + std::to_string(plans_[index]->batch) +
+                             " as a CUDA graph");
     }
     MI_CUDA_CHECK(end);
     const cudaError_t inst = cudaGraphInstantiate(&graphs_[index], graph, 0);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <set>
 
 #include "engine/backends/cuda/cuda_check.h"
 #include "engine/backends/cuda/cuda_context.h"
@@ -30,8 +31,8 @@ class ConvertStep : public Step {
              (to.channels_last ? " NHWC" : " NCHW");
   }
   Status run(const StepRun& r) const override {
-    return convert(r.in[0], from_.type, from_.channels_last, r.out[0], to_.type,
-                   to_.channels_last, shape_.empty() ? Shape{1} : shape_, r.stream);
+    return convert(r.in[0], from_.type, from_.channels_last, r.out[0], to_.type, to_.channels_last,
+                   shape_.empty() ? Shape{1} : shape_, r.stream);
   }
 
  private:
@@ -70,7 +71,12 @@ class PlanBuilder {
       const int b = new_buffer(id, Form{g.value(id).dtype, false});
       plan_.input_buffers.push_back(b);
     }
-    for (size_t n = 0; n < g.nodes.size(); ++n) MI_RETURN_IF_ERROR(add_node(static_cast<int>(n)));
+    const std::vector<std::vector<int>> chains = elementwise_chains();
+    for (size_t n = 0; n < g.nodes.size(); ++n) {
+      const std::vector<int>& chain = chains[n];
+      if (chain.empty()) continue;  // fused into a later node's step
+      MI_RETURN_IF_ERROR(add_node(chain));
+    }
     for (int id : g.outputs) {
       const Value& v = g.value(id);
       const Form want{v.dtype, false};
@@ -134,20 +140,106 @@ class PlanBuilder {
     return dst;
   }
 
-  Status add_node(int index) {
+  // Per node: the nodes whose step it emits (itself, or the elementwise chain it ends:
+  // nodes each read only by the next, of one output shape and precision, none a graph
+  // output), or none when a later node's step covers it.
+  std::vector<std::vector<int>> elementwise_chains() const {
     const Graph& g = plan_.graph;
-    const Node& node = g.nodes[static_cast<size_t>(index)];
+    const size_t n = g.nodes.size();
+    std::vector<int> readers(g.values.size(), 0), reader(g.values.size(), -1);
+    for (size_t i = 0; i < n; ++i) {
+      for (int id : g.nodes[i].inputs) {
+        if (id < 0) continue;
+        ++readers[static_cast<size_t>(id)];
+        reader[static_cast<size_t>(id)] = static_cast<int>(i);
+      }
+    }
+    for (int id : g.outputs) readers[static_cast<size_t>(id)] += 2;  // never fused away
+    std::vector<int> next(n, -1);
+    std::vector<bool> has_prev(n, false);
+    for (size_t i = 0; i < n; ++i) {
+      const Node& a = g.nodes[i];
+      if (!is_elementwise_node(g, a) || find_device_op(g, a) == nullptr) continue;
+      const int out = a.outputs[0];
+      if (readers[static_cast<size_t>(out)] != 1) continue;
+      const int j = reader[static_cast<size_t>(out)];
+      const Node& b = g.nodes[static_cast<size_t>(j)];
+      if (!is_elementwise_node(g, b) || find_device_op(g, b) == nullptr) continue;
+      if (g.value(b.outputs[0]).shape != g.value(out).shape) continue;
+      if (a.precision.value_or(options_.precision) != b.precision.value_or(options_.precision)) {
+        continue;
+      }
+      next[i] = j;
+      has_prev[static_cast<size_t>(j)] = true;
+    }
+    std::vector<std::vector<int>> chains(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (has_prev[i]) continue;
+      std::vector<int> chain{static_cast<int>(i)};
+      while (next[static_cast<size_t>(chain.back())] >= 0) {
+        chain.push_back(next[static_cast<size_t>(chain.back())]);
+      }
+      chains[static_cast<size_t>(chain.back())] = chain;
+    }
+    return chains;
+  }
+
+  // A node's step: `chain` is the node (one index) or the elementwise chain it ends.
+  Status add_node(const std::vector<int>& chain) {
+    const Graph& g = plan_.graph;
+    const int index = chain.back();
+    const Node& last = g.nodes[static_cast<size_t>(index)];
+    // A chain runs as one node over its external inputs.
+    Node fused;
+    std::vector<const Node*> members;
+    if (chain.size() > 1) {
+      fused = last;
+      fused.op_type = "Elementwise";
+      fused.inputs.clear();
+      std::set<int> inner;
+      for (int k : chain) {
+        const Node& m = g.nodes[static_cast<size_t>(k)];
+        members.push_back(&m);
+        inner.insert(m.outputs[0]);
+      }
+      for (const Node* m : members) {
+        for (int id : m->inputs) {
+          if (id >= 0 && !inner.count(id) &&
+              std::find(fused.inputs.begin(), fused.inputs.end(), id) == fused.inputs.end()) {
+            fused.inputs.push_back(id);
+          }
+        }
+      }
+    }
+    const Node& node = chain.size() > 1 ? fused : last;
     const Precision precision = node.precision.value_or(options_.precision);
     std::vector<TunedCandidate> tuning;
-    StepBuild sb{g,         node,      precision,           options_.autotune, res_.cudnn,
-                 res_.lt,   res_.stream, *res_.weights,       &tuning};
+    StepBuild sb{g,           node,          precision, options_.autotune, res_.cudnn, res_.lt,
+                 res_.stream, *res_.weights, &tuning};
     NodeReport report;
     report.node = node.name.empty() ? "#" + std::to_string(node.index) : node.name;
-    report.op_type = node.op_type;
+    report.op_type = last.op_type;
     report.precision = precision_name(precision);
     Result<StepPlan> sp = not_supported("no CUDA kernel");
-    const DeviceOp* op = find_device_op(g, node);
-    if (op != nullptr) sp = op->build(sb);
+    const DeviceOp* op = chain.size() > 1 ? nullptr : find_device_op(g, node);
+    if (chain.size() > 1) {
+      sp = build_elementwise_chain(sb, members);
+      if (!sp.is_ok()) {  // e.g. too long: one step per node instead
+        for (int k : chain) MI_RETURN_IF_ERROR(add_node({k}));
+        return Status::ok();
+      }
+      for (size_t k = 0; k + 1 < members.size(); ++k) {
+        NodeReport r = report;
+        r.node =
+            members[k]->name.empty() ? "#" + std::to_string(members[k]->index) : members[k]->name;
+        r.op_type = members[k]->op_type;
+        r.placement = "cuda";
+        r.kernel = "fused into " + report.node;
+        plan_.nodes.push_back(std::move(r));
+      }
+    } else if (op != nullptr) {
+      sp = op->build(sb);
+    }
     if (!sp.is_ok()) {
       if (sp.status().code() != StatusCode::kNotSupported || !options_.allow_host_fallback) {
         return sp.status().code() == StatusCode::kNotSupported && op == nullptr
@@ -168,7 +260,7 @@ class PlanBuilder {
     PlanStep ps;
     ps.node = index;
     ps.name = report.node;
-    ps.op_type = node.op_type;
+    ps.op_type = chain.size() > 1 ? "Elementwise" : node.op_type;
     ps.in.assign(node.inputs.size(), -1);
     ps.constant.assign(node.inputs.size(), nullptr);
     for (size_t i = 0; i < node.inputs.size(); ++i) {

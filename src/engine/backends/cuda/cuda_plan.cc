@@ -62,13 +62,20 @@ Activation activation_of(const Node& node) {
   const std::string& op = node.activation.op;
   a.alpha = node.activation.alpha;
   a.beta = node.activation.beta;
-  if (op.empty()) a.kind = ActKind::kNone;
-  else if (op == "Relu") a.kind = ActKind::kRelu;
-  else if (op == "LeakyRelu") a.kind = ActKind::kLeakyRelu;
-  else if (op == "Sigmoid") a.kind = ActKind::kSigmoid;
-  else if (op == "Tanh") a.kind = ActKind::kTanh;
-  else if (op == "Clip") a.kind = ActKind::kClip;
-  else if (op == "Elu") a.kind = ActKind::kElu;
+  if (op.empty())
+    a.kind = ActKind::kNone;
+  else if (op == "Relu")
+    a.kind = ActKind::kRelu;
+  else if (op == "LeakyRelu")
+    a.kind = ActKind::kLeakyRelu;
+  else if (op == "Sigmoid")
+    a.kind = ActKind::kSigmoid;
+  else if (op == "Tanh")
+    a.kind = ActKind::kTanh;
+  else if (op == "Clip")
+    a.kind = ActKind::kClip;
+  else if (op == "Elu")
+    a.kind = ActKind::kElu;
   return a;
 }
 
@@ -120,7 +127,8 @@ Result<const void*> DeviceWeights::constant(const Tensor& t, const Form& form) {
   owned_.push_back(d);
   const Shape dims = t.shape().empty() ? Shape{1} : t.shape();
   Status st = convert(raw, t.dtype(), false, d, form.type, form.channels_last, dims, nullptr);
-  if (st.is_ok()) st = cuda_status(cudaDeviceSynchronize(), "cudaDeviceSynchronize", __FILE__, __LINE__);
+  if (st.is_ok())
+    st = cuda_status(cudaDeviceSynchronize(), "cudaDeviceSynchronize", __FILE__, __LINE__);
   if (!st.is_ok()) return st;
   map_[{t.data(), tag}] = d;
   bytes_ += size;

@@ -58,8 +58,7 @@ class DeviceWeights {
   DeviceWeights(const DeviceWeights&) = delete;
   ~DeviceWeights();
   // The device copy of `bytes` under (`key`, `tag`), uploading it the first time.
-  Result<const void*> get(const void* key, const std::string& tag, const void* bytes,
-                          size_t size);
+  Result<const void*> get(const void* key, const std::string& tag, const void* bytes, size_t size);
   // A constant in a form (type converted, layout changed), through the convert kernel.
   Result<const void*> constant(const Tensor& t, const Form& form);
   size_t bytes() const { return bytes_; }
@@ -141,6 +140,13 @@ std::span<const DeviceOp> norm_device_ops();
 std::span<const DeviceOp> tensor_device_ops();
 // The entry for the node whose checks pass, or null.
 const DeviceOp* find_device_op(const Graph& graph, const Node& node);
+
+// Elementwise chains (step_eltwise.cc): whether `node` compiles to one elementwise program,
+// and one step for a chain of such nodes, each feeding only the next, as one program over
+// `fused`'s inputs (the chain's external operands) writing its output (the last node's).
+bool is_elementwise_node(const Graph& graph, const Node& node);
+Result<StepPlan> build_elementwise_chain(const StepBuild& fused,
+                                         const std::vector<const Node*>& chain);
 
 // The host fallback for a node: copies its inputs to the host, runs the reference op,
 // copies its outputs back (step_host.cc).

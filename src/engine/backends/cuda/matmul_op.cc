@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -119,6 +120,9 @@ struct MatmulOp::Impl {
   // the workspace (bias_bytes).
   int64_t bias_bytes = 0;
   std::string description;
+  // The bias pointer is an attribute of the shared descriptor: contexts on several threads
+  // set it and enqueue the product under this lock (cuBLASLt reads it during the call).
+  mutable std::mutex mutex;
 
   ~Impl() {
     if (a != nullptr) cublasLtMatrixLayoutDestroy(a);
@@ -307,6 +311,7 @@ Status MatmulOp::run(cublasLtHandle_t handle, cudaStream_t stream, const void* a
     MI_CUDA_CHECK(launch_cast_float(bias, workspace, t, m.params.n, stream));
     bias_ptr = workspace;
   }
+  std::lock_guard<std::mutex> lock(m.mutex);
   MI_CUDA_CHECK(m.matmul(handle, stream, m.algo, a, b, bias_ptr, c, workspace));
   return Status::ok();
 }

@@ -30,8 +30,8 @@ class ConvStep : public Step {
     kernel = op_->description();
   }
   Status run(const StepRun& r) const override {
-    const void* residual = r.in.size() > engine::kResidualInput ? r.in[engine::kResidualInput]
-                                                                : nullptr;
+    const void* residual =
+        r.in.size() > engine::kResidualInput ? r.in[engine::kResidualInput] : nullptr;
     return op_->run(r.cudnn, r.stream, r.in[0], w_, bias_, residual, r.out[0], r.workspace);
   }
 
@@ -72,18 +72,18 @@ Result<StepPlan> build_conv(const StepBuild& b) {
   const DType io = b.type();
   MI_ASSIGN_OR_RETURN(std::vector<uint8_t> packed,
                       pack_conv_weights(p, w.constant->as<float>(), io));
-  MI_ASSIGN_OR_RETURN(const void* dw, b.weights.get(w.constant->data(),
-                                                    std::string("conv:") + dtype_name(io),
-                                                    packed.data(), packed.size()));
+  MI_ASSIGN_OR_RETURN(const void* dw,
+                      b.weights.get(w.constant->data(), std::string("conv:") + dtype_name(io),
+                                    packed.data(), packed.size()));
   const float* bias = nullptr;
   if (e.bias) {
     const Tensor& t = *b.in(2).constant;
     MI_ASSIGN_OR_RETURN(const void* db, b.weights.get(t.data(), "f32", t.data(), t.bytes()));
     bias = static_cast<const float*>(db);
   }
-  MI_ASSIGN_OR_RETURN(std::unique_ptr<ConvOp> op,
-                      ConvOp::build(b.cudnn, p, e, io, b.precision == Precision::kTF32,
-                                    b.autotune, b.tuning));
+  MI_ASSIGN_OR_RETURN(
+      std::unique_ptr<ConvOp> op,
+      ConvOp::build(b.cudnn, p, e, io, b.precision == Precision::kTF32, b.autotune, b.tuning));
   StepPlan sp;
   sp.inputs.assign(node.inputs.size(), {InputNeed::kOwned, {}});
   sp.inputs[0] = {InputNeed::kDevice, Form{io, true}};

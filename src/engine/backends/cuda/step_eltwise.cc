@@ -54,7 +54,7 @@ std::vector<int64_t> operand_strides(const Shape& shape, bool channels_last, con
 
 // An operand of the program: a node input (index) or a constant made at build.
 struct Operand {
-  int input = -1;        // node input index, or -1 for `constant`
+  int input = -1;  // node input index, or -1 for `constant`
   const void* constant = nullptr;
   DType type = DType::kFloat32;
   Shape shape;
@@ -63,8 +63,8 @@ struct Operand {
 
 class EwStep : public Step {
  public:
-  EwStep(EwProgram program, std::vector<Operand> operands, std::vector<std::vector<int64_t>> strides,
-         Shape dims, DType out_type, std::string what)
+  EwStep(EwProgram program, std::vector<Operand> operands,
+         std::vector<std::vector<int64_t>> strides, Shape dims, DType out_type, std::string what)
       : program_(std::move(program)),
         operands_(std::move(operands)),
         strides_(std::move(strides)),
@@ -76,8 +76,8 @@ class EwStep : public Step {
     std::vector<EwOperand> ops;
     for (size_t i = 0; i < operands_.size(); ++i) {
       const Operand& o = operands_[i];
-      ops.push_back({o.input >= 0 ? r.in[static_cast<size_t>(o.input)] : o.constant, o.type,
-                     strides_[i]});
+      ops.push_back(
+          {o.input >= 0 ? r.in[static_cast<size_t>(o.input)] : o.constant, o.type, strides_[i]});
     }
     return elementwise(program_, ops, r.out[0], out_type_, dims_, r.stream);
   }
@@ -90,10 +90,21 @@ class EwStep : public Step {
   DType out_type_;
 };
 
+// One node's program: kLoad operand k reads node input inputs[k] (k < inputs.size()) or
+// extra[k - inputs.size()]; registers below kChainRegister; the result in `result`.
+struct EwPart {
+  EwProgram program;
+  std::vector<int> inputs;
+  std::vector<Operand> extra;
+};
+
+// Where a chain keeps the previous node's value (node programs use the registers below it).
+constexpr uint8_t kChainRegister = kMaxEwRegisters - 1;
+
 // The plan for a program over node inputs `inputs` (in program load order) and extra
 // constant operands.
-Result<StepPlan> program_plan(const StepBuild& b, EwProgram program,
-                              const std::vector<int>& inputs, std::vector<Operand> extra) {
+Result<StepPlan> program_plan(const StepBuild& b, EwProgram program, const std::vector<int>& inputs,
+                              std::vector<Operand> extra) {
   const Shape& out = b.out(0).shape;
   const DType io = b.type();
   const bool cl = prefer_channels_last(out);
@@ -154,8 +165,7 @@ constexpr UnaryEntry kUnary[] = {
     {"LeakyRelu", EwOp::kLeakyRelu, "alpha", 0.01f, nullptr, 0},
     {"Elu", EwOp::kElu, "alpha", 1.0f, nullptr, 0},
     {"Celu", EwOp::kCelu, "alpha", 1.0f, nullptr, 0},
-    {"Selu", EwOp::kSelu, "alpha", 1.67326319217681884765625f, "gamma",
-     1.05070102214813232421875f},
+    {"Selu", EwOp::kSelu, "alpha", 1.67326319217681884765625f, "gamma", 1.05070102214813232421875f},
     {"ThresholdedRelu", EwOp::kThresholdedRelu, "alpha", 1.0f, nullptr, 0},
     {"HardSigmoid", EwOp::kHardSigmoid, "alpha", 0.2f, "beta", 0.5f},
     {"HardSwish", EwOp::kHardSwish, nullptr, 0, nullptr, 0},
@@ -191,7 +201,7 @@ bool unary_supported(const Graph& graph, const Node& node) {
          graph.value(node.inputs[0]).shape.size() <= 6;
 }
 
-Result<StepPlan> build_unary(const StepBuild& b) {
+Result<EwPart> part_unary(const StepBuild& b) {
   const UnaryEntry* e = unary_entry(b.node.op_type);
   if (e == nullptr) return not_supported("no elementwise program for " + b.node.op_type);
   float alpha = e->alpha, beta = e->beta;
@@ -203,15 +213,14 @@ Result<StepPlan> build_unary(const StepBuild& b) {
   }
   EwProgram p;
   p.code = {ins(EwOp::kLoad, 0, 0), ins(e->ew, 0, 0, 0, alpha, beta)};
-  return program_plan(b, std::move(p), {0}, {});
+  return EwPart{std::move(p), {0}, {}};
 }
 
-Result<StepPlan> build_gelu(const StepBuild& b) {
+Result<EwPart> part_gelu(const StepBuild& b) {
   MI_ASSIGN_OR_RETURN(const std::string approx, b.node.attrs.get_string("approximate", "none"));
   EwProgram p;
-  p.code = {ins(EwOp::kLoad, 0, 0),
-            ins(approx == "tanh" ? EwOp::kGeluTanh : EwOp::kGeluErf, 0, 0)};
-  return program_plan(b, std::move(p), {0}, {});
+  p.code = {ins(EwOp::kLoad, 0, 0), ins(approx == "tanh" ? EwOp::kGeluTanh : EwOp::kGeluErf, 0, 0)};
+  return EwPart{std::move(p), {0}, {}};
 }
 
 // Clip: min and max from attributes (opset < 11) or constant inputs.
@@ -223,7 +232,7 @@ bool clip_supported(const Graph& graph, const Node& node) {
   return true;
 }
 
-Result<StepPlan> build_clip(const StepBuild& b) {
+Result<EwPart> part_clip(const StepBuild& b) {
   float lo = -INFINITY, hi = INFINITY;
   if (b.graph.opset < 11) {
     MI_ASSIGN_OR_RETURN(lo, b.node.attrs.get_float("min", -INFINITY));
@@ -234,7 +243,7 @@ Result<StepPlan> build_clip(const StepBuild& b) {
   }
   EwProgram p;
   p.code = {ins(EwOp::kLoad, 0, 0), ins(EwOp::kClip, 0, 0, 0, lo, hi)};
-  return program_plan(b, std::move(p), {0}, {});
+  return EwPart{std::move(p), {0}, {}};
 }
 
 struct BinaryEntry {
@@ -255,23 +264,23 @@ bool binary_supported(const Graph& graph, const Node& node) {
   return graph.value(node.outputs[0]).shape.size() <= 6;
 }
 
-Result<StepPlan> build_binary(const StepBuild& b) {
+Result<EwPart> part_binary(const StepBuild& b) {
   EwOp op = EwOp::kAdd;
   for (const BinaryEntry& e : kBinary) {
     if (b.node.op_type == e.op) op = e.ew;
   }
   EwProgram p;
   p.code = {ins(EwOp::kLoad, 0, 0), ins(EwOp::kLoad, 1, 1), ins(op, 0, 0, 1)};
-  return program_plan(b, std::move(p), {0, 1}, {});
+  return EwPart{std::move(p), {0, 1}, {}};
 }
 
 // PRelu: max(x, 0) + slope * min(x, 0).
-Result<StepPlan> build_prelu(const StepBuild& b) {
+Result<EwPart> part_prelu(const StepBuild& b) {
   EwProgram p;
-  p.code = {ins(EwOp::kLoad, 0, 0),      ins(EwOp::kLoad, 1, 1),  ins(EwOp::kConst, 2, 0),
-            ins(EwOp::kMin, 3, 0, 2),    ins(EwOp::kMul, 3, 3, 1), ins(EwOp::kRelu, 0, 0),
+  p.code = {ins(EwOp::kLoad, 0, 0),   ins(EwOp::kLoad, 1, 1),   ins(EwOp::kConst, 2, 0),
+            ins(EwOp::kMin, 3, 0, 2), ins(EwOp::kMul, 3, 3, 1), ins(EwOp::kRelu, 0, 0),
             ins(EwOp::kAdd, 0, 0, 3)};
-  return program_plan(b, std::move(p), {0, 1}, {});
+  return EwPart{std::move(p), {0, 1}, {}};
 }
 
 // BatchNormalization (inference): y = x * s + t per channel, s = scale / sqrt(var + eps),
@@ -296,7 +305,7 @@ std::string ptrs(const StepBuild& b) {
   return s;
 }
 
-Result<StepPlan> build_bn(const StepBuild& b) {
+Result<EwPart> part_bn(const StepBuild& b) {
   MI_ASSIGN_OR_RETURN(const float eps, b.node.attrs.get_float("epsilon", 1e-5f));
   const Shape& x = b.in(0).shape;
   const int64_t c = x[1];
@@ -324,55 +333,156 @@ Result<StepPlan> build_bn(const StepBuild& b) {
   EwProgram p;
   p.code = {ins(EwOp::kLoad, 0, 0), ins(EwOp::kLoad, 1, 1), ins(EwOp::kLoad, 2, 2),
             ins(EwOp::kMul, 0, 0, 1), ins(EwOp::kAdd, 0, 0, 2)};
-  return program_plan(b, std::move(p), {0}, {s, t});
+  return EwPart{std::move(p), {0}, {s, t}};
 }
 
 bool prelu_supported(const Graph& graph, const Node& node) {
   return binary_supported(graph, node);
 }
 
-const DeviceOp kOps[] = {
-    {"Relu", unary_supported, build_unary},
-    {"LeakyRelu", unary_supported, build_unary},
-    {"Elu", unary_supported, build_unary},
-    {"Celu", unary_supported, build_unary},
-    {"Selu", unary_supported, build_unary},
-    {"ThresholdedRelu", unary_supported, build_unary},
-    {"HardSigmoid", unary_supported, build_unary},
-    {"HardSwish", unary_supported, build_unary},
-    {"Sigmoid", unary_supported, build_unary},
-    {"Tanh", unary_supported, build_unary},
-    {"Erf", unary_supported, build_unary},
-    {"Sqrt", unary_supported, build_unary},
-    {"Exp", unary_supported, build_unary},
-    {"Log", unary_supported, build_unary},
-    {"Abs", unary_supported, build_unary},
-    {"Neg", unary_supported, build_unary},
-    {"Reciprocal", unary_supported, build_unary},
-    {"Floor", unary_supported, build_unary},
-    {"Ceil", unary_supported, build_unary},
-    {"Round", unary_supported, build_unary},
-    {"Sign", unary_supported, build_unary},
-    {"Sin", unary_supported, build_unary},
-    {"Cos", unary_supported, build_unary},
-    {"Softsign", unary_supported, build_unary},
-    {"Softplus", unary_supported, build_unary},
-    {"Mish", unary_supported, build_unary},
-    {"Gelu", unary_supported, build_gelu},
-    {"Clip", clip_supported, build_clip},
-    {"Add", binary_supported, build_binary},
-    {"Sub", binary_supported, build_binary},
-    {"Mul", binary_supported, build_binary},
-    {"Div", binary_supported, build_binary},
-    {"Pow", binary_supported, build_binary},
-    {"Max", binary_supported, build_binary},
-    {"Min", binary_supported, build_binary},
-    {"Mod", binary_supported, build_binary},
-    {"PRelu", prelu_supported, build_prelu},
-    {"BatchNormalization", bn_supported, build_bn},
+template <Result<EwPart> (*Part)(const StepBuild&)>
+Result<StepPlan> build_one(const StepBuild& b) {
+  MI_ASSIGN_OR_RETURN(EwPart part, Part(b));
+  return program_plan(b, std::move(part.program), part.inputs, std::move(part.extra));
+}
+
+struct PartEntry {
+  const char* op;
+  Result<EwPart> (*part)(const StepBuild&);
 };
 
+const DeviceOp kOps[] = {
+    {"Relu", unary_supported, build_one<part_unary>},
+    {"LeakyRelu", unary_supported, build_one<part_unary>},
+    {"Elu", unary_supported, build_one<part_unary>},
+    {"Celu", unary_supported, build_one<part_unary>},
+    {"Selu", unary_supported, build_one<part_unary>},
+    {"ThresholdedRelu", unary_supported, build_one<part_unary>},
+    {"HardSigmoid", unary_supported, build_one<part_unary>},
+    {"HardSwish", unary_supported, build_one<part_unary>},
+    {"Sigmoid", unary_supported, build_one<part_unary>},
+    {"Tanh", unary_supported, build_one<part_unary>},
+    {"Erf", unary_supported, build_one<part_unary>},
+    {"Sqrt", unary_supported, build_one<part_unary>},
+    {"Exp", unary_supported, build_one<part_unary>},
+    {"Log", unary_supported, build_one<part_unary>},
+    {"Abs", unary_supported, build_one<part_unary>},
+    {"Neg", unary_supported, build_one<part_unary>},
+    {"Reciprocal", unary_supported, build_one<part_unary>},
+    {"Floor", unary_supported, build_one<part_unary>},
+    {"Ceil", unary_supported, build_one<part_unary>},
+    {"Round", unary_supported, build_one<part_unary>},
+    {"Sign", unary_supported, build_one<part_unary>},
+    {"Sin", unary_supported, build_one<part_unary>},
+    {"Cos", unary_supported, build_one<part_unary>},
+    {"Softsign", unary_supported, build_one<part_unary>},
+    {"Softplus", unary_supported, build_one<part_unary>},
+    {"Mish", unary_supported, build_one<part_unary>},
+    {"Gelu", unary_supported, build_one<part_gelu>},
+    {"Clip", clip_supported, build_one<part_clip>},
+    {"Add", binary_supported, build_one<part_binary>},
+    {"Sub", binary_supported, build_one<part_binary>},
+    {"Mul", binary_supported, build_one<part_binary>},
+    {"Div", binary_supported, build_one<part_binary>},
+    {"Pow", binary_supported, build_one<part_binary>},
+    {"Max", binary_supported, build_one<part_binary>},
+    {"Min", binary_supported, build_one<part_binary>},
+    {"Mod", binary_supported, build_one<part_binary>},
+    {"PRelu", prelu_supported, build_one<part_prelu>},
+    {"BatchNormalization", bn_supported, build_one<part_bn>},
+};
+
+const PartEntry kParts[] = {
+    {"Relu", part_unary},        {"LeakyRelu", part_unary},
+    {"Elu", part_unary},         {"Celu", part_unary},
+    {"Selu", part_unary},        {"ThresholdedRelu", part_unary},
+    {"HardSigmoid", part_unary}, {"HardSwish", part_unary},
+    {"Sigmoid", part_unary},     {"Tanh", part_unary},
+    {"Erf", part_unary},         {"Sqrt", part_unary},
+    {"Exp", part_unary},         {"Log", part_unary},
+    {"Abs", part_unary},         {"Neg", part_unary},
+    {"Reciprocal", part_unary},  {"Floor", part_unary},
+    {"Ceil", part_unary},        {"Round", part_unary},
+    {"Sign", part_unary},        {"Sin", part_unary},
+    {"Cos", part_unary},         {"Softsign", part_unary},
+    {"Softplus", part_unary},    {"Mish", part_unary},
+    {"Gelu", part_gelu},         {"Clip", part_clip},
+    {"Add", part_binary},        {"Sub", part_binary},
+    {"Mul", part_binary},        {"Div", part_binary},
+    {"Pow", part_binary},        {"Max", part_binary},
+    {"Min", part_binary},        {"Mod", part_binary},
+    {"PRelu", part_prelu},       {"BatchNormalization", part_bn},
+};
+
+Result<EwPart> part_of(const StepBuild& b) {
+  for (const PartEntry& e : kParts) {
+    if (b.node.op_type == e.op) return e.part(b);
+  }
+  return not_supported("no elementwise program for " + b.node.op_type);
+}
+
+EwInstr affine_copy(uint8_t dst, uint8_t src) {
+  return ins(EwOp::kAffine, dst, src, 0, 1.0f, 0.0f);
+}
+
 }  // namespace
+
+bool is_elementwise_node(const Graph& graph, const Node& node) {
+  if (node.outputs.size() != 1) return false;
+  for (const DeviceOp& op : kOps) {
+    if (node.op_type == op.op_type) return op.supported(graph, node);
+  }
+  return false;
+}
+
+Result<StepPlan> build_elementwise_chain(const StepBuild& fused,
+                                         const std::vector<const Node*>& chain) {
+  const size_t external = fused.node.inputs.size();
+  EwProgram program;
+  std::vector<Operand> extras;
+  int previous = -1;
+  for (size_t k = 0; k < chain.size(); ++k) {
+    const Node& node = *chain[k];
+    StepBuild b{fused.graph, node,         fused.precision, fused.autotune, fused.cudnn,
+                fused.lt,    fused.stream, fused.weights,   fused.tuning};
+    MI_ASSIGN_OR_RETURN(EwPart part, part_of(b));
+    const size_t base = external + extras.size();
+    for (Operand& o : part.extra) extras.push_back(std::move(o));
+    for (const EwInstr& i : part.program.code) {
+      if (i.dst >= kChainRegister || i.a >= kChainRegister || i.b >= kChainRegister) {
+        return not_supported("a program using the chain register");
+      }
+      if (i.op != EwOp::kLoad) {
+        program.code.push_back(i);
+        continue;
+      }
+      if (i.a >= part.inputs.size()) {  // an extra constant
+        program.code.push_back(
+            ins(EwOp::kLoad, i.dst, static_cast<uint8_t>(base + i.a - part.inputs.size())));
+        continue;
+      }
+      const int value = node.inputs[static_cast<size_t>(part.inputs[i.a])];
+      if (value == previous) {
+        program.code.push_back(affine_copy(i.dst, kChainRegister));
+        continue;
+      }
+      size_t at = 0;
+      while (at < external && fused.node.inputs[at] != value) ++at;
+      if (at == external) return internal_error("a chain operand that is no chain input");
+      program.code.push_back(ins(EwOp::kLoad, i.dst, static_cast<uint8_t>(at)));
+    }
+    program.result = part.program.result;
+    if (k + 1 < chain.size()) program.code.push_back(affine_copy(kChainRegister, program.result));
+    previous = node.outputs[0];
+  }
+  if (program.code.size() > static_cast<size_t>(kMaxEwInstructions)) {
+    return not_supported("an elementwise chain of more than " + std::to_string(kMaxEwInstructions) +
+                         " instructions");
+  }
+  std::vector<int> inputs;
+  for (size_t i = 0; i < external; ++i) inputs.push_back(static_cast<int>(i));
+  return program_plan(fused, std::move(program), inputs, std::move(extras));
+}
 
 std::span<const DeviceOp> eltwise_device_ops() {
   return kOps;

@@ -29,8 +29,8 @@ class HostStep : public Step {
       in.constant = v.constant;
       in.offset = host_bytes;
       if (!v.constant) {
-        host_bytes += static_cast<int64_t>(padded(static_cast<size_t>(engine::element_count(v.shape)) *
-                                                  dtype_size(v.dtype)));
+        host_bytes += static_cast<int64_t>(
+            padded(static_cast<size_t>(engine::element_count(v.shape)) * dtype_size(v.dtype)));
       }
       in.present = true;
       inputs_.push_back(std::move(in));
@@ -48,8 +48,8 @@ class HostStep : public Step {
       } else {
         void* host = static_cast<char*>(r.host_scratch) + x.offset;
         held[i] = Tensor::borrow(x.type, x.shape, host);
-        MI_CUDA_CHECK(cudaMemcpyAsync(host, r.in[i], held[i].bytes(), cudaMemcpyDeviceToHost,
-                                      r.stream));
+        MI_CUDA_CHECK(
+            cudaMemcpyAsync(host, r.in[i], held[i].bytes(), cudaMemcpyDeviceToHost, r.stream));
       }
       in[i] = &held[i];
     }
@@ -58,8 +58,8 @@ class HostStep : public Step {
     MI_RETURN_IF_ERROR(engine::run_reference_node(node_, opset_, in, out));
     for (size_t o = 0; o < out.size() && o < r.out.size(); ++o) {
       if (r.out[o] == nullptr || out[o].bytes() == 0) continue;
-      MI_CUDA_CHECK(
-          cudaMemcpyAsync(r.out[o], out[o].data(), out[o].bytes(), cudaMemcpyHostToDevice, r.stream));
+      MI_CUDA_CHECK(cudaMemcpyAsync(r.out[o], out[o].data(), out[o].bytes(), cudaMemcpyHostToDevice,
+                                    r.stream));
     }
     // The reference outputs are pageable host memory: finish the copies before they go.
     MI_CUDA_CHECK(cudaStreamSynchronize(r.stream));

@@ -33,8 +33,14 @@ class GroupNormStep : public Step {
  public:
   GroupNormStep(int64_t n, int64_t spatial, int64_t c, int64_t groups, DType type,
                 const float* scale, const float* bias, float eps)
-      : n_(n), spatial_(spatial), c_(c), groups_(groups), type_(type), scale_(scale),
-        bias_(bias), eps_(eps) {
+      : n_(n),
+        spatial_(spatial),
+        c_(c),
+        groups_(groups),
+        type_(type),
+        scale_(scale),
+        bias_(bias),
+        eps_(eps) {
     kernel = groups == c ? "instance norm" : "group norm";
   }
   Status run(const StepRun& r) const override {
@@ -55,7 +61,8 @@ std::vector<float> per_channel(const Tensor& t, int64_t c) {
   const std::vector<double> v = t.to_double();
   std::vector<float> out(static_cast<size_t>(c));
   const int64_t per = c / static_cast<int64_t>(v.size());
-  for (int64_t i = 0; i < c; ++i) out[static_cast<size_t>(i)] = static_cast<float>(v[static_cast<size_t>(i / per)]);
+  for (int64_t i = 0; i < c; ++i)
+    out[static_cast<size_t>(i)] = static_cast<float>(v[static_cast<size_t>(i / per)]);
   return out;
 }
 
@@ -72,14 +79,14 @@ Result<StepPlan> build_group(const StepBuild& b) {
   std::vector<float> params = per_channel(*b.in(1).constant, c);
   const std::vector<float> bias = per_channel(*b.in(2).constant, c);
   params.insert(params.end(), bias.begin(), bias.end());
-  MI_ASSIGN_OR_RETURN(const void* d, b.weights.get(b.in(1).constant->data(),
-                                                   "norm-affine" + tag_of(b.in(2)),
-                                                   params.data(), params.size() * sizeof(float)));
+  MI_ASSIGN_OR_RETURN(const void* d,
+                      b.weights.get(b.in(1).constant->data(), "norm-affine" + tag_of(b.in(2)),
+                                    params.data(), params.size() * sizeof(float)));
   const float* scale = static_cast<const float*>(d);
   const DType io = b.type();
   StepPlan sp;
-  sp.inputs = {{InputNeed::kDevice, Form{io, true}}, {InputNeed::kOwned, {}},
-               {InputNeed::kOwned, {}}};
+  sp.inputs = {
+      {InputNeed::kDevice, Form{io, true}}, {InputNeed::kOwned, {}}, {InputNeed::kOwned, {}}};
   sp.outputs = {Form{io, true}};
   sp.step = std::make_unique<GroupNormStep>(x[0], spatial, c, groups, io, scale, scale + c, eps);
   return sp;
@@ -155,8 +162,8 @@ Result<StepPlan> build_layer(const StepBuild& b) {
   sp.inputs.assign(b.node.inputs.size(), {InputNeed::kOwned, {}});
   sp.inputs[0] = {InputNeed::kDevice, Form{io, false}};
   sp.outputs.assign(b.node.outputs.size(), Form{io, false});
-  sp.step = std::make_unique<LayerNormStep>(rows, inner, io, scale, bias ? scale + inner : nullptr,
-                                            eps);
+  sp.step =
+      std::make_unique<LayerNormStep>(rows, inner, io, scale, bias ? scale + inner : nullptr, eps);
   return sp;
 }
 

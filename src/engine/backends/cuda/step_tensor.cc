@@ -201,7 +201,9 @@ class ResizeStep : public Step {
   ResizeStep(ResizeShape s, DType type) : s_(s), type_(type) {
     kernel = s.mode == ResizeMode::kLinear ? "resize linear" : "resize nearest";
   }
-  Status run(const StepRun& r) const override { return resize(s_, r.in[0], r.out[0], type_, r.stream); }
+  Status run(const StepRun& r) const override {
+    return resize(s_, r.in[0], r.out[0], type_, r.stream);
+  }
 
  private:
   ResizeShape s_;
@@ -221,9 +223,10 @@ Result<StepPlan> build_resize(const StepBuild& b) {
     const size_t i = static_cast<size_t>(d);
     s.in[i] = x[2 + i];
     s.out[i] = y[2 + i];
-    s.scale[i] = scales.size() == x.size() ? static_cast<float>(scales[2 + i])
-                                           : static_cast<float>(static_cast<double>(y[2 + i]) /
-                                                                static_cast<double>(x[2 + i]));
+    s.scale[i] =
+        scales.size() == x.size()
+            ? static_cast<float>(scales[2 + i])
+            : static_cast<float>(static_cast<double>(y[2 + i]) / static_cast<double>(x[2 + i]));
   }
   MI_ASSIGN_OR_RETURN(const std::string mode, b.node.attrs.get_string("mode", "nearest"));
   MI_ASSIGN_OR_RETURN(const std::string coord,
@@ -258,8 +261,8 @@ Result<StepPlan> build_resize(const StepBuild& b) {
 bool transpose_supported(const Graph& graph, const Node& node) {
   if (node.inputs.size() != 1 || node.outputs.size() != 1) return false;
   const Value& x = graph.value(node.inputs[0]);
-  return x.shape_known && x.shape.size() <= 6 && !x.shape.empty() &&
-         dtype_size(x.dtype) <= 8 && graph.value(node.outputs[0]).shape_known;
+  return x.shape_known && x.shape.size() <= 6 && !x.shape.empty() && dtype_size(x.dtype) <= 8 &&
+         graph.value(node.outputs[0]).shape_known;
 }
 
 class TransposeStep : public Step {

@@ -1,0 +1,310 @@
+// The public Engine API on the CUDA device (issue 12): results against the CPU backend,
+// precisions, caller device buffers and streams, contexts sharing one engine, batch chunks,
+// CUDA graphs, explicit host fallback, and the errors for no GPU and too little memory.
+// Without a GPU only the no-GPU error runs; the rest skips.
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "medinfer/engine.h"
+#include "testing/test_data.h"
+
+namespace medinfer {
+namespace {
+
+bool have_gpu() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+}
+
+std::string lung_model() {
+  return testing::source_dir() + "/models/lung-ct-2d/model.onnx";
+}
+
+std::vector<float> random_input(int64_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(count));
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+struct Run {
+  std::vector<float> out;
+  std::vector<int64_t> shape;
+};
+
+// Builds `options` for the lung model and runs `batch` images of `input` on host buffers.
+Result<Run> run_lung(EngineOptions options, int64_t batch, const std::vector<float>& input) {
+  MI_ASSIGN_OR_RETURN(auto model, Model::load(lung_model()));
+  MI_ASSIGN_OR_RETURN(auto engine, Engine::build(*model, options));
+  MI_ASSIGN_OR_RETURN(std::vector<int64_t> shape, engine->output_shape(0, batch));
+  Run r;
+  r.shape = shape;
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  r.out.resize(static_cast<size_t>(n));
+  TensorView in{DType::kFloat32, {batch, 1, 256, 256}, const_cast<float*>(input.data())};
+  TensorView out{DType::kFloat32, shape, r.out.data()};
+  MI_RETURN_IF_ERROR(engine->run({in}, {out}));
+  return r;
+}
+
+double max_abs(const std::vector<float>& v) {
+  double m = 0;
+  for (float x : v) m = std::max(m, std::fabs(static_cast<double>(x)));
+  return m;
+}
+
+double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
+  }
+  return m;
+}
+
+// Fraction of pixels whose argmax over the 2 channels ([N, 2, H, W]) agrees.
+double mask_agreement(const std::vector<float>& a, const std::vector<float>& b, int64_t n,
+                      int64_t hw) {
+  int64_t same = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t p = 0; p < hw; ++p) {
+      const size_t c0 = static_cast<size_t>(i * 2 * hw + p), c1 = c0 + static_cast<size_t>(hw);
+      same += (a[c1] > a[c0]) == (b[c1] > b[c0]);
+    }
+  }
+  return static_cast<double>(same) / static_cast<double>(n * hw);
+}
+
+EngineOptions cuda(const std::string& precision, int64_t max_batch) {
+  EngineOptions o;
+  o.device = "cuda";
+  o.precision = precision;
+  o.max_batch = max_batch;
+  return o;
+}
+
+TEST(CudaEngine, NoGpuIsAClearError) {
+  if (have_gpu()) GTEST_SKIP() << "a GPU is visible";
+  auto model = Model::load(lung_model());
+  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  auto engine = Engine::build(**model, cuda("fp32", 1));
+  ASSERT_FALSE(engine.is_ok());
+  EXPECT_EQ(engine.status().code(), StatusCode::kNotSupported);
+  const std::string m = engine.status().message();
+  EXPECT_TRUE(m.find("no CUDA driver") != std::string::npos ||
+              m.find("no GPU visible") != std::string::npos)
+      << m;
+}
+
+TEST(CudaEngine, Fp32MatchesTheCpuBackend) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  const auto input = random_input(3 * 256 * 256, 1);
+  EngineOptions cpu;
+  cpu.max_batch = 3;
+  auto want = run_lung(cpu, 3, input);
+  ASSERT_TRUE(want.is_ok()) << want.status().to_string();
+  auto got = run_lung(cuda("fp32", 3), 3, input);
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  ASSERT_EQ(got->shape, want->shape);
+  // 1e-4 relative to the output's scale (float32 sums in another order).
+  EXPECT_LE(max_diff(got->out, want->out), 1e-4 * max_abs(want->out));
+}
+
+TEST(CudaEngine, HalfPrecisionsStayWithinOnePercent) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  const auto input = random_input(2 * 256 * 256, 2);
+  auto fp32 = run_lung(cuda("fp32", 2), 2, input);
+  ASSERT_TRUE(fp32.is_ok()) << fp32.status().to_string();
+  for (const char* p : {"tf32", "fp16", "bf16"}) {
+    SCOPED_TRACE(p);
+    auto got = run_lung(cuda(p, 2), 2, input);
+    ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+    EXPECT_LE(max_diff(got->out, fp32->out), 1e-2 * max_abs(fp32->out));
+    EXPECT_GE(mask_agreement(got->out, fp32->out, 2, 256 * 256), 0.99);
+  }
+}
+
+TEST(CudaEngine, DeviceBuffersAndCallerStream) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  const auto input = random_input(2 * 256 * 256, 3);
+  auto host = run_lung(cuda("fp16", 2), 2, input);
+  ASSERT_TRUE(host.is_ok()) << host.status().to_string();
+  auto model = Model::load(lung_model());
+  ASSERT_TRUE(model.is_ok());
+  auto engine = Engine::build(**model, cuda("fp16", 2));
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  auto ctx = (*engine)->create_context();
+  ASSERT_TRUE(ctx.is_ok()) << ctx.status().to_string();
+  void *din = nullptr, *dout = nullptr;
+  ASSERT_EQ(cudaMalloc(&din, input.size() * 4), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&dout, host->out.size() * 4), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(din, input.data(), input.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  TensorView in{DType::kFloat32, {2, 1, 256, 256}, din, Storage::kDevice};
+  TensorView out{DType::kFloat32, host->shape, dout, Storage::kDevice};
+  ASSERT_TRUE((*ctx)->run_async({in}, {out}, stream).is_ok());
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  std::vector<float> got(host->out.size());
+  ASSERT_EQ(cudaMemcpy(got.data(), dout, got.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_EQ(max_diff(got, host->out), 0.0) << "device buffers give the host run's result";
+  // Host outputs through run_async: written once the stream gets there.
+  std::vector<float> async_out(host->out.size(), -1.0f);
+  TensorView hin{DType::kFloat32, {2, 1, 256, 256}, const_cast<float*>(input.data())};
+  TensorView hout{DType::kFloat32, host->shape, async_out.data()};
+  ASSERT_TRUE((*ctx)->run_async({hin}, {hout}, stream).is_ok());
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  EXPECT_EQ(max_diff(async_out, host->out), 0.0);
+  cudaStreamDestroy(stream);
+  cudaFree(din);
+  cudaFree(dout);
+}
+
+TEST(CudaEngine, ContextsShareTheWeights) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  auto model = Model::load(lung_model());
+  ASSERT_TRUE(model.is_ok());
+  auto engine = Engine::build(**model, cuda("fp16", 4));
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  const BuildReport& report = (*engine)->build_report();
+  EXPECT_GT(report.weight_bytes, 0u);
+  EXPECT_GT(report.context_bytes, 0u);
+  EXPECT_EQ(report.host_nodes, 0);
+  size_t free0 = 0, free1 = 0, total = 0;
+  cudaMemGetInfo(&free0, &total);
+  std::vector<std::unique_ptr<ExecutionContext>> contexts;
+  for (int i = 0; i < 3; ++i) {
+    auto c = (*engine)->create_context();
+    ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+    contexts.push_back(std::move(c).value());
+  }
+  cudaMemGetInfo(&free1, &total);
+  // Three contexts cost three arenas, not three copies of the weights (allocation
+  // granularity and handles allowed for).
+  EXPECT_LT(free0 - free1, 3 * (report.context_bytes + (size_t{64} << 20)));
+  const auto input = random_input(4 * 256 * 256, 4);
+  std::vector<std::vector<float>> outs(3, std::vector<float>(4 * 2 * 256 * 256));
+  std::vector<Status> status(3);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      TensorView in{DType::kFloat32, {4, 1, 256, 256}, const_cast<float*>(input.data())};
+      TensorView out{DType::kFloat32, {4, 2, 256, 256}, outs[static_cast<size_t>(i)].data()};
+      for (int k = 0; k < 5 && status[static_cast<size_t>(i)].is_ok(); ++k) {
+        status[static_cast<size_t>(i)] = contexts[static_cast<size_t>(i)]->run({in}, {out});
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(status[static_cast<size_t>(i)].is_ok())
+        << status[static_cast<size_t>(i)].to_string();
+    EXPECT_EQ(max_diff(outs[static_cast<size_t>(i)], outs[0]), 0.0);
+  }
+}
+
+TEST(CudaEngine, BatchesBetweenPlansRunAsChunks) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  const auto input = random_input(5 * 256 * 256, 5);
+  EngineOptions o = cuda("fp32", 8);
+  auto model = Model::load(lung_model());
+  ASSERT_TRUE(model.is_ok());
+  auto engine = Engine::build(**model, o);
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  EXPECT_EQ((*engine)->build_report().batch_sizes, (std::vector<int64_t>{1, 2, 4, 8}));
+  auto five = run_lung(o, 5, input);  // 4 + 1
+  ASSERT_TRUE(five.is_ok()) << five.status().to_string();
+  const size_t per = 2 * 256 * 256;
+  for (int64_t i = 0; i < 5; ++i) {
+    std::vector<float> one_in(input.begin() + i * 256 * 256, input.begin() + (i + 1) * 256 * 256);
+    auto one = run_lung(cuda("fp32", 1), 1, one_in);
+    ASSERT_TRUE(one.is_ok());
+    std::vector<float> slice(five->out.begin() + static_cast<int64_t>(i * per),
+                             five->out.begin() + static_cast<int64_t>((i + 1) * per));
+    EXPECT_LE(max_diff(slice, one->out), 1e-4 * max_abs(one->out)) << "sample " << i;
+  }
+}
+
+TEST(CudaEngine, CudaGraphsChangeNothing) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  const auto input = random_input(2 * 256 * 256, 6);
+  EngineOptions with = cuda("fp16", 2), without = cuda("fp16", 2);
+  with.autotune = without.autotune = false;  // the same kernels in both
+  without.cuda_graphs = false;
+  auto a = run_lung(with, 2, input);
+  auto b = run_lung(without, 2, input);
+  ASSERT_TRUE(a.is_ok() && b.is_ok());
+  EXPECT_EQ(max_diff(a->out, b->out), 0.0);
+}
+
+TEST(CudaEngine, HostFallbackOnlyWhenAllowed) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  const std::string path = testing::data_path("onnx/node/test_cumsum_1d/model.onnx");
+  auto model = Model::load(path);
+  if (!model.is_ok()) GTEST_SKIP() << model.status().to_string();
+  EngineOptions o = cuda("fp32", 1);
+  auto refused = Engine::build(**model, o);
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kNotSupported);
+  EXPECT_NE(refused.status().message().find("CumSum"), std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("allow-host-fallback"), std::string::npos);
+  o.allow_host_fallback = true;
+  auto engine = Engine::build(**model, o);
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  EXPECT_EQ((*engine)->build_report().host_nodes, 1);
+  std::vector<double> x = {1, 2, 3, 4, 5};
+  std::vector<double> y(5);
+  TensorView in{(*engine)->inputs()[0].dtype, {5}, x.data()};
+  TensorView out{(*engine)->outputs()[0].dtype, {5}, y.data()};
+  if (in.dtype == DType::kFloat64) {
+    ASSERT_TRUE((*engine)->run({in}, {out}).is_ok());
+    EXPECT_EQ(y, (std::vector<double>{1, 3, 6, 10, 15}));
+  }
+}
+
+TEST(CudaEngine, TooLittleMemoryIsAClearError) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  auto model = Model::load(lung_model());
+  ASSERT_TRUE(model.is_ok());
+  EngineOptions o = cuda("fp32", 400000);
+  o.min_batch = 400000;  // one plan, terabytes of activations
+  o.autotune = false;
+  auto engine = Engine::build(**model, o);
+  Status st = engine.is_ok() ? (*engine)->create_context().status() : engine.status();
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_EQ(st.code(), StatusCode::kOutOfMemory) << st.to_string();
+  EXPECT_NE(st.message().find("free"), std::string::npos) << st.message();
+}
+
+TEST(CudaEngine, ProfileNamesEveryStep) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  auto model = Model::load(lung_model());
+  ASSERT_TRUE(model.is_ok());
+  auto engine = Engine::build(**model, cuda("fp16", 1));
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  auto ctx = (*engine)->create_context();
+  ASSERT_TRUE(ctx.is_ok());
+  const auto input = random_input(256 * 256, 7);
+  std::vector<float> out(2 * 256 * 256);
+  TensorView in{DType::kFloat32, {1, 1, 256, 256}, const_cast<float*>(input.data())};
+  TensorView o{DType::kFloat32, {1, 2, 256, 256}, out.data()};
+  auto times = (*ctx)->profile({in}, {o});
+  ASSERT_TRUE(times.is_ok()) << times.status().to_string();
+  int convs = 0;
+  for (const NodeTime& t : *times) {
+    EXPECT_FALSE(t.node.empty());
+    EXPECT_GE(t.ms, 0.0);
+    convs += t.op_type == "Conv";
+  }
+  EXPECT_EQ(convs, 19);
+}
+
+}  // namespace
+}  // namespace medinfer
