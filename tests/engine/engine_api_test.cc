@@ -53,6 +53,14 @@ np.save(f"{out}/expected.npy", sess.run(None, {"image": x})[0])
 # (testing/tolerance.h).
 rng.bit_generator.state = state
 make("magnitude", [8, 8], absolute=True)
+# A graph that mixes the samples of a batch (softmax along axis 0).
+xs = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
+ys = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
+g = helper.make_graph([helper.make_node("Softmax", ["x"], ["y"], name="mix", axis=0)], "mixes",
+                      [xs], [ys])
+mixes = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+mixes.ir_version = 8
+onnx.save(mixes, f"{out}/mixes.onnx")
 sess = ort.InferenceSession(f"{out}/magnitude.onnx", providers=["CPUExecutionProvider"])
 np.save(f"{out}/magnitude.npy", sess.run(None, {"image": np.abs(x)})[0])
 )PY";
@@ -270,6 +278,139 @@ TEST_F(EngineApi, MissingAndCorruptFilesNameTheFile) {
   auto corrupt = Model::load(junk);
   ASSERT_FALSE(corrupt.is_ok());
   EXPECT_NE(corrupt.status().message().find("junk.onnx"), std::string::npos);
+}
+
+// Contexts, the batch range and chunked runs, per-node precision and the build report on
+// the CPU device (the CUDA device's are in tests/cuda/cuda_engine_api_test.cc).
+TEST_F(EngineApi, ContextsRunBatchesAsChunksOfPlannedSizes) {
+  auto model = load("fixed.onnx");
+  ASSERT_NE(model, nullptr);
+  auto x = testing::read_npy(path("input.npy"));
+  auto expected = testing::read_npy(path("expected.npy"));
+  ASSERT_TRUE(x.is_ok() && expected.is_ok());
+  EngineOptions opt;
+  opt.max_batch = 3;
+  auto engine = Engine::build(*model, opt);
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  const BuildReport& report = (*engine)->build_report();
+  EXPECT_EQ(report.batch_sizes, (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(report.host_nodes, 0);
+  ASSERT_FALSE(report.nodes.empty());
+  for (const NodeReport& n : report.nodes) {
+    EXPECT_FALSE(n.node.empty());
+    EXPECT_EQ(n.precision, "fp32");
+  }
+  // conv1 (2 -> 4, 3x3) and skip (2 -> 4, 1x1) on 8x8: 2 FLOP per multiply-add.
+  EXPECT_DOUBLE_EQ(report.flop_per_sample, 2.0 * 64 * 4 * (2 * 9 + 2));
+  auto ctx = (*engine)->create_context();
+  ASSERT_TRUE(ctx.is_ok()) << ctx.status().to_string();
+  std::vector<float> out(3 * 4 * 8 * 8, -1.0f);
+  TensorView in{DType::kFloat32, {3, 2, 8, 8}, x->data.data()};
+  TensorView y{DType::kFloat32, {3, 4, 8, 8}, out.data()};
+  ASSERT_TRUE((*ctx)->run({in}, {y}).is_ok());
+  std::vector<float> async_out(out.size(), -1.0f);
+  TensorView y2{DType::kFloat32, {3, 4, 8, 8}, async_out.data()};
+  ASSERT_TRUE((*ctx)->run_async({in}, {y2}, nullptr).is_ok());  // synchronous on the CPU
+  for (size_t i = 0; i < out.size(); ++i) {
+    EXPECT_NEAR(out[i], expected->at(static_cast<int64_t>(i)), 1e-4 * (1 + std::fabs(out[i]))) << i;
+    EXPECT_EQ(out[i], async_out[i]) << i;
+  }
+  // Device buffers are the CUDA device's.
+  TensorView on_device{DType::kFloat32, {3, 2, 8, 8}, x->data.data(), Storage::kDevice};
+  Status st = (*ctx)->run({on_device}, {y});
+  EXPECT_EQ(st.code(), StatusCode::kNotSupported) << st.to_string();
+  EXPECT_NE(st.message().find("device memory"), std::string::npos) << st.message();
+  // Profiles are the CUDA device's.
+  EXPECT_EQ((*ctx)->profile({in}, {y}).status().code(), StatusCode::kNotSupported);
+}
+
+TEST_F(EngineApi, BatchRangeIsChecked) {
+  auto model = load("fixed.onnx");
+  ASSERT_NE(model, nullptr);
+  EngineOptions opt;
+  opt.min_batch = 2;
+  opt.max_batch = 3;
+  auto engine = Engine::build(*model, opt);
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  EXPECT_EQ((*engine)->build_report().batch_sizes, (std::vector<int64_t>{2, 3}));
+  std::vector<float> in(2 * 8 * 8), out(4 * 8 * 8);
+  Status st = (*engine)->run({{DType::kFloat32, {1, 2, 8, 8}, in.data()}},
+                             {{DType::kFloat32, {1, 4, 8, 8}, out.data()}});
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("2..3"), std::string::npos) << st.message();
+  opt.min_batch = 4;
+  EXPECT_EQ(Engine::build(*model, opt).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(EngineApi, GraphsThatMixSamplesGetAPlanPerBatch) {
+  auto model = load("mixes.onnx");
+  ASSERT_NE(model, nullptr);
+  EngineOptions opt;
+  opt.max_batch = 5;
+  auto engine = Engine::build(*model, opt);
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  EXPECT_EQ((*engine)->build_report().batch_sizes, (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  // Softmax over the whole batch of 5 (a chunked run would normalize 4 and 1 apart).
+  std::vector<float> x(20), y(20);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7) * 0.3f;
+  ASSERT_TRUE(
+      (*engine)
+          ->run({{DType::kFloat32, {5, 4}, x.data()}}, {{DType::kFloat32, {5, 4}, y.data()}})
+          .is_ok());
+  for (int c = 0; c < 4; ++c) {
+    double sum = 0;
+    for (int n = 0; n < 5; ++n)
+      sum += std::exp(static_cast<double>(x[static_cast<size_t>(n * 4 + c)]));
+    for (int n = 0; n < 5; ++n) {
+      const size_t i = static_cast<size_t>(n * 4 + c);
+      EXPECT_NEAR(y[i], std::exp(static_cast<double>(x[i])) / sum, 1e-6);
+    }
+  }
+  // The same model with the batch range too wide for a plan per size.
+  opt.max_batch = 1000;
+  auto wide = Engine::build(*model, opt);
+  ASSERT_FALSE(wide.is_ok());
+  EXPECT_NE(wide.status().message().find("mixes the samples"), std::string::npos)
+      << wide.status().message();
+}
+
+TEST_F(EngineApi, NodePrecisionNamesNodesOfTheOptimizedGraph) {
+  auto model = load("fixed.onnx");
+  ASSERT_NE(model, nullptr);
+  EngineOptions opt;
+  opt.node_precision = {{"no_such_node", "fp16"}};
+  auto unknown = Engine::build(*model, opt);
+  ASSERT_FALSE(unknown.is_ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.status().message().find("no_such_node"), std::string::npos);
+  opt.node_precision = {{"conv1", "fp16"}};
+  auto cpu_fp16 = Engine::build(*model, opt);
+  ASSERT_FALSE(cpu_fp16.is_ok());
+  EXPECT_EQ(cpu_fp16.status().code(), StatusCode::kNotSupported);
+  EXPECT_NE(cpu_fp16.status().message().find("conv1"), std::string::npos)
+      << cpu_fp16.status().message();
+  opt.node_precision = {{"conv1", "fp32"}};
+  EXPECT_TRUE(Engine::build(*model, opt).is_ok());
+  opt.node_precision = {{"conv1", "fp12"}};
+  EXPECT_EQ(Engine::build(*model, opt).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(EngineApi, CudaDeviceNamesWhatIsMissing) {
+  auto model = load("fixed.onnx");
+  ASSERT_NE(model, nullptr);
+  EngineOptions opt;
+  opt.device = "cuda:x";
+  EXPECT_EQ(Engine::build(*model, opt).status().code(), StatusCode::kInvalidArgument);
+  if (cuda_available()) GTEST_SKIP() << "a GPU is visible (tests/cuda covers the device)";
+  opt.device = "cuda";
+  auto engine = Engine::build(*model, opt);
+  ASSERT_FALSE(engine.is_ok());
+  EXPECT_EQ(engine.status().code(), StatusCode::kNotSupported);
+  const std::string m = engine.status().message();
+  EXPECT_TRUE(m.find("no CUDA driver") != std::string::npos ||
+              m.find("no GPU") != std::string::npos ||
+              m.find("no CUDA backend") != std::string::npos)
+      << m;
 }
 
 }  // namespace
