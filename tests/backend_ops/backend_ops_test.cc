@@ -140,6 +140,12 @@ TEST_P(BackendOps, MatchesReference) {
       o.allow_host_fallback = true;
       o.precision = parse_precision(medinfer::testing::test_precision()).value();
       if (o.precision == Precision::kFP16 || o.precision == Precision::kBF16) {
+        // The Acc_* rows probe float32 accuracy at extremes (exp of 80, log near 1, sqrt of
+        // 1e6): their inputs lie outside half precision's range or resolution.
+        if (c.name.rfind("Acc_", 0) == 0) {
+          GTEST_SKIP() << "float32 accuracy case: not meaningful in "
+                       << precision_name(o.precision);
+        }
         // 1e-2 of the output's scale: half-precision data, float32 accumulation.
         double scale = 0;
         for (const Tensor& w : want) {

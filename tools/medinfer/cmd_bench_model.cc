@@ -472,6 +472,7 @@ std::string cpu_name() {
 }
 
 int run(const BenchArgs& args) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress survives a killed run
   auto batches = parse_batches(args.batches);
   if (!batches.is_ok()) return report({2, batches.status().message()});
   auto given = parse_shapes(args.shape);

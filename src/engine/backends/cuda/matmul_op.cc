@@ -218,11 +218,17 @@ Result<std::unique_ptr<MatmulOp>> MatmulOp::build(cublasLtHandle_t handle, const
 
   cublasLtMatmulHeuristicResult_t results[kMaxCandidates] = {};
   int found = 0;
-  auto heuristics = [&]() -> Status {
+  // `probing`: a float32 bias with half-precision io, which cuBLASLt may refuse as an
+  // invalid value (measured on the H200, cuBLASLt 13) rather than as unsupported.
+  auto heuristics = [&](bool probing = false) -> Status {
     found = 0;
     const cublasStatus_t st =
         cublasLtMatmulAlgoGetHeuristic(handle, impl->desc, impl->a, impl->b, impl->c, impl->c, pref,
                                        autotune ? kMaxCandidates : 1, results, &found);
+    if (probing && st == CUBLAS_STATUS_INVALID_VALUE) {
+      found = 0;
+      return Status::ok();
+    }
     if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED) {
       return check(cuda_status(st, "cublasLtMatmulAlgoGetHeuristic", __FILE__, __LINE__));
     }
@@ -233,7 +239,7 @@ Result<std::unique_ptr<MatmulOp>> MatmulOp::build(cublasLtHandle_t handle, const
     const int32_t bias_type = CUDA_R_32F;
     MI_RETURN_IF_ERROR(check(set_desc(impl->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, bias_type)));
   }
-  MI_RETURN_IF_ERROR(heuristics());
+  MI_RETURN_IF_ERROR(heuristics(p.bias && io != DType::kFloat32));
   if (found == 0 && p.bias && io != DType::kFloat32) {
     const int32_t bias_type = type;
     MI_RETURN_IF_ERROR(check(set_desc(impl->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, bias_type)));
