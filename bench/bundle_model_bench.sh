@@ -7,7 +7,7 @@
 #                         $DEVICE_BUNDLE (bin/, lib/, env.sh)
 #   DIR/scripts/          make_unet2d.py, export_resnet50.py, make_resnet50.py,
 #                         ort_bench_model.py, report_model_bench.py, torch_bench_model.py,
-#                         onnx_torch.py, onnx_flops.py, report_gpu_model_bench.py (the models
+#                         onnx_torch.py, onnx_flops.py, report_gpu_model_bench.py, bench_md.py (the models
 #                         themselves are made there: too big to send)
 #   DIR/COMMIT            $COMMIT, else git's HEAD (-dirty when tracked files differ)
 #   DIR/BINARY_SHA256
@@ -31,7 +31,7 @@ mkdir -p "$OUT/scripts"
 bash "$DEVICE_BUNDLE" "$OUT/medinfer.tar.xz" "$BIN"
 cp tools/models/make_unet2d.py tools/models/export_resnet50.py tools/models/make_resnet50.py \
   bench/peers/ort_bench_model.py bench/report_model_bench.py bench/peers/torch_bench_model.py \
-  bench/peers/onnx_torch.py bench/peers/onnx_flops.py bench/report_gpu_model_bench.py \
+  bench/peers/onnx_torch.py bench/peers/onnx_flops.py bench/report_gpu_model_bench.py bench/bench_md.py \
   "$OUT/scripts/"
 if [[ -z ${COMMIT:-} ]]; then
   COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)

@@ -12,8 +12,12 @@ import argparse
 import glob
 import json
 import os
+import sys
 import re
 import statistics
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_md  # noqa: E402
 
 SECTION = "dicom-load"
 NATIVE = {"Implicit VR Little Endian", "Explicit VR Little Endian", "Explicit VR Big Endian"}
@@ -324,35 +328,7 @@ def scaling_markdown(docs, machine, how):
 
 
 def replace_section(md_path, body, section=SECTION, title="DICOM load"):
-    begin, end = f"<!-- BEGIN {section} -->", f"<!-- END {section} -->"
-    block = f"{begin}\n{body}\n{end}"
-    if os.path.exists(md_path):
-        with open(md_path) as f:
-            text = f.read()
-    else:
-        text = ""
-    if begin in text and end in text:
-        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text,
-                      flags=re.S)
-    else:
-        if not text:
-            text = BENCHMARKS_HEADER
-        text = text.rstrip("\n") + f"\n\n## {title}\n\n{block}\n"
-    with open(md_path, "w") as f:
-        f.write(text)
-
-
-BENCHMARKS_HEADER = """# Benchmarks
-
-Measured figures only. Every figure carries the command that produced it, the machine, the
-date and the commit. Speed is judged side by side with peers run in the same session on the
-same machine and inputs (docs/DESIGN.md, Measuring); GPU figures come from the GPU machine
-only, with the card named.
-
-Each section is written by a script in `bench/` between `<!-- BEGIN name -->` and
-`<!-- END name -->`; a run replaces only its own section, so text around the markers
-(and other sections) stays.
-"""
+    bench_md.replace_section(md_path, body, section, title)
 
 
 def main():

@@ -84,6 +84,11 @@ class Backend {
                                                       const BuildOptions& options) const = 0;
 };
 
+// What every backend's native kernels need of a node: float32 operands of known shape, a
+// batch dimension (-1) only in front and never on a constant; omitted optional inputs and
+// outputs allowed; input 0 and output 0 present.
+bool float32_operands(const Graph& graph, const Node& node);
+
 // The backends this build has, in preference order for the CPU: {"reference", "cpu"}.
 std::vector<std::string> backend_names();
 Result<std::unique_ptr<Backend>> make_backend(const std::string& name);

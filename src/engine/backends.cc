@@ -73,6 +73,26 @@ Result<std::unique_ptr<ExecContext>> Executable::create_context() const {
 
 void Executable::describe(BuildReport&) const {}
 
+bool float32_operands(const Graph& graph, const Node& node) {
+  auto ok = [&](int id) {
+    if (id < 0) return true;
+    const Value& v = graph.value(id);
+    if (v.dtype != DType::kFloat32 || !v.shape_known) return false;
+    for (size_t d = 0; d < v.shape.size(); ++d) {
+      if (v.shape[d] < 0 && (d > 0 || v.constant)) return false;
+    }
+    return true;
+  };
+  for (int id : node.inputs) {
+    if (!ok(id)) return false;
+  }
+  for (int id : node.outputs) {
+    if (!ok(id)) return false;
+  }
+  return !node.inputs.empty() && node.inputs[0] >= 0 && !node.outputs.empty() &&
+         node.outputs[0] >= 0;
+}
+
 std::vector<std::string> backend_names() {
 #if MEDINFER_WITH_CUDNN
   return {"reference", "cpu", "cuda"};

@@ -13,7 +13,8 @@
 #   onnx_node_test on reference + cuda (nodes the GPU does not run go to the host explicitly)
 # Each step's output goes to LOG_DIR (default: a temporary folder); exit status non-zero when
 # any step fails. Environment: JOBS (node-suite processes, default nproc), STEP_TIMEOUT
-# (seconds per step, default 600).
+# (seconds per step, default 600), ARCHIVE (a .tar.gz to pack LOG_DIR into: the device
+# tool brings back at most 8 files from a call).
 set -uo pipefail
 DIR=$(cd "$1" && pwd)
 LOG=${2:-$(mktemp -d)}
@@ -46,4 +47,5 @@ for p in fp32 fp16 bf16; do
 done
 step onnx_node env MEDINFER_TEST_BACKENDS=reference,cuda MEDINFER_ONNX_NODE_JOBS="${JOBS:-$(nproc)}" \
   "$B/onnx_node_test"
+if [[ -n ${ARCHIVE:-} ]]; then tar czf "$ARCHIVE" -C "$LOG" .; fi
 exit $rc

@@ -7,31 +7,6 @@
 
 namespace medinfer::engine {
 namespace cpu {
-namespace {
-
-// What every native op needs: float32 operands of known shape, any batch dimension (-1)
-// only in front. Omitted optional inputs and outputs are allowed.
-bool plain_float_operands(const Graph& graph, const Node& node) {
-  auto ok = [&](int id) {
-    if (id < 0) return true;
-    const Value& v = graph.value(id);
-    if (v.dtype != DType::kFloat32 || !v.shape_known) return false;
-    for (size_t d = 0; d < v.shape.size(); ++d) {
-      if (v.shape[d] < 0 && (d > 0 || v.constant)) return false;
-    }
-    return true;
-  };
-  for (int id : node.inputs) {
-    if (!ok(id)) return false;
-  }
-  for (int id : node.outputs) {
-    if (!ok(id)) return false;
-  }
-  return !node.inputs.empty() && node.inputs[0] >= 0 && !node.outputs.empty() &&
-         node.outputs[0] >= 0;
-}
-
-}  // namespace
 
 const NativeOp* find_native(const Graph& graph, const Node& node) {
   if (!node.domain.empty() && node.domain != "ai.onnx") return nullptr;
@@ -39,7 +14,7 @@ const NativeOp* find_native(const Graph& graph, const Node& node) {
                     norm_native_ops()}) {
     for (const NativeOp& op : list) {
       if (node.op_type != op.op_type) continue;
-      if (!plain_float_operands(graph, node)) return nullptr;
+      if (!float32_operands(graph, node)) return nullptr;
       return op.supported(graph, node) ? &op : nullptr;
     }
   }

@@ -1,6 +1,8 @@
 // Shared pieces of the CUDA backend's plans (cuda_plan.h).
 #include "engine/backends/cuda/cuda_plan.h"
 
+#include "engine/backend.h"
+
 #include <cuda_runtime.h>
 
 #include "engine/backends/cuda/cuda_check.h"
@@ -38,23 +40,7 @@ bool is_float(DType t) {
 }
 
 bool float_operands(const Graph& graph, const Node& node) {
-  auto ok = [&](int id) {
-    if (id < 0) return true;
-    const Value& v = graph.value(id);
-    if (v.dtype != DType::kFloat32 || !v.shape_known) return false;
-    for (size_t d = 0; d < v.shape.size(); ++d) {
-      if (v.shape[d] < 0 && (d > 0 || v.constant)) return false;
-    }
-    return true;
-  };
-  for (int id : node.inputs) {
-    if (!ok(id)) return false;
-  }
-  for (int id : node.outputs) {
-    if (!ok(id)) return false;
-  }
-  return !node.inputs.empty() && node.inputs[0] >= 0 && !node.outputs.empty() &&
-         node.outputs[0] >= 0;
+  return engine::float32_operands(graph, node);
 }
 
 Activation activation_of(const Node& node) {
