@@ -6,7 +6,7 @@
   models/lung-ct-2d/model.onnx at 256x256           6.0 GFLOP per image
 and that the count per image does not depend on the batch. Also checks make_resnet50's
 parameter count against torchvision's resnet50 (25,557,032). Runs without torch (CI-safe);
-wired nowhere: run by hand.
+ctest runs it (onnx_flops_check).
 
   .venv/bin/python tests/bench/onnx_flops_check.py
 """

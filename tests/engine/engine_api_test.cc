@@ -413,5 +413,18 @@ TEST_F(EngineApi, CudaDeviceNamesWhatIsMissing) {
       << m;
 }
 
+// The build report's FLOP count against the peers' counter (bench/peers/onnx_flops.py, an
+// independent Python implementation over the ONNX graph): 6,031,409,152 for the lung model
+// at 256x256 (python3 -c "...count_flops('models/lung-ct-2d/model.onnx')['flop']").
+TEST(EngineReport, FlopCountAgreesWithThePeersCounter) {
+  auto model = Model::load(testing::source_dir() + "/models/lung-ct-2d/model.onnx");
+  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  EngineOptions opt;
+  opt.autotune = false;
+  auto engine = Engine::build(**model, opt);
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  EXPECT_DOUBLE_EQ((*engine)->build_report().flop_per_sample, 6031409152.0);
+}
+
 }  // namespace
 }  // namespace medinfer

@@ -34,7 +34,8 @@ enum class Form { kFused, kConvFloat, kConvIo };
 constexpr int64_t kMaxWorkspace = int64_t{256} << 20;
 // Autotune builds and times at most this many distinct engines (runtime-fusion engines are
 // compiled by NVRTC when built, ~0.1-1 s each).
-constexpr size_t kMaxTuned = 6;  // heuristic order: the likeliest first; each build may compile (NVRTC)
+constexpr size_t kMaxTuned =
+    6;  // heuristic order: the likeliest first; each build may compile (NVRTC)
 constexpr int64_t kAlign = 256;
 
 int64_t align_up(int64_t v) {
