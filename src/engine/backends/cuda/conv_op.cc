@@ -10,6 +10,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include <cudnn_frontend.h>
+
 #include "engine/backends/cuda/cuda_check.h"
 #include "engine/backends/cuda/cuda_timing.h"
 #include "engine/backends/cuda/epilogue.h"
@@ -24,6 +26,19 @@
 // With no epilogue only kConvIo is tried and no kernel runs.
 namespace medinfer::cuda {
 namespace fe = cudnn_frontend;
+
+// The cuDNN frontend's errors, through the same MI_CUDA_CHECK as the other status types
+// (here only: the frontend's headers are slow to compile).
+inline Status cuda_status(const cudnn_frontend::error_t& err, const char* expr, const char* file,
+                          int line) {
+  if (err.is_good()) return Status::ok();
+  std::string msg =
+      std::string(expr) + " failed: " + err.err_msg + " at " + file + ":" + std::to_string(line);
+  if (err.code == cudnn_frontend::error_code_t::GRAPH_NOT_SUPPORTED) {
+    return not_supported(msg);
+  }
+  return internal_error(msg);
+}
 
 namespace {
 

@@ -1,12 +1,10 @@
-// The CUDA engine's status checks: cuDNN, cuBLAS(Lt) and the cuDNN frontend's errors become
-// medinfer Status values through the one MI_CUDA_CHECK of core/cuda/check.cuh (overloads by
-// status type), naming the call, file and line; callers add the node. Internal.
+// The CUDA engine's status checks: cuDNN and cuBLASLt errors become medinfer Status values through
+// the one MI_CUDA_CHECK of core/cuda/check.cuh (overloads by status type), naming the call, file
+// and line; callers add the node. Internal.
 #pragma once
 
 #include <cublasLt.h>
 #include <cudnn.h>
-
-#include <cudnn_frontend.h>
 
 #include <string>
 
@@ -29,17 +27,6 @@ inline Status cuda_status(cublasStatus_t st, const char* expr, const char* file,
                     cublasLtGetStatusString(st) + ") at " + file + ":" + std::to_string(line);
   if (st == CUBLAS_STATUS_ALLOC_FAILED) return out_of_memory(msg);
   if (st == CUBLAS_STATUS_NOT_SUPPORTED) return not_supported(msg);
-  return internal_error(msg);
-}
-
-inline Status cuda_status(const cudnn_frontend::error_t& err, const char* expr, const char* file,
-                          int line) {
-  if (err.is_good()) return Status::ok();
-  std::string msg =
-      std::string(expr) + " failed: " + err.err_msg + " at " + file + ":" + std::to_string(line);
-  if (err.code == cudnn_frontend::error_code_t::GRAPH_NOT_SUPPORTED) {
-    return not_supported(msg);
-  }
   return internal_error(msg);
 }
 

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include <cudnn_frontend_version.h>
+
 #include "engine/backends/cuda/cuda_check.h"
 
 namespace medinfer::cuda {
