@@ -477,7 +477,9 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
     if (!st.is_ok()) return st.with_context(model.path());
   }
   // Per-node precision overrides, by the optimized graph's node names.
-  for (const auto& [name, value] : options.node_precision) {
+  for (const auto& entry : options.node_precision) {
+    const std::string& name = entry.first;  // (clang < 16 cannot capture structured bindings)
+    const std::string& value = entry.second;
     auto it = std::find_if(graph.nodes.begin(), graph.nodes.end(),
                            [&](const engine::Node& n) { return n.name == name; });
     if (it == graph.nodes.end()) {
