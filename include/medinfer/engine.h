@@ -114,12 +114,16 @@ struct NodeReport {
 struct BuildReport {
   std::string device;                // e.g. "NVIDIA H200 (sm_90, ...), cuDNN 9.19.0, ..."
   std::vector<int64_t> batch_sizes;  // the plans built
-  std::vector<NodeReport> nodes;     // the optimized graph, in order
-  int host_nodes = 0;                // nodes placed on the host by fallback
-  size_t weight_bytes = 0;           // device copies of the weights (all plans share them)
-  size_t context_bytes = 0;          // device memory each context allocates (arena, workspace)
-  size_t arena_naive_bytes = 0;      // one buffer per value instead (the memory plan's saving)
-  double build_ms = 0;               // build(), tuning included
+  // Whether the samples of a batch are computed independently (no op along axis 0): then a
+  // short batch may be padded with any samples into a larger plan without changing its
+  // results.
+  bool samples_independent = false;
+  std::vector<NodeReport> nodes;  // the optimized graph, in order
+  int host_nodes = 0;             // nodes placed on the host by fallback
+  size_t weight_bytes = 0;        // device copies of the weights (all plans share them)
+  size_t context_bytes = 0;       // device memory each context allocates (arena, workspace)
+  size_t arena_naive_bytes = 0;   // one buffer per value instead (the memory plan's saving)
+  double build_ms = 0;            // build(), tuning included
   // Convolutions, transposed convolutions and matrix products per sample (batch 1), 2 FLOP
   // per multiply-add: what achieved TFLOP/s figures divide by.
   double flop_per_sample = 0;

@@ -534,6 +534,7 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
   BuildReport& report = engine->mutable_report();
   report.device = device.backend == "cuda" ? options.device : device.backend;
   report.batch_sizes = symbolic ? batches : std::vector<int64_t>{};
+  report.samples_independent = separable;
   report.nodes = std::move(nodes);
   for (const NodeReport& n : report.nodes) report.host_nodes += n.placement == "host";
   if (device.backend != "cuda") report.host_nodes = 0;  // the host is the device

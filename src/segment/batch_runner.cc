@@ -38,7 +38,12 @@ Result<BatchRunner> BatchRunner::make(Engine& engine, int64_t batch,
   }
   BatchRunner r;
   r.engine_ = &engine;
+  // A fixed batch, or one plan of the whole batch for independent samples: a short batch
+  // runs padded with zeros.
+  const BuildReport& report = engine.build_report();
   r.fixed_batch_ = in.shape[0] > 0;
+  r.pad_ = r.fixed_batch_ ||
+           (report.samples_independent && report.batch_sizes == std::vector<int64_t>{batch});
   r.capacity_ = r.fixed_batch_ ? in.shape[0] : batch;
   r.channels_ = channels;
   r.spatial_ = spatial;
@@ -66,7 +71,7 @@ Status BatchRunner::run(int64_t count) {
                           std::to_string(capacity_));
   }
   int64_t n = count;
-  if (fixed_batch_) {
+  if (pad_) {
     std::fill(in_.begin() + count * item_size_, in_.end(), 0.0f);
     n = capacity_;
   }

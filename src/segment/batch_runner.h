@@ -35,6 +35,7 @@ class BatchRunner {
   Engine* engine_ = nullptr;
   int64_t capacity_ = 0;
   bool fixed_batch_ = false;
+  bool pad_ = false;  // short batches run padded to the capacity
   int channels_ = 0;
   int64_t item_size_ = 0;
   std::vector<int64_t> spatial_;

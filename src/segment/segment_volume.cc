@@ -162,7 +162,17 @@ Result<std::unique_ptr<Engine>> build_segmentation_engine(const Model& model,
   shape.insert(shape.end(), spatial.begin(), spatial.end());
   options.input_shapes = {{in.name, shape}};
   options.max_batch = in.shape[0] > 0 ? in.shape[0] : spec.batch;
+  // On the GPU one plan of the full batch: each plan costs seconds of build (cuDNN compiles
+  // its fused kernels), and a series' short last batch is padded into it by the BatchRunner
+  // (at most one batch of extra work per series). Only where padding cannot change the
+  // results: a graph that mixes the samples is built again with its whole batch range.
+  const bool gpu = options.device.rfind("cuda", 0) == 0;
+  if (gpu && in.shape[0] <= 0) options.min_batch = options.max_batch;
   MI_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::build(model, options));
+  if (gpu && options.min_batch > 1 && !engine->build_report().samples_independent) {
+    options.min_batch = 1;
+    MI_ASSIGN_OR_RETURN(engine, Engine::build(model, options));
+  }
   auto runner = segment::BatchRunner::make(*engine, spec.batch, spatial, spec.channels,
                                            /*allocate=*/false);
   if (!runner.is_ok()) return runner.status().with_context(model.path());

@@ -84,6 +84,18 @@ const auto* const kSummary = ::testing::AddGlobalTestEnvironment(new Summary);
          << rtol << ", atol " << atol << "):" << first;
 }
 
+// `t` with every float32 element rounded to `p` (float16 or bfloat16), still float32.
+Tensor rounded_to(const Tensor& t, Precision p) {
+  if (t.dtype() != DType::kFloat32) return t;
+  Tensor r = Tensor::allocate(DType::kFloat32, t.shape()).value();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const float v = t.as<float>()[i];
+    r.as<float>()[i] = p == Precision::kFP16 ? half_to_float(float_to_half(v))
+                                             : bfloat16_to_float(float_to_bfloat16(v));
+  }
+  return r;
+}
+
 double median_ms(Executable& exe, const std::vector<Tensor>& inputs) {
   std::vector<Tensor> out;
   (void)exe.run(inputs, out);  // warm-up (and plan) outside the timing
@@ -135,6 +147,8 @@ TEST_P(BackendOps, MatchesReference) {
     ASSERT_TRUE(backend.is_ok()) << backend.status().to_string();
     BuildOptions o = options;
     double rtol = c.rtol, atol = c.atol;
+    Graph half_graph;  // half precisions: the case with its data rounded (below)
+    std::vector<Tensor> half_inputs, half_want;
     if (name == "cuda") {
       // Nodes the GPU does not run go to the host explicitly (and are counted below).
       o.allow_host_fallback = true;
@@ -146,9 +160,20 @@ TEST_P(BackendOps, MatchesReference) {
           GTEST_SKIP() << "float32 accuracy case: not meaningful in "
                        << precision_name(o.precision);
         }
-        // 1e-2 of the output's scale: half-precision data, float32 accumulation.
+        // The reference runs on the inputs and constants the GPU sees: each rounded to the
+        // precision (a half-precision engine cannot represent the float32 originals), so the
+        // comparison measures the engine's arithmetic: float32 accumulation and the rounding
+        // of its intermediates and outputs. Then 1e-2 of the output's scale.
+        half_graph = graph;
+        for (Value& v : half_graph.values) {
+          if (v.constant.has_value()) v.constant = rounded_to(*v.constant, o.precision);
+        }
+        for (const Tensor& t : inputs) half_inputs.push_back(rounded_to(t, o.precision));
+        auto half_ref = ref_backend.value()->compile(half_graph, options);
+        ASSERT_TRUE(half_ref.is_ok()) << half_ref.status().to_string();
+        ASSERT_TRUE(half_ref.value()->run(half_inputs, half_want).is_ok());
         double scale = 0;
-        for (const Tensor& w : want) {
+        for (const Tensor& w : half_want) {
           if (w.dtype() != DType::kFloat32) continue;
           for (int64_t i = 0; i < w.numel(); ++i) {
             if (std::isfinite(w.as<float>()[i]))
@@ -167,14 +192,16 @@ TEST_P(BackendOps, MatchesReference) {
       EXPECT_EQ(backend.value()->supports(graph, graph.nodes[0]), c.cpu_native)
           << "whether oneDNN runs " << c.op;
     }
-    auto exe = backend.value()->compile(graph, o);
+    const bool half = !half_want.empty();
+    auto exe = backend.value()->compile(half ? half_graph : graph, o);
     ASSERT_TRUE(exe.is_ok()) << exe.status().to_string();
     std::vector<Tensor> got;
-    const Status st = exe.value()->run(inputs, got);
+    const Status st = exe.value()->run(half ? half_inputs : inputs, got);
     ASSERT_TRUE(st.is_ok()) << st.to_string();
-    ASSERT_EQ(got.size(), want.size());
+    const std::vector<Tensor>& expected = half ? half_want : want;
+    ASSERT_EQ(got.size(), expected.size());
     for (size_t k = 0; k < got.size(); ++k) {
-      EXPECT_TRUE(close(got[k], want[k], rtol, atol)) << "output " << k;
+      EXPECT_TRUE(close(got[k], expected[k], rtol, atol)) << "output " << k;
     }
     if (name == "cpu") {
       // No silent fallback: a node the backend claims runs as a oneDNN primitive.

@@ -13,7 +13,8 @@
 #   onnx_node_test on reference + cuda (nodes the GPU does not run go to the host explicitly)
 # Each step's output goes to LOG_DIR (default: a temporary folder); exit status non-zero when
 # any step fails. Environment: JOBS (node-suite processes, default nproc), STEP_TIMEOUT
-# (seconds per step, default 600), ARCHIVE (a .tar.gz to pack LOG_DIR into: the device
+# (seconds per step, default 600; T_<step> overrides it for one step, e.g. T_onnx_node=120),
+# ONLY (a space-separated list of the steps to run; default all), ARCHIVE (a .tar.gz to pack LOG_DIR into: the device
 # tool brings back at most 8 files from a call).
 set -uo pipefail
 DIR=$(cd "$1" && pwd)
@@ -34,7 +35,11 @@ rc=0
 step() {  # NAME COMMAND...
   local name=$1
   shift
-  if timeout "${STEP_TIMEOUT:-600}" "$@" >"$LOG/$name.log" 2>&1; then echo "PASS $name"; else echo "FAIL $name (rc $?)"; rc=1; fi
+  if [[ -n ${ONLY:-} && " $ONLY " != *" $name "* ]]; then return; fi
+  local limit="T_$name"
+  limit=${!limit:-${STEP_TIMEOUT:-600}}
+  local t0=$SECONDS
+  if timeout "$limit" "$@" >"$LOG/$name.log" 2>&1; then echo "PASS $name ($((SECONDS - t0)) s)"; else echo "FAIL $name (rc $?, $((SECONDS - t0)) s of $limit)"; rc=1; fi
   grep -E '^\[  (PASSED|FAILED|SKIPPED) \]|^\[backend_ops\]|passing' "$LOG/$name.log" | head -20
 }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader

@@ -169,5 +169,40 @@ TEST(SliceInference, FlipTtaAveragesFlippedRunsFlippedBack) {
   EXPECT_GE(effect, 1e-3) << "the flips should matter for this (non-symmetric) network";
 }
 
+// One plan of the full batch (what segment builds on the GPU): a series' short last batch
+// runs padded with zeros into it and gives the probabilities of the engine with every plan.
+TEST(SliceInference, ShortLastBatchPaddedIntoTheOnePlanChangesNothing) {
+  MI_REQUIRE_DATA(lung_ct_dir());
+  auto ct = lung_ct();
+  ASSERT_TRUE(ct.is_ok()) << ct.status().to_string();
+  auto input = crop(**ct, {120, 140, 45}, {128, 96, 6}, true);  // 6 slices: 4 + 2
+  ASSERT_TRUE(input.is_ok()) << input.status().to_string();
+  const SegmentationSpec spec = unet2d_spec();
+  auto model = Model::load(fixture("attentionunet_2d.onnx"));
+  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  EngineOptions one_plan;
+  one_plan.input_shapes = {{(*model)->inputs()[0].name, {-1, 1, 64, 64}}};
+  one_plan.min_batch = one_plan.max_batch = spec.batch;
+  auto padded = Engine::build(**model, one_plan);
+  ASSERT_TRUE(padded.is_ok()) << padded.status().to_string();
+  ASSERT_EQ((*padded)->build_report().batch_sizes, std::vector<int64_t>{spec.batch});
+  ASSERT_TRUE((*padded)->build_report().samples_independent);
+  auto every = build(fixture("attentionunet_2d.onnx"), spec);
+  ASSERT_NE(every, nullptr);
+  ASSERT_GT(every->build_report().batch_sizes.size(), 1u);
+  auto got = predict_probabilities(**padded, *input, spec);
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  auto want = predict_probabilities(*every, *input, spec);
+  ASSERT_TRUE(want.is_ok()) << want.status().to_string();
+  double diff = 0;
+  for (size_t c = 0; c < want->size(); ++c) {
+    for (int64_t i = 0; i < input->geometry().voxel_count(); ++i) {
+      diff = std::max(diff, static_cast<double>(std::fabs((*got)[c].data<float>()[i] -
+                                                          (*want)[c].data<float>()[i])));
+    }
+  }
+  EXPECT_LE(diff, 1e-6);
+}
+
 }  // namespace
 }  // namespace medinfer::testing

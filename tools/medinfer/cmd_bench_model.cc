@@ -456,6 +456,7 @@ struct BatchResult {
   TuningReport tuning;
   BuildReport build;
   std::vector<std::pair<std::string, double>> kernel_ms;  // per node type (CUDA)
+  std::vector<NodeTime> steps;                            // the profiled run, per step
   double profiled_ms = 0;
 };
 
@@ -593,6 +594,7 @@ int run(const BenchArgs& args) {
       auto times = ctx.profile(in_views, out_views);
       if (times.is_ok()) {
         r.kernel_ms = time_by_type(*times);
+        r.steps = *times;
         for (const NodeTime& t : *times) r.profiled_ms += t.ms;
         std::printf("[I] Kernel time per node type (one profiled run, %.3f ms, no CUDA graph):\n",
                     r.profiled_ms);
@@ -664,6 +666,12 @@ int run(const BenchArgs& args) {
         for (const auto& [type, ms] : r.kernel_ms) k[type] = ms;
         result["kernel_ms_by_type"] = k;
         result["profiled_ms"] = r.profiled_ms;
+        nlohmann::json steps = nlohmann::json::array();
+        for (const NodeTime& t : r.steps) {
+          steps.push_back(
+              {{"node", t.node}, {"op", t.op_type}, {"kernel", t.kernel}, {"ms", t.ms}});
+        }
+        result["profiled_steps"] = steps;
       }
       j["results"].push_back(std::move(result));
     }

@@ -1,5 +1,5 @@
 // medinfer segment -i INPUT... -o OUTDIR -m MODEL_DIR [--device cpu|cuda[:N]]
-//     [--precision fp32|tf32|fp16|bf16] [--allow-host-fallback]
+//     [--precision fp32|tf32|fp16|bf16] [--allow-host-fallback] [--autotune on|off]
 //                  [--batch N] [--format seg,nifti,png] [--threads N]
 //
 // Every image series found under the inputs (folders or files, scanned recursively) is
@@ -30,6 +30,7 @@ struct SegmentArgs {
   std::string device = "cpu";
   std::string precision = "fp32";
   bool allow_host_fallback = false;
+  std::string autotune = "on";
   int64_t batch = 0;
   std::string formats = "seg,nifti,png";
   int threads = 0;
@@ -81,6 +82,7 @@ int run(const SegmentArgs& args) {
   eopt.precision = args.precision;
   eopt.threads = args.threads;
   eopt.allow_host_fallback = args.allow_host_fallback;
+  eopt.autotune = args.autotune == "on";
   auto engine = build_segmentation_engine(**model, *spec, eopt);
   if (!engine.is_ok()) return fail(engine.status().to_string());
 
@@ -166,6 +168,10 @@ RunFn register_segment(CLI::App& app) {
   app.add_option("--precision", args->precision, "fp32 (every device); tf32, fp16, bf16 (cuda)");
   app.add_flag("--allow-host-fallback", args->allow_host_fallback,
                "cuda: run model nodes the GPU cannot run on the host instead of refusing");
+  app.add_option("--autotune", args->autotune,
+                 "time the candidate kernels of each node at build and keep the fastest (on, the "
+                 "default: a longer build) or keep the libraries' picks (off)")
+      ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--batch", args->batch, "Slices or patches per engine run (default: the model's)");
   app.add_option("--format", args->formats, "Outputs: any of seg,nifti,png");
   app.add_option("--threads", args->threads, "CPU threads (0 = all cores)");

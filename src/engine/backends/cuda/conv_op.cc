@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -220,14 +223,51 @@ fe::graph::Pointwise_attributes activation_attributes(const Activation& a) {
   return pw.set_mode(fe::PointwiseMode_t::IDENTITY);
 }
 
+// cuDNN's kernel cache (9.4+): a kernel that an engine compiled at run time (NVRTC) for one
+// graph is bound again to a later graph of the same topology instead of being compiled anew.
+// Caching needs dynamic-shape graphs. One cache per topology and device, shared by every
+// engine of the process. Off unless MEDINFER_CUDNN_KERNEL_CACHE=1: on the H200 (cuDNN 9.19)
+// it cut the lung model's FP16 build from 12 s to 3.4 s (0.24 s for further batch sizes),
+// but the dynamic-shape kernels ran the model 2.4x slower at batch 32 (docs/BENCHMARKS.md).
+// A graph that no dynamic-shape engine runs is built again without it (ConvOp::build).
+bool kernel_cache_enabled() {
+  const char* v = std::getenv("MEDINFER_CUDNN_KERNEL_CACHE");
+  return v != nullptr && std::string(v) == "1";
+}
+
+// The topology key: everything of the graph but the batch extent.
+std::string topology_key(const ConvParams& p, const ConvEpilogue& e, fe::DataType_t io, Form form,
+                         bool exclude_tc) {
+  int device = 0;
+  (void)cudaGetDevice(&device);
+  ConvParams q = p;
+  q.n = 0;
+  return std::to_string(device) + "|" + shape_text(q) + "|" + epilogue_text(e) + "|" +
+         std::to_string(static_cast<int>(e.act.kind)) + ":" + std::to_string(e.act.alpha) + ":" +
+         std::to_string(e.act.beta) + "|" + std::to_string(static_cast<int>(io)) + "|" +
+         std::to_string(static_cast<int>(form)) + "|" + (exclude_tc ? "no-tc" : "tc");
+}
+
+std::shared_ptr<fe::KernelCache> kernel_cache(const std::string& key) {
+  static std::mutex mutex;
+  static auto* caches = new std::map<std::string, std::shared_ptr<fe::KernelCache>>();
+  std::lock_guard<std::mutex> lock(mutex);
+  std::shared_ptr<fe::KernelCache>& c = (*caches)[key];
+  if (c == nullptr) c = std::make_shared<fe::KernelCache>();
+  return c;
+}
+
 // The operation graph of `form`, through cuDNN's support check (engines filtered by the
 // numeric notes and the workspace limit). Errors are cuDNN's: the caller tries the next form.
+// With `cache`, a dynamic-shape graph bound to that kernel cache.
 Result<BuiltGraph> make_graph(cudnnHandle_t handle, const ConvParams& p, const ConvEpilogue& e,
-                              fe::DataType_t io, Form form, bool exclude_tensor_cores) {
+                              fe::DataType_t io, Form form, bool exclude_tensor_cores,
+                              std::shared_ptr<fe::KernelCache> cache) {
   const Geometry geo = geometry(p);
   BuiltGraph b;
   b.graph = std::make_unique<fe::graph::Graph>();
   fe::graph::Graph& g = *b.graph;
+  if (cache != nullptr) g.set_dynamic_shape_enabled(true).set_kernel_cache(std::move(cache));
   g.set_io_data_type(io)
       .set_intermediate_data_type(fe::DataType_t::FLOAT)
       .set_compute_data_type(fe::DataType_t::FLOAT);
@@ -363,6 +403,7 @@ struct ConvOp::Impl {
   int64_t y_count = 0;
   int64_t acc_bytes = 0;  // float32 intermediate at the front of the workspace (kConvFloat)
   int64_t cudnn_workspace = 0;
+  bool kernel_cached = false;  // a dynamic-shape graph on the shared kernel cache
   std::string description;
 
   bool own_epilogue() const {
@@ -439,23 +480,32 @@ Result<std::unique_ptr<ConvOp>> ConvOp::build(cudnnHandle_t handle, const ConvPa
 
   std::string failures;
   std::vector<int64_t> plans;
+  const bool cached = kernel_cache_enabled();
   for (Form form : forms) {
-    Result<BuiltGraph> b = make_graph(handle, params, epilogue, type, form, exclude_tc);
-    if (!b.is_ok()) {
-      if (b.status().code() == StatusCode::kOutOfMemory) return b.status().with_context(what);
-      failures += "\n  " + std::string(form == Form::kFused ? "fused" : "conv") + ": " +
-                  b.status().message();
-      continue;
+    for (int attempt = cached ? 0 : 1; attempt < 2; ++attempt) {
+      const bool dynamic = attempt == 0;  // then without the kernel cache
+      std::shared_ptr<fe::KernelCache> cache;
+      if (dynamic) cache = kernel_cache(topology_key(params, epilogue, type, form, exclude_tc));
+      Result<BuiltGraph> b = make_graph(handle, params, epilogue, type, form, exclude_tc, cache);
+      const std::string label =
+          std::string(form == Form::kFused ? "fused" : "conv") + (dynamic ? " (kernel cache)" : "");
+      if (!b.is_ok()) {
+        if (b.status().code() == StatusCode::kOutOfMemory) return b.status().with_context(what);
+        failures += "\n  " + label + ": " + b.status().message();
+        continue;
+      }
+      std::string plan_failures;
+      plans = build_plans(*b->graph, autotune, &plan_failures);
+      if (plans.empty()) {
+        failures += "\n  " + label + ": no plan builds:" + plan_failures;
+        continue;
+      }
+      impl->form = form;
+      impl->built = std::move(*b);
+      impl->kernel_cached = dynamic;
+      break;
     }
-    std::string plan_failures;
-    plans = build_plans(*b->graph, autotune, &plan_failures);
-    if (plans.empty()) {
-      failures += "\n  no plan builds:" + plan_failures;
-      continue;
-    }
-    impl->form = form;
-    impl->built = std::move(*b);
-    break;
+    if (!plans.empty()) break;
   }
   if (plans.empty()) {
     return not_supported(what + ": cuDNN has no engine for it" +
@@ -542,6 +592,7 @@ Result<std::unique_ptr<ConvOp>> ConvOp::build(cudnnHandle_t handle, const ConvPa
   } else {
     impl->description = "cudnn " + op + epi + " (" + engine + ")";
   }
+  if (impl->kernel_cached) impl->description += " [kernel cache]";
   return std::unique_ptr<ConvOp>(new ConvOp(std::move(impl)));
 }
 

@@ -169,6 +169,9 @@ class PlanBuilder {
       if (a.precision.value_or(options_.precision) != b.precision.value_or(options_.precision)) {
         continue;
       }
+      // One chain per node: a second fusable producer of b's inputs stays a step of its own
+      // (b's chain holds the first; two chains ending at b would lose one).
+      if (has_prev[static_cast<size_t>(j)]) continue;
       next[i] = j;
       has_prev[static_cast<size_t>(j)] = true;
     }
@@ -389,6 +392,27 @@ class PlanBuilder {
   bool view_error_ = false;
 };
 
+// Plans are static: every value's shape must follow from the input shapes. A shape that
+// depends on input values (ReduceSum's axes, Resize's sizes, Slice's starts given as graph
+// inputs rather than constants) is refused, naming the node.
+Status static_shapes(const Graph& g) {
+  for (const Node& node : g.nodes) {
+    for (int id : node.outputs) {
+      if (id < 0) continue;
+      for (int64_t d : g.value(id).shape) {
+        if (d < 0) {
+          return node.error(StatusCode::kNotSupported,
+                            "output '" + g.value(id).name + "' has shape " +
+                                engine::shape_str(g.value(id).shape) +
+                                ": it depends on input values, and the CUDA backend plans static "
+                                "shapes (make those inputs constants)");
+        }
+      }
+    }
+  }
+  return Status::ok();
+}
+
 class CudaExecutable : public engine::Executable {
  public:
   CudaExecutable(engine::BuildOptions options, CudaVersions versions)
@@ -508,6 +532,7 @@ class CudaExecutable : public engine::Executable {
       auto plan = std::make_unique<Plan>();
       plan->batch = batch;
       MI_ASSIGN_OR_RETURN(plan->graph, engine::graph_at_batch(graph, batch));
+      MI_RETURN_IF_ERROR(static_shapes(plan->graph));
       PlanBuilder builder(*plan, options_, res);
       MI_RETURN_IF_ERROR(builder.build());
       plans_.push_back(std::move(plan));

@@ -154,7 +154,7 @@ Result<std::unique_ptr<MatmulOp>> MatmulOp::build(cublasLtHandle_t handle, const
   MI_ASSIGN_OR_RETURN(const cudaDataType_t type, cuda_type(io));
   const std::string what = "cuBLASLt " + shape_text(p, io);
   if (p.batch < 1 || p.m < 1 || p.n < 1 || p.k < 1 || p.stride_a < 0 || p.stride_b < 0 ||
-      (p.batch > 1 && p.stride_c < p.m * p.n)) {
+      p.offset_b < 0 || p.offset_c < 0 || (p.batch > 1 && p.stride_c < p.m * p.n)) {
     return invalid_argument(what + ": extents must be positive, batch strides not negative " +
                             "and C's at least m * n");
   }
@@ -204,9 +204,11 @@ Result<std::unique_ptr<MatmulOp>> MatmulOp::build(cublasLtHandle_t handle, const
                                                      &ws_limit, sizeof(ws_limit)));
   // Pointers are 256-byte aligned (cudaMalloc, the executor's arena); a strided batch keeps
   // what its strides allow.
-  const uint32_t align_a = static_cast<uint32_t>(p.batch > 1 ? alignment(p.stride_b * es) : kAlign);
+  const uint32_t align_a = static_cast<uint32_t>(
+      std::min(p.batch > 1 ? alignment(p.stride_b * es) : kAlign, alignment(p.offset_b * es)));
   const uint32_t align_b = static_cast<uint32_t>(p.batch > 1 ? alignment(p.stride_a * es) : kAlign);
-  const uint32_t align_c = static_cast<uint32_t>(p.batch > 1 ? alignment(p.stride_c * es) : kAlign);
+  const uint32_t align_c = static_cast<uint32_t>(
+      std::min(p.batch > 1 ? alignment(p.stride_c * es) : kAlign, alignment(p.offset_c * es)));
   MI_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(
       pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof(align_a)));
   MI_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(

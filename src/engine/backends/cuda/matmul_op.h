@@ -28,6 +28,10 @@ struct MatmulParams {
   float alpha = 1.0f;
   bool bias = false;  // float32 [n], broadcast over rows
   Activation act;     // kNone, kRelu (others: kNotSupported at build; the executor checks)
+  // run() may also get B and C displaced by these element offsets from 256-byte-aligned
+  // pointers (a ConvTranspose runs one op per kernel row): their alignment bounds what
+  // cuBLASLt may assume.
+  int64_t offset_b = 0, offset_c = 0;
 };
 
 class MatmulOp {

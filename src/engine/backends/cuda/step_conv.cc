@@ -2,6 +2,7 @@
 // (conv_op.h), channels-last in the node's compute type.
 #include "engine/backends/cuda/conv_op.h"
 #include "engine/backends/cuda/cuda_plan.h"
+#include "engine/backends/cuda/patch_transpose.h"
 #include "engine/ops/conv_attrs.h"
 
 namespace medinfer::cuda {
@@ -70,6 +71,19 @@ Result<StepPlan> build_conv(const StepBuild& b) {
   e.residual = node.residual() >= 0;
   e.act = activation_of(node);
   const DType io = b.type();
+  if (is_patch_transpose(p, e)) {
+    Result<std::unique_ptr<Step>> step = build_patch_transpose(
+        b, p, e, w.constant->as<float>(), e.bias ? b.in(2).constant->as<float>() : nullptr);
+    if (step.is_ok()) {
+      StepPlan sp;
+      sp.inputs.assign(node.inputs.size(), {InputNeed::kOwned, {}});
+      sp.inputs[0] = {InputNeed::kDevice, Form{io, true}};
+      sp.outputs = {Form{io, true}};
+      sp.step = std::move(*step);
+      return sp;
+    }
+    if (step.status().code() != StatusCode::kNotSupported) return step.status();
+  }
   MI_ASSIGN_OR_RETURN(std::vector<uint8_t> packed,
                       pack_conv_weights(p, w.constant->as<float>(), io));
   MI_ASSIGN_OR_RETURN(const void* dw,

@@ -132,7 +132,10 @@ Result<StepPlan> program_plan(const StepBuild& b, EwProgram program, const std::
   }
   Shape dims;
   for (size_t axis : physical_axes(out.size(), cl)) dims.push_back(out[axis]);
-  if (dims.empty()) dims.push_back(1);
+  if (dims.empty()) {  // a scalar: one element along one axis
+    dims.push_back(1);
+    for (std::vector<int64_t>& s : strides) s = {0};
+  }
   if (dims.size() > static_cast<size_t>(kMaxEwDims)) return not_supported("rank above 6");
   sp.outputs = {Form{io, cl}};
   sp.step = std::make_unique<EwStep>(std::move(program), std::move(operands), std::move(strides),
