@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/backends/cuda/cuda_libraries.h"
+#include "engine/backends/cuda/patch_transpose.h"
 #include "gpu_data.h"
 #include "testing/tolerance.h"
 
@@ -397,6 +398,46 @@ TEST(ConvOp, MissingBiasPointerIsAnError) {
                 ->run(handle->get(), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr)
                 .code(),
             StatusCode::kInvalidArgument);
+}
+
+// Which transposed convolutions take the cuBLASLt path (patch_transpose.h): exactly those
+// whose output patches do not overlap and need no cropping. (Runs without a GPU; the path's
+// numbers are checked on the GPU by backend_ops' ConvTranspose2d_k2s2* and k3x2s3x2 rows.)
+TEST(PatchTranspose, OnlyNonOverlappingUnpaddedUpsamplingTakesTheMatmulPath) {
+  ConvParams p;
+  p.transposed = true;
+  p.spatial = 2;
+  p.n = 2, p.c = 8, p.k = 4;
+  p.in = {5, 6, 1}, p.kernel = {2, 2, 1}, p.stride = {2, 2, 1}, p.out = {10, 12, 1};
+  ConvEpilogue e;
+  EXPECT_TRUE(is_patch_transpose(p, e));
+  e.bias = true, e.act.kind = ActKind::kRelu;
+  EXPECT_TRUE(is_patch_transpose(p, e));
+  ConvParams q = p;  // non-square kernel = stride
+  q.kernel = {3, 2, 1}, q.stride = {3, 2, 1}, q.out = {15, 12, 1};
+  EXPECT_TRUE(is_patch_transpose(q, e));
+
+  auto refused = [&](ConvParams r, ConvEpilogue f) { return !is_patch_transpose(r, f); };
+  ConvEpilogue sig = e;
+  sig.act.kind = ActKind::kSigmoid;  // cuBLASLt's epilogue has ReLU only
+  EXPECT_TRUE(refused(p, sig));
+  ConvEpilogue res = e;
+  res.residual = true;
+  EXPECT_TRUE(refused(p, res));
+  q = p, q.transposed = false;
+  EXPECT_TRUE(refused(q, e));
+  q = p, q.kernel = {3, 3, 1}, q.out = {11, 13, 1};  // overlapping patches
+  EXPECT_TRUE(refused(q, e));
+  q = p, q.pad_begin = {1, 1, 0}, q.pad_end = {1, 1, 0}, q.out = {8, 10, 1};
+  EXPECT_TRUE(refused(q, e));
+  q = p, q.out = {11, 13, 1};  // output_padding
+  EXPECT_TRUE(refused(q, e));
+  q = p, q.groups = 2;
+  EXPECT_TRUE(refused(q, e));
+  q = p, q.dilation = {2, 2, 1};
+  EXPECT_TRUE(refused(q, e));
+  q = p, q.spatial = 3, q.in[2] = 4, q.kernel[2] = 2, q.stride[2] = 2, q.out[2] = 8;
+  EXPECT_TRUE(refused(q, e));  // 3-D: the batch stride is not uniform
 }
 
 }  // namespace
