@@ -16,6 +16,7 @@
 #include "engine/backends/cpu/cpu_executable.h"
 #include "engine/ops/op.h"
 #include "testing/test_data.h"
+#include "testing/tolerance.h"
 
 namespace medinfer::engine::testing {
 namespace {
@@ -82,18 +83,6 @@ const auto* const kSummary = ::testing::AddGlobalTestEnvironment(new Summary);
   return ::testing::AssertionFailure()
          << bad << " of " << g.size() << " elements differ (max |err| " << worst << ", rtol "
          << rtol << ", atol " << atol << "):" << first;
-}
-
-// `t` with every float32 element rounded to `p` (float16 or bfloat16), still float32.
-Tensor rounded_to(const Tensor& t, Precision p) {
-  if (t.dtype() != DType::kFloat32) return t;
-  Tensor r = Tensor::allocate(DType::kFloat32, t.shape()).value();
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    const float v = t.as<float>()[i];
-    r.as<float>()[i] = p == Precision::kFP16 ? half_to_float(float_to_half(v))
-                                             : bfloat16_to_float(float_to_bfloat16(v));
-  }
-  return r;
 }
 
 double median_ms(Executable& exe, const std::vector<Tensor>& inputs) {
@@ -164,11 +153,10 @@ TEST_P(BackendOps, MatchesReference) {
         // precision (a half-precision engine cannot represent the float32 originals), so the
         // comparison measures the engine's arithmetic: float32 accumulation and the rounding
         // of its intermediates and outputs. Then 1e-2 of the output's scale.
-        half_graph = graph;
-        for (Value& v : half_graph.values) {
-          if (v.constant.has_value()) v.constant = rounded_to(*v.constant, o.precision);
-        }
-        for (const Tensor& t : inputs) half_inputs.push_back(rounded_to(t, o.precision));
+        const DType type = o.precision == Precision::kFP16 ? DType::kFloat16 : DType::kBFloat16;
+        half_graph = medinfer::testing::round_constants(graph, type);
+        for (const Tensor& t : inputs)
+          half_inputs.push_back(medinfer::testing::round_tensor(t, type));
         auto half_ref = ref_backend.value()->compile(half_graph, options);
         ASSERT_TRUE(half_ref.is_ok()) << half_ref.status().to_string();
         ASSERT_TRUE(half_ref.value()->run(half_inputs, half_want).is_ok());

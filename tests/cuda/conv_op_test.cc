@@ -400,44 +400,34 @@ TEST(ConvOp, MissingBiasPointerIsAnError) {
             StatusCode::kInvalidArgument);
 }
 
-// Which transposed convolutions take the cuBLASLt path (patch_transpose.h): exactly those
-// whose output patches do not overlap and need no cropping. (Runs without a GPU; the path's
-// numbers are checked on the GPU by backend_ops' ConvTranspose2d_k2s2* and k3x2s3x2 rows.)
-TEST(PatchTranspose, OnlyNonOverlappingUnpaddedUpsamplingTakesTheMatmulPath) {
-  ConvParams p;
-  p.transposed = true;
-  p.spatial = 2;
-  p.n = 2, p.c = 8, p.k = 4;
-  p.in = {5, 6, 1}, p.kernel = {2, 2, 1}, p.stride = {2, 2, 1}, p.out = {10, 12, 1};
+// What the cuBLASLt patch path adds to engine::is_patch_transpose (tested in nn_ops_test):
+// 2-D only, no residual, no activation but ReLU. (Runs without a GPU; the path's numbers are
+// checked on the GPU by backend_ops' ConvTranspose2d_k2s2* and k3x2s3x2 rows.)
+TEST(PatchTranspose, TwoDimensionalWithoutResidualAndWithReluAtMost) {
+  engine::ConvAttrs a;
+  a.transposed = true;
+  a.spatial = 2;
+  a.kernel = a.strides = {2, 2};
+  a.dilations = {1, 1};
+  a.pads_begin = a.pads_end = a.output_padding = {0, 0};
+  const Shape x = {2, 8, 5, 6}, y = {2, 4, 10, 12};
   ConvEpilogue e;
-  EXPECT_TRUE(is_patch_transpose(p, e));
+  EXPECT_TRUE(takes_patch_transpose(a, x, y, e));
   e.bias = true, e.act.kind = ActKind::kRelu;
-  EXPECT_TRUE(is_patch_transpose(p, e));
-  ConvParams q = p;  // non-square kernel = stride
-  q.kernel = {3, 2, 1}, q.stride = {3, 2, 1}, q.out = {15, 12, 1};
-  EXPECT_TRUE(is_patch_transpose(q, e));
-
-  auto refused = [&](ConvParams r, ConvEpilogue f) { return !is_patch_transpose(r, f); };
+  EXPECT_TRUE(takes_patch_transpose(a, x, y, e));
   ConvEpilogue sig = e;
-  sig.act.kind = ActKind::kSigmoid;  // cuBLASLt's epilogue has ReLU only
-  EXPECT_TRUE(refused(p, sig));
+  sig.act.kind = ActKind::kSigmoid;
+  EXPECT_FALSE(takes_patch_transpose(a, x, y, sig));
   ConvEpilogue res = e;
   res.residual = true;
-  EXPECT_TRUE(refused(p, res));
-  q = p, q.transposed = false;
-  EXPECT_TRUE(refused(q, e));
-  q = p, q.kernel = {3, 3, 1}, q.out = {11, 13, 1};  // overlapping patches
-  EXPECT_TRUE(refused(q, e));
-  q = p, q.pad_begin = {1, 1, 0}, q.pad_end = {1, 1, 0}, q.out = {8, 10, 1};
-  EXPECT_TRUE(refused(q, e));
-  q = p, q.out = {11, 13, 1};  // output_padding
-  EXPECT_TRUE(refused(q, e));
-  q = p, q.groups = 2;
-  EXPECT_TRUE(refused(q, e));
-  q = p, q.dilation = {2, 2, 1};
-  EXPECT_TRUE(refused(q, e));
-  q = p, q.spatial = 3, q.in[2] = 4, q.kernel[2] = 2, q.stride[2] = 2, q.out[2] = 8;
-  EXPECT_TRUE(refused(q, e));  // 3-D: the batch stride is not uniform
+  EXPECT_FALSE(takes_patch_transpose(a, x, y, res));
+  EXPECT_FALSE(takes_patch_transpose(a, x, {2, 4, 11, 12}, e));  // not a patch transpose
+  engine::ConvAttrs a3 = a;
+  a3.spatial = 3;
+  a3.kernel = a3.strides = {2, 2, 2};
+  a3.dilations = {1, 1, 1};
+  a3.pads_begin = a3.pads_end = a3.output_padding = {0, 0, 0};
+  EXPECT_FALSE(takes_patch_transpose(a3, {1, 8, 3, 4, 5}, {1, 4, 6, 8, 10}, e));
 }
 
 }  // namespace

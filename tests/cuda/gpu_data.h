@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "medinfer/volume.h"
+#include "testing/tolerance.h"
 
 namespace medinfer::cuda::testing {
 
@@ -38,12 +39,7 @@ inline double unit_roundoff(DType io) {
                                   : std::ldexp(1.0, -24);
 }
 
-// `v` rounded to `io` and back.
-inline float round_to(DType io, float v) {
-  if (io == DType::kFloat16) return __half2float(__float2half_rn(v));
-  if (io == DType::kBFloat16) return __bfloat162float(__float2bfloat16_rn(v));
-  return v;
-}
+using ::medinfer::testing::round_to;  // `v` rounded to `io` and back
 
 // Uniform values in [-1, 1) that `io` holds exactly (float32: full 24-bit mantissas, so that
 // TF32's 10-bit products would show far above the float32 bound).

@@ -17,6 +17,7 @@
 #include "engine/ir/graph.h"
 #include "engine/ir/tensor.h"
 #include "engine/passes/shape_inference.h"
+#include "testing/tolerance.h"
 
 namespace medinfer::cuda::testing {
 
@@ -37,12 +38,7 @@ inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.0
   return v;
 }
 
-// float -> element of `type` (round to nearest even) and back.
-inline float round_to(DType type, float v) {
-  if (type == DType::kFloat16) return engine::half_to_float(engine::float_to_half(v));
-  if (type == DType::kBFloat16) return engine::bfloat16_to_float(engine::float_to_bfloat16(v));
-  return v;
-}
+using ::medinfer::testing::round_to;  // float -> element of `type` and back
 inline std::vector<float> round_all(DType type, std::vector<float> v) {
   for (float& x : v) x = round_to(type, x);
   return v;

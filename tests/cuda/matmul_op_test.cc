@@ -58,12 +58,10 @@ void run_case(const MatmulParams& p, DType io, bool allow_tf32, bool autotune, d
   std::vector<uint8_t> bytes(c_count * es);
   ASSERT_EQ(cudaMemcpy(bytes.data(), dc.p, bytes.size(), cudaMemcpyDeviceToHost), cudaSuccess);
   const std::vector<float> c = testing::from_io(bytes, io);
-  // Where cuBLASLt refuses a float32 bias with half-precision io, the op rounds the bias to
-  // the io type (as PyTorch's and TensorRT's half-precision layers store it): the reference
-  // then adds that rounded bias.
-  const std::vector<float> bias_used = o->description.find("cast to io") != std::string::npos
-                                           ? testing::from_io(testing::to_io(bias, io), io)
-                                           : bias;
+  // Where the op rounds the bias to the io type (MatmulOp::bias_rounded), the reference adds
+  // that rounded bias.
+  const std::vector<float> bias_used =
+      (*op)->bias_rounded() ? testing::from_io(testing::to_io(bias, io), io) : bias;
   const double store_u = io == DType::kFloat32 ? 0 : testing::unit_roundoff(io);
   o->worst = 0;
   for (int64_t bi = 0; bi < p.batch; ++bi)

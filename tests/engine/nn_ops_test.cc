@@ -704,6 +704,49 @@ TEST(NnOps, ShapeInferencePropagatesSymbolicBatch) {
   EXPECT_EQ(c.shape(c.last), (Shape{-1, 4, 1, 5}));  // batch broadcast [?, 4] with [4]
 }
 
+// The non-overlapping ConvTranspose that the cpu and cuda backends run as matrix products:
+// read from the attributes as ONNX gives them, with every way to leave it.
+TEST(NnOps, PatchTransposeIsExactlyKernelEqualsStrideUnpadded) {
+  auto attrs = [](const std::vector<int64_t>& strides, const std::vector<int64_t>& kernel,
+                  const std::vector<std::pair<std::string, std::vector<int64_t>>>& extra,
+                  int64_t group, const Shape& x, const Shape& w) {
+    Node d = make_node("ConvTranspose", "d", 2, 1);
+    d.attrs.set("strides", strides);
+    d.attrs.set("kernel_shape", kernel);
+    for (const auto& [name, v] : extra) d.attrs.set(name, v);
+    d.attrs.set("group", group);
+    auto a = conv_attrs(d, x, w, true);
+    EXPECT_TRUE(a.is_ok()) << a.status().message();
+    return std::make_pair(*a, conv_output_shape(*a, x, w));
+  };
+  const Shape x = {2, 8, 5, 6};
+  const Shape w22 = {8, 4, 2, 2};
+  auto [a, y] = attrs({2, 2}, {2, 2}, {}, 1, x, w22);
+  EXPECT_EQ(y, (Shape{2, 4, 10, 12}));
+  EXPECT_TRUE(is_patch_transpose(a, x, y));
+  auto [a32, y32] = attrs({3, 2}, {3, 2}, {}, 1, x, {8, 4, 3, 2});  // non-square
+  EXPECT_TRUE(is_patch_transpose(a32, x, y32));
+  const Shape x3 = {1, 8, 3, 4, 5};  // 3-D
+  auto [a3, y3] = attrs({2, 2, 2}, {2, 2, 2}, {}, 1, x3, {8, 4, 2, 2, 2});
+  EXPECT_TRUE(is_patch_transpose(a3, x3, y3));
+
+  auto [ov, yov] = attrs({2, 2}, {3, 3}, {}, 1, x, {8, 4, 3, 3});  // overlapping patches
+  EXPECT_FALSE(is_patch_transpose(ov, x, yov));
+  auto [pad, ypad] = attrs({2, 2}, {2, 2}, {{"pads", {1, 1, 1, 1}}}, 1, x, w22);
+  EXPECT_FALSE(is_patch_transpose(pad, x, ypad));
+  auto [op, yop] = attrs({2, 2}, {2, 2}, {{"output_padding", {1, 1}}}, 1, x, w22);
+  EXPECT_FALSE(is_patch_transpose(op, x, yop));
+  auto [dil, ydil] = attrs({2, 2}, {2, 2}, {{"dilations", {2, 2}}}, 1, x, w22);
+  EXPECT_FALSE(is_patch_transpose(dil, x, ydil));
+  auto [grp, ygrp] = attrs({2, 2}, {2, 2}, {}, 2, x, {8, 2, 2, 2});
+  EXPECT_FALSE(is_patch_transpose(grp, x, ygrp));
+  Node conv = make_node("Conv", "c", 2, 1);  // a forward convolution never is
+  conv.attrs.set("strides", std::vector<int64_t>{2, 2});
+  auto c = conv_attrs(conv, x, {4, 8, 2, 2}, false);
+  ASSERT_TRUE(c.is_ok());
+  EXPECT_FALSE(is_patch_transpose(*c, x, conv_output_shape(*c, x, {4, 8, 2, 2})));
+}
+
 TEST(NnOps, ConvAttrsResolveAutoPadAndOutputShape) {
   Node conv = make_node("Conv", "c", 2, 1);
   conv.attrs.set("auto_pad", std::string("SAME_LOWER"));

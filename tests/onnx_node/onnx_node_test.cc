@@ -40,7 +40,9 @@ using json = nlohmann::json;
 // NotSupported instead of computing something wrong, so only passes have a floor.)
 // (695 each once shape inference evaluated small shape computations, which made the
 // LayerNormalization *_expanded cases buildable.)
-const std::map<std::string, int> kPassFloor = {{"reference", 695}, {"cpu", 695}};
+// cuda: 516 on the H200 (2026-12-03, docs/BENCHMARKS.md); the other 179 supported cases it
+// refuses at build (shapes that depend on input values). Checked where the GPU tests run.
+const std::map<std::string, int> kPassFloor = {{"reference", 695}, {"cpu", 695}, {"cuda", 516}};
 
 std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);

@@ -32,4 +32,13 @@ engine::Graph abs_constants(const engine::Graph& graph);
 // |t|, a new float32 tensor.
 engine::Tensor abs_tensor(const engine::Tensor& t);
 
+// `v` rounded to the nearest value of `type` (float16 or bfloat16, ties to even) and back;
+// float32 unchanged.
+float round_to(DType type, float v);
+// `t` with every float32 element rounded to `type`, a new float32 tensor (other dtypes
+// copied as they are).
+engine::Tensor round_tensor(const engine::Tensor& t, DType type);
+// `graph` with every float32 constant rounded to `type`: what a half-precision engine holds.
+engine::Graph round_constants(const engine::Graph& graph, DType type);
+
 }  // namespace medinfer::testing

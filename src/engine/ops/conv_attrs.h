@@ -22,6 +22,12 @@ struct ConvAttrs {
 Result<ConvAttrs> conv_attrs(const Node& node, const Shape& x, const Shape& w, bool transposed);
 // [N, M, spatial...] for those attributes (N may be -1).
 Shape conv_output_shape(const ConvAttrs& a, const Shape& x, const Shape& w);
+// A ConvTranspose whose kernel equals its stride with no padding, dilation, output padding
+// or groups (the UNet's 2x2 stride 2 up-sampling), for input x and output y [N, C, ...]:
+// each input position writes its own kernel-sized output patch, the patches do not overlap,
+// so the layer is one matrix product per patch offset. The backends' fast paths for it
+// (cpu: 1x1 convolution + scatter; cuda: cuBLASLt products into the output) ask this.
+bool is_patch_transpose(const ConvAttrs& a, const Shape& x, const Shape& y);
 
 struct PoolAttrs {
   int64_t spatial = 0;

@@ -145,17 +145,6 @@ Status build_patch_deconv(PlanBuilder& b, const Node& node, const ConvAttrs& a) 
   return Status::ok();
 }
 
-bool is_patch_deconv(const ConvAttrs& a, const Shape& x, const Shape& y) {
-  if (a.group != 1) return false;
-  for (size_t s = 0; s < static_cast<size_t>(a.spatial); ++s) {
-    if (a.kernel[s] != a.strides[s] || a.dilations[s] != 1 || a.pads_begin[s] != 0 ||
-        a.pads_end[s] != 0 || a.output_padding[s] != 0 || y[s + 2] != x[s + 2] * a.kernel[s]) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // Winograd F(4x4, 3x3) for 2-D, stride-1, undilated, ungrouped 3x3 convolutions when the
 // build allows it; the caller falls back to direct where oneDNN has no Winograd kernel (it
 // has one for AVX-512 CPUs only). On the benchmark UNet it is 1.3x faster than direct
@@ -259,7 +248,7 @@ Status build_conv(PlanBuilder& b, const Node& node) {
   const Tensor& w = *b.constant(node.inputs[1]);
   const Shape& y = b.shape(node.outputs[0]);
   MI_ASSIGN_OR_RETURN(ConvAttrs a, conv_attrs(node, x, w.shape(), transposed));
-  if (transposed && is_patch_deconv(a, x, y)) {
+  if (is_patch_transpose(a, x, y)) {
     try {
       if (build_patch_deconv(b, node, a).is_ok()) return Status::ok();
     } catch (const dnnl::error&) {

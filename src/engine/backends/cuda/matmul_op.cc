@@ -306,6 +306,10 @@ const std::string& MatmulOp::description() const {
   return impl_->description;
 }
 
+bool MatmulOp::bias_rounded() const {
+  return impl_->params.bias && impl_->bias_bytes > 0;
+}
+
 Status MatmulOp::run(cublasLtHandle_t handle, cudaStream_t stream, const void* a, const void* b,
                      const float* bias, void* c, void* workspace) const {
   const Impl& m = *impl_;

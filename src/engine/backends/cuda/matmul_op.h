@@ -45,6 +45,10 @@ class MatmulOp {
   ~MatmulOp();
   int64_t workspace_bytes() const;
   const std::string& description() const;
+  // Whether the bias is rounded to the io type before it is added: cuBLASLt refuses a
+  // float32 bias with half-precision io on some versions (then, as PyTorch's and TensorRT's
+  // half-precision layers store it, the bias is io-typed).
+  bool bias_rounded() const;
   Status run(cublasLtHandle_t handle, cudaStream_t stream, const void* a, const void* b,
              const float* bias, void* c, void* workspace) const;
 

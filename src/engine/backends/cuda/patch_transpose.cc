@@ -45,16 +45,11 @@ class PatchTransposeStep : public Step {
 
 }  // namespace
 
-bool is_patch_transpose(const ConvParams& p, const ConvEpilogue& e) {
-  if (!p.transposed || p.spatial != 2 || p.groups != 1 || e.residual) return false;
-  if (e.act.kind != ActKind::kNone && e.act.kind != ActKind::kRelu) return false;
-  for (int d = 0; d < 2; ++d) {
-    if (p.kernel[d] != p.stride[d] || p.pad_begin[d] != 0 || p.pad_end[d] != 0 ||
-        p.dilation[d] != 1 || p.out[d] != p.in[d] * p.stride[d]) {
-      return false;
-    }
-  }
-  return true;
+bool takes_patch_transpose(const engine::ConvAttrs& a, const Shape& x, const Shape& y,
+                           const ConvEpilogue& e) {
+  return a.spatial == 2 && !e.residual &&
+         (e.act.kind == ActKind::kNone || e.act.kind == ActKind::kRelu) &&
+         engine::is_patch_transpose(a, x, y);
 }
 
 Result<std::unique_ptr<Step>> build_patch_transpose(const StepBuild& b, const ConvParams& p,

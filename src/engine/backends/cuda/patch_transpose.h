@@ -1,20 +1,23 @@
 // ConvTranspose whose kernel equals its stride (UNet up-sampling, 2x2 stride 2): the output
 // patches do not overlap, so the layer is a matrix product per kernel row and cuBLASLt runs
-// it straight into the channels-last output, bias and ReLU in its epilogue. cuDNN's data
-// gradient ran these layers 5-10x slower than their memory traffic on the H200
-// (docs/BENCHMARKS.md). Internal to the CUDA backend.
+// it straight into the channels-last output, bias and ReLU in its epilogue: about twice as
+// fast as cuDNN's data gradient on these layers (docs/BENCHMARKS.md). Internal to the CUDA
+// backend.
 #pragma once
 
 #include <memory>
 
 #include "engine/backends/cuda/conv_op.h"
 #include "engine/backends/cuda/cuda_plan.h"
+#include "engine/ops/conv_attrs.h"
 
 namespace medinfer::cuda {
 
-// 2-D, one group, kernel == stride, no padding, dilation 1, output = input * stride, no
-// residual, and no activation or ReLU.
-bool is_patch_transpose(const ConvParams& p, const ConvEpilogue& e);
+// engine::is_patch_transpose (ops/conv_attrs.h), 2-D (a 3-D layer's batch stride over its
+// (n, d, h) rows is not uniform), no residual, and no activation or ReLU (cuBLASLt's
+// epilogue).
+bool takes_patch_transpose(const engine::ConvAttrs& a, const Shape& x, const Shape& y,
+                           const ConvEpilogue& e);
 
 // The step for such a layer: x [n, h, w, c] channels-last, y [n, h*kh, w*kw, k]; `onnx_w`
 // ONNX's [c, k, kh, kw] float32 weights, `bias` [k] float32 or null. kNotSupported when

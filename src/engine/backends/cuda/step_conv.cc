@@ -71,7 +71,7 @@ Result<StepPlan> build_conv(const StepBuild& b) {
   e.residual = node.residual() >= 0;
   e.act = activation_of(node);
   const DType io = b.type();
-  if (is_patch_transpose(p, e)) {
+  if (takes_patch_transpose(a, x.shape, y, e)) {
     Result<std::unique_ptr<Step>> step = build_patch_transpose(
         b, p, e, w.constant->as<float>(), e.bias ? b.in(2).constant->as<float>() : nullptr);
     if (step.is_ok()) {

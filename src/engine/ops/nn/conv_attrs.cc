@@ -264,4 +264,16 @@ Shape pool_output_shape(const PoolAttrs& a, const Shape& x) {
   return out;
 }
 
+bool is_patch_transpose(const ConvAttrs& a, const Shape& x, const Shape& y) {
+  if (!a.transposed || a.group != 1) return false;
+  if (x.size() != static_cast<size_t>(a.spatial) + 2 || y.size() != x.size()) return false;
+  for (size_t s = 0; s < static_cast<size_t>(a.spatial); ++s) {
+    if (a.kernel[s] != a.strides[s] || a.dilations[s] != 1 || a.pads_begin[s] != 0 ||
+        a.pads_end[s] != 0 || a.output_padding[s] != 0 || y[s + 2] != x[s + 2] * a.kernel[s]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace medinfer::engine
