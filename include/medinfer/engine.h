@@ -87,8 +87,10 @@ struct EngineOptions {
   // Time each node's candidate implementations at build, in the layouts and types the plan
   // uses, and keep the fastest: on the CPU oneDNN's kernels for the algorithms
   // conv_algorithm allows; on the CUDA device cuDNN's engines for each convolution (fused
-  // epilogue included) and cuBLASLt's algorithms for each matrix product. Off keeps the
-  // library's heuristic pick. It adds build time (Engine::tuning_report says how much) and
+  // epilogue included) against medinfer's own small-channel kernels where they cover the
+  // layer, and cuBLASLt's algorithms for each matrix product, all on random operands. Off
+  // keeps the library's heuristic pick, and the own kernels wherever they cover a layer.
+  // It adds build time (Engine::tuning_report says how much) and
   // may choose differently from one build to the next when candidates time alike. The
   // reference device ignores it.
   bool autotune = true;

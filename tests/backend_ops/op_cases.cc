@@ -438,6 +438,26 @@ std::vector<OpCase> make_cases() {
     add(c);
   }
   add({"LogSoftmax_last", "LogSoftmax", {in({4, 12}, -4, 4)}});
+  // Few channels at full resolution (a UNet's first and last layers): the CUDA backend's own
+  // tensor-core kernels at float16 and bfloat16 (kernels/small_conv.h).
+  add({"Conv2d_few_channels_16to16_relu",
+       "Conv",
+       {in({2, 16, 19, 37}), weight({16, 16, 3, 3}), weight({16})},
+       {{"pads", Ints{1, 1, 1, 1}}},
+       act("Relu"),
+       conv_flops(2, 16, 19 * 37, 16, 9)});
+  add({"Conv2d_one_channel_to32_relu",
+       "Conv",
+       {in({2, 1, 21, 40}), weight({32, 1, 3, 3}), weight({32})},
+       {{"pads", Ints{1, 1, 1, 1}}},
+       act("Relu"),
+       conv_flops(2, 32, 21 * 40, 1, 9)});
+  add({"Conv2d_1x1_head_32to2",
+       "Conv",
+       {in({1, 32, 17, 35}), weight({2, 32, 1, 1}), weight({2})},
+       {},
+       {},
+       conv_flops(1, 2, 17 * 35, 32, 1)});
 
   // Perf-mode benchmarks (MEDINFER_OPS_PERF=1).
   auto perf = [&](OpCase c) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <thread>
 #include <vector>
@@ -138,6 +139,43 @@ TEST(CudaEngine, HalfPrecisionsStayWithinOnePercent) {
     ASSERT_TRUE(got.is_ok()) << got.status().to_string();
     EXPECT_LE(max_diff(got->out, fp32->out), 1e-2 * max_abs(fp32->out));
     EXPECT_GE(mask_agreement(got->out, fp32->out, fp32->shape), 0.99);
+  }
+}
+
+// The lung model's layers of at most 64 input and 32 output channels (nine: 1 -> 16,
+// 16 -> 16, 16 -> 32, 32 -> 32, the skip Concats 32 + 32 -> 32 and 16 + 16 -> 16, the 1x1
+// head) run on the own small-channel kernels at FP16 and BF16 (autotune off: no timing
+// against cuDNN), the two Concats folded into their Convs; the same within rounding as
+// cuDNN alone (MEDINFER_CUDA_SMALL_CONV=0).
+TEST(CudaEngine, SmallChannelKernelsMatchCudnn) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  auto model = Model::load(lung_model());
+  ASSERT_TRUE(model.is_ok());
+  const auto input = random_input(2 * 256 * 256, 5);
+  for (const char* p : {"fp16", "bf16"}) {
+    SCOPED_TRACE(p);
+    int own = 0, folded = 0;
+    {
+      auto engine = Engine::build(**model, cuda(p, 2));
+      ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+      for (const NodeReport& n : (*engine)->build_report().nodes) {
+        own += n.kernel.find("own tensor-core conv") != std::string::npos;
+        folded += n.op_type == "Concat" && n.kernel.find("folded into") == 0;
+      }
+    }
+    EXPECT_EQ(own, 9);
+    EXPECT_EQ(folded, 2);
+    auto got = run_lung(cuda(p, 2), 2, input);
+    ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+    ASSERT_EQ(setenv("MEDINFER_CUDA_SMALL_CONV", "0", 1), 0);
+    auto want = run_lung(cuda(p, 2), 2, input);
+    unsetenv("MEDINFER_CUDA_SMALL_CONV");
+    ASSERT_TRUE(want.is_ok()) << want.status().to_string();
+    // Both round to the precision after every layer, in different places (cuDNN's engines
+    // may round the accumulator before the bias): a few units of the last place, grown
+    // through 19 layers.
+    EXPECT_LE(max_diff(got->out, want->out), 1e-2 * max_abs(want->out));
+    EXPECT_GE(mask_agreement(got->out, want->out, want->shape), 0.995);
   }
 }
 

@@ -718,9 +718,10 @@ RunFn register_bench_model(CLI::App& app) {
                  "3x3 convolutions: auto (Winograd where the CPU has it) or direct")
       ->check(CLI::IsMember({"auto", "direct"}));
   app.add_option("--autotune", args->autotune,
-                 "time each convolution's implementations (oneDNN's on the CPU, cuDNN's engines "
-                 "and cuBLASLt's algorithms on the GPU) at build and keep the fastest (on, the "
-                 "default) or keep the library's pick (off)")
+                 "time each convolution's implementations (oneDNN's on the CPU; cuDNN's "
+                 "engines, medinfer's small-channel kernels and cuBLASLt's algorithms on the "
+                 "GPU) at build and keep the fastest (on, the default) or keep the default "
+                 "pick (off)")
       ->check(CLI::IsMember({"on", "off"}));
   return [args] { return run(*args); };
 }

@@ -18,6 +18,7 @@
 #include "engine/backends/cuda/cuda_check.h"
 #include "engine/backends/cuda/cuda_timing.h"
 #include "engine/backends/cuda/epilogue.h"
+#include "engine/backends/cuda/kernels/fill.h"
 
 // How the epilogue runs, tried in this order until cuDNN has an engine:
 //   kFused      one cuDNN graph: conv -> +bias -> +residual -> activation, intermediates in
@@ -370,26 +371,6 @@ std::vector<int64_t> build_plans(fe::graph::Graph& g, bool all, std::string* fai
   return built;
 }
 
-// A device allocation freed on every path.
-struct Scratch {
-  void* p = nullptr;
-  ~Scratch() {
-    if (p != nullptr) cudaFree(p);
-  }
-  Status allocate(int64_t bytes, const char* what) {
-    const cudaError_t err = cudaMalloc(&p, static_cast<size_t>(std::max<int64_t>(bytes, 1)));
-    if (err == cudaErrorMemoryAllocation) {
-      cudaGetLastError();  // clear it: allocation failures are not sticky
-      p = nullptr;
-      return out_of_memory("autotune scratch " + std::string(what) + " of " +
-                           std::to_string(bytes) + " bytes does not fit on the GPU");
-    }
-    MI_CUDA_CHECK(err);
-    MI_CUDA_CHECK(cudaMemset(p, 0, static_cast<size_t>(std::max<int64_t>(bytes, 1))));
-    return Status::ok();
-  }
-};
-
 }  // namespace
 
 struct ConvOp::Impl {
@@ -535,7 +516,7 @@ Result<std::unique_ptr<ConvOp>> ConvOp::build(cudnnHandle_t handle, const ConvPa
   }
   size_t chosen = 0;
   if (autotune) {
-    // Scratch operands (zeros) and the largest workspace; every candidate runs 3 times to
+    // Scratch operands (random) and the largest workspace; every candidate runs 3 times to
     // warm up, then 5 timed runs on the handle's stream, the fastest of which is kept.
     const int64_t es = static_cast<int64_t>(dtype_size(io));
     int64_t w_count = (params.transposed ? params.c : params.k) *
@@ -551,26 +532,22 @@ Result<std::unique_ptr<ConvOp>> ConvOp::build(cudnnHandle_t handle, const ConvPa
         sws.allocate(impl->acc_bytes + *std::max_element(ws.begin(), ws.end()), "workspace"));
     cudaStream_t stream = nullptr;
     MI_CUDA_CHECK(cudnnGetStream(handle, &stream));
+    MI_CUDA_CHECK(cudaDeviceSynchronize());  // the scratch's memsets, on the legacy stream
+    // Random operands: zeros flatter tensor-core engines (kernels/fill.h).
+    MI_RETURN_IF_ERROR(fill_random(sx.p, x_count, io, 1, stream));
+    MI_RETURN_IF_ERROR(fill_random(sw.p, w_count, io, 2, stream));
+    if (epilogue.residual) MI_RETURN_IF_ERROR(fill_random(sres.p, impl->y_count, io, 3, stream));
     EventPair events;
     MI_RETURN_IF_ERROR(events.create());
     double best = std::numeric_limits<double>::infinity();
     for (size_t i = 0; i < plans.size(); ++i) {
-      float fastest = std::numeric_limits<float>::infinity();
-      bool ok = true;
-      for (int rep = 0; rep < 8 && ok; ++rep) {
-        if (rep >= 3) MI_CUDA_CHECK(cudaEventRecord(events.start, stream));
-        ok = impl->execute(handle, plans[i], sx.p, sw.p, static_cast<float*>(sbias.p), sres.p, sy.p,
-                           sws.p)
-                 .is_good();
-        if (rep >= 3 && ok) {
-          MI_CUDA_CHECK(cudaEventRecord(events.stop, stream));
-          MI_CUDA_CHECK(cudaEventSynchronize(events.stop));
-          float ms = 0;
-          MI_CUDA_CHECK(cudaEventElapsedTime(&ms, events.start, events.stop));
-          fastest = std::min(fastest, ms);
-        }
-      }
-      MI_CUDA_CHECK(cudaStreamSynchronize(stream));
+      MI_ASSIGN_OR_RETURN(const float fastest, fastest_run(stream, events, [&] {
+                            return impl
+                                ->execute(handle, plans[i], sx.p, sw.p,
+                                          static_cast<float*>(sbias.p), sres.p, sy.p, sws.p)
+                                .is_good();
+                          }));
+      const bool ok = std::isfinite(fastest);
       std::string name;
       (void)b.graph->get_plan_name_at_index(plans[i], name);
       if (tuning != nullptr && ok) tuning->push_back({name, "", fastest});

@@ -9,6 +9,7 @@
 #include "engine/backends/cuda/cuda_check.h"
 #include "engine/backends/cuda/cuda_context.h"
 #include "engine/backends/cuda/kernels/convert.h"
+#include "engine/backends/cuda/small_conv_step.h"
 #include "engine/passes/memory_plan.h"
 #include "engine/passes/passes.h"
 
@@ -72,9 +73,23 @@ class PlanBuilder {
       plan_.input_buffers.push_back(b);
     }
     const std::vector<std::vector<int>> chains = elementwise_chains();
+    fold_concats();
     for (size_t n = 0; n < g.nodes.size(); ++n) {
       const std::vector<int>& chain = chains[n];
       if (chain.empty()) continue;  // fused into a later node's step
+      if (auto it = folded_into_.find(static_cast<int>(n)); it != folded_into_.end()) {
+        const Node& concat = g.nodes[n];
+        const Node& conv = g.nodes[static_cast<size_t>(it->second)];
+        NodeReport r;
+        r.node = concat.name.empty() ? "#" + std::to_string(concat.index) : concat.name;
+        r.op_type = concat.op_type;
+        r.precision = precision_name(conv.precision.value_or(options_.precision));
+        r.placement = "cuda";
+        r.kernel =
+            "folded into " + (conv.name.empty() ? "#" + std::to_string(conv.index) : conv.name);
+        plan_.nodes.push_back(std::move(r));
+        continue;
+      }
       MI_RETURN_IF_ERROR(add_node(chain));
     }
     for (int id : g.outputs) {
@@ -187,6 +202,37 @@ class PlanBuilder {
     return chains;
   }
 
+  // Channel Concats read only by a Conv that takes their two inputs directly
+  // (small_conv_step.h): no step writes them.
+  void fold_concats() {
+    const Graph& g = plan_.graph;
+    std::vector<int> readers(g.values.size(), 0), reader(g.values.size(), -1);
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      for (int id : g.nodes[i].inputs) {
+        if (id < 0) continue;
+        ++readers[static_cast<size_t>(id)];
+        reader[static_cast<size_t>(id)] = static_cast<int>(i);
+      }
+    }
+    for (int id : g.outputs) readers[static_cast<size_t>(id)] += 2;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      const Node& concat = g.nodes[i];
+      if (concat.op_type != "Concat" || concat.outputs.size() != 1 || concat.outputs[0] < 0) {
+        continue;
+      }
+      const size_t out = static_cast<size_t>(concat.outputs[0]);
+      if (readers[out] != 1) continue;
+      const int j = reader[out];
+      const Node& conv = g.nodes[static_cast<size_t>(j)];
+      if (find_device_op(g, conv) == nullptr || find_device_op(g, concat) == nullptr) continue;
+      if (!conv_folds_concat(g, concat, conv, conv.precision.value_or(options_.precision))) {
+        continue;
+      }
+      folded_into_[static_cast<int>(i)] = j;
+      concat_of_[j] = static_cast<int>(i);
+    }
+  }
+
   // A node's step: `chain` is the node (one index) or the elementwise chain it ends.
   Status add_node(const std::vector<int>& chain) {
     const Graph& g = plan_.graph;
@@ -214,7 +260,18 @@ class PlanBuilder {
         }
       }
     }
-    const Node& node = chain.size() > 1 ? fused : last;
+    // A Conv with its Concat folded in reads the concat's inputs (small_conv_step.h).
+    Node folded;
+    const auto concat = concat_of_.find(index);
+    const bool has_fold = chain.size() == 1 && concat != concat_of_.end();
+    if (has_fold) {
+      const Node& c = g.nodes[static_cast<size_t>(concat->second)];
+      folded = last;
+      folded.inputs.resize(kConcatSecond + 1, -1);
+      folded.inputs[kConcatFirst] = c.inputs[0];
+      folded.inputs[kConcatSecond] = c.inputs[1];
+    }
+    const Node& node = chain.size() > 1 ? fused : has_fold ? folded : last;
     const Precision precision = node.precision.value_or(options_.precision);
     std::vector<TunedCandidate> tuning;
     StepBuild sb{g,           node,          precision, options_.autotune, res_.cudnn, res_.lt,
@@ -244,7 +301,8 @@ class PlanBuilder {
       sp = op->build(sb);
     }
     if (!sp.is_ok()) {
-      if (sp.status().code() != StatusCode::kNotSupported || !options_.allow_host_fallback) {
+      if (sp.status().code() != StatusCode::kNotSupported || !options_.allow_host_fallback ||
+          has_fold) {
         return sp.status().code() == StatusCode::kNotSupported && op == nullptr
                    ? node.error(StatusCode::kNotSupported,
                                 "the CUDA device cannot run it (allow_host_fallback runs it on "
@@ -389,6 +447,8 @@ class PlanBuilder {
   const engine::BuildOptions& options_;
   Resources& res_;
   std::map<int, std::vector<int>> available_;
+  std::map<int, int> folded_into_;  // Concat node -> the Conv node it is folded into
+  std::map<int, int> concat_of_;    // that Conv -> its Concat
   bool view_error_ = false;
 };
 

@@ -87,26 +87,6 @@ std::string algo_text(const cublasLtMatmulAlgo_t& algo) {
          std::to_string(stages) + " splitk " + std::to_string(splitk);
 }
 
-struct Scratch {
-  void* p = nullptr;
-  ~Scratch() {
-    if (p != nullptr) cudaFree(p);
-  }
-  Status allocate(int64_t bytes, const char* what) {
-    const size_t size = static_cast<size_t>(std::max<int64_t>(bytes, 1));
-    const cudaError_t err = cudaMalloc(&p, size);
-    if (err == cudaErrorMemoryAllocation) {
-      cudaGetLastError();
-      p = nullptr;
-      return out_of_memory("autotune scratch " + std::string(what) + " of " +
-                           std::to_string(bytes) + " bytes does not fit on the GPU");
-    }
-    MI_CUDA_CHECK(err);
-    MI_CUDA_CHECK(cudaMemset(p, 0, size));
-    return Status::ok();
-  }
-};
-
 }  // namespace
 
 struct MatmulOp::Impl {
@@ -268,22 +248,12 @@ Result<std::unique_ptr<MatmulOp>> MatmulOp::build(cublasLtHandle_t handle, const
     double best = std::numeric_limits<double>::infinity();
     for (int i = 0; i < found; ++i) {
       if (results[i].state != CUBLAS_STATUS_SUCCESS) continue;
-      float fastest = std::numeric_limits<float>::infinity();
-      bool ok = true;
-      for (int rep = 0; rep < 8 && ok; ++rep) {
-        if (rep >= 3) MI_CUDA_CHECK(cudaEventRecord(events.start, stream));
-        ok = impl->matmul(handle, stream, results[i].algo, sa.p, sb.p, bias_float ? sbias.p : sws.p,
-                          sc.p, sws.p) == CUBLAS_STATUS_SUCCESS;
-        if (rep >= 3 && ok) {
-          MI_CUDA_CHECK(cudaEventRecord(events.stop, stream));
-          MI_CUDA_CHECK(cudaEventSynchronize(events.stop));
-          float ms = 0;
-          MI_CUDA_CHECK(cudaEventElapsedTime(&ms, events.start, events.stop));
-          fastest = std::min(fastest, ms);
-        }
-      }
-      MI_CUDA_CHECK(cudaStreamSynchronize(stream));
-      if (!ok) continue;
+      MI_ASSIGN_OR_RETURN(const float fastest, fastest_run(stream, events, [&] {
+                            return impl->matmul(handle, stream, results[i].algo, sa.p, sb.p,
+                                                bias_float ? sbias.p : sws.p, sc.p,
+                                                sws.p) == CUBLAS_STATUS_SUCCESS;
+                          }));
+      if (!std::isfinite(fastest)) continue;
       if (tuning != nullptr) tuning->push_back({algo_text(results[i].algo), "", fastest});
       if (fastest < best) best = fastest, chosen = i;
     }

@@ -1,9 +1,16 @@
-// Conv and ConvTranspose on the GPU: cuDNN graphs with bias, residual and activation fused
-// (conv_op.h), channels-last in the node's compute type.
+// Conv and ConvTranspose on the GPU, channels-last in the node's compute type: cuDNN graphs
+// with bias, residual and activation fused (conv_op.h); the own small-channel kernels
+// (small_conv_step.h) where they cover the layer and, with autotuning, beat cuDNN; cuBLASLt
+// for transposed convolutions whose kernel equals their stride (patch_transpose.h).
 #include "engine/backends/cuda/conv_op.h"
 #include "engine/backends/cuda/cuda_plan.h"
 #include "engine/backends/cuda/patch_transpose.h"
+#include "engine/backends/cuda/small_conv_step.h"
 #include "engine/ops/conv_attrs.h"
+
+#include <algorithm>
+#include <limits>
+#include <optional>
 
 namespace medinfer::cuda {
 namespace {
@@ -84,6 +91,61 @@ Result<StepPlan> build_conv(const StepBuild& b) {
     }
     if (step.status().code() != StatusCode::kNotSupported) return step.status();
   }
+  const float* host_bias = e.bias ? b.in(2).constant->as<float>() : nullptr;
+  // A Conv with a Concat folded into it (small_conv_step.h): only the own kernels read two
+  // inputs.
+  if (b.has_in(kConcatSecond)) {
+    std::optional<SmallConvShape> s =
+        transposed ? std::nullopt : small_conv_shape(a, x.shape, y, e, io);
+    if (!s) return node.error(StatusCode::kInternal, "a folded Concat the kernels do not cover");
+    s->c0 = static_cast<int>(b.in(kConcatFirst).shape[1]);
+    s->c1 = static_cast<int>(b.in(kConcatSecond).shape[1]);
+    MI_ASSIGN_OR_RETURN(SmallConvBuild own,
+                        build_small_conv(b, *s, e, w.constant->as<float>(), host_bias,
+                                         std::numeric_limits<double>::infinity()));
+    StepPlan sp;
+    sp.inputs.assign(node.inputs.size(), {InputNeed::kOwned, {}});
+    sp.inputs[0] = {InputNeed::kUnused, {}};
+    sp.inputs[kConcatFirst] = {InputNeed::kDevice, Form{io, true}};
+    sp.inputs[kConcatSecond] = {InputNeed::kDevice, Form{io, true}};
+    sp.outputs = {Form{io, true}};
+    sp.step = std::move(own.step);
+    return sp;
+  }
+  std::optional<SmallConvShape> small =
+      transposed || !small_conv_enabled() ? std::nullopt : small_conv_shape(a, x.shape, y, e, io);
+  auto own_plan = [&](std::unique_ptr<Step> step) {
+    StepPlan sp;
+    sp.inputs.assign(node.inputs.size(), {InputNeed::kOwned, {}});
+    sp.inputs[0] = {InputNeed::kDevice, Form{io, true}};
+    sp.outputs = {Form{io, true}};
+    sp.step = std::move(step);
+    return sp;
+  };
+  if (small && !b.autotune) {
+    MI_ASSIGN_OR_RETURN(SmallConvBuild own,
+                        build_small_conv(b, *small, e, w.constant->as<float>(), host_bias,
+                                         std::numeric_limits<double>::infinity()));
+    return own_plan(std::move(own.step));
+  }
+  const size_t tuned_before = b.tuning != nullptr ? b.tuning->size() : 0;
+  Result<std::unique_ptr<ConvOp>> cudnn =
+      ConvOp::build(b.cudnn, p, e, io, b.precision == Precision::kTF32, b.autotune, b.tuning);
+  if (small) {
+    // Own kernels against cuDNN's fastest engine (or alone where cuDNN has none).
+    if (!cudnn.is_ok() && cudnn.status().code() != StatusCode::kNotSupported) {
+      return cudnn.status();
+    }
+    double cudnn_ms = std::numeric_limits<double>::infinity();
+    for (size_t i = tuned_before; b.tuning != nullptr && i < b.tuning->size(); ++i) {
+      cudnn_ms = std::min(cudnn_ms, (*b.tuning)[i].ms);
+    }
+    if (!cudnn.is_ok()) cudnn_ms = std::numeric_limits<double>::infinity();
+    MI_ASSIGN_OR_RETURN(SmallConvBuild own, build_small_conv(b, *small, e, w.constant->as<float>(),
+                                                             host_bias, cudnn_ms));
+    if (own.step) return own_plan(std::move(own.step));
+  }
+  MI_ASSIGN_OR_RETURN(std::unique_ptr<ConvOp> op, std::move(cudnn));
   MI_ASSIGN_OR_RETURN(std::vector<uint8_t> packed,
                       pack_conv_weights(p, w.constant->as<float>(), io));
   MI_ASSIGN_OR_RETURN(const void* dw,
@@ -95,9 +157,6 @@ Result<StepPlan> build_conv(const StepBuild& b) {
     MI_ASSIGN_OR_RETURN(const void* db, b.weights.get(t.data(), "f32", t.data(), t.bytes()));
     bias = static_cast<const float*>(db);
   }
-  MI_ASSIGN_OR_RETURN(
-      std::unique_ptr<ConvOp> op,
-      ConvOp::build(b.cudnn, p, e, io, b.precision == Precision::kTF32, b.autotune, b.tuning));
   StepPlan sp;
   sp.inputs.assign(node.inputs.size(), {InputNeed::kOwned, {}});
   sp.inputs[0] = {InputNeed::kDevice, Form{io, true}};
