@@ -88,7 +88,8 @@ struct EngineOptions {
   // uses, and keep the fastest: on the CPU oneDNN's kernels for the algorithms
   // conv_algorithm allows; on the CUDA device cuDNN's engines for each convolution (fused
   // epilogue included) against medinfer's own small-channel kernels where they cover the
-  // layer, and cuBLASLt's algorithms for each matrix product, all on random operands. Off
+  // layer (both on random operands), and cuBLASLt's algorithms for each matrix product (on
+  // zeros). Off
   // keeps the library's heuristic pick, and the own kernels wherever they cover a layer.
   // It adds build time (Engine::tuning_report says how much) and
   // may choose differently from one build to the next when candidates time alike. The

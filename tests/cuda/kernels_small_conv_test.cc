@@ -8,8 +8,12 @@
 
 #include <cstring>
 
+#include <cstdlib>
+
 #include "cuda/kernels_test_util.h"
 #include "engine/backends/cuda/kernels/small_conv.h"
+#include "engine/backends/cuda/small_conv_step.h"
+#include "engine/passes/shape_inference.h"
 
 namespace medinfer::cuda {
 namespace {
@@ -116,6 +120,75 @@ TEST(CudaSmallConv, MatchesDirectConvolution) {
       }
     }
   }
+}
+
+// concat(a [1, 16, 32, 32], b [1, cb, 32, 32]) along `axis` -> Conv 3x3 pad 1 to 16 channels.
+struct FoldGraph {
+  engine::Graph g;
+  int concat = 0, conv = 1;
+};
+FoldGraph fold_graph(int64_t cb, int64_t axis, int64_t stride) {
+  FoldGraph f;
+  engine::Graph& g = f.g;
+  g.opset = 17;
+  auto value = [&](const std::string& name, engine::Shape shape, bool constant) {
+    engine::Value v;
+    v.name = name;
+    v.shape = shape;
+    v.shape_known = !shape.empty();
+    if (constant) v.constant = engine::Tensor::allocate(DType::kFloat32, shape).value();
+    return g.add_value(std::move(v));
+  };
+  const int a = value("a", {1, 16, 32, 32}, false);
+  const int b = value("b", {1, cb, 32, 32}, false);
+  g.inputs = {a, b};
+  const int cat = value("cat", {}, false);
+  const int w = value("w", {16, 16 + cb, 3, 3}, true);
+  const int bias = value("bias", {16}, true);
+  const int y = value("y", {}, false);
+  engine::Node c;
+  c.name = "cat";
+  c.op_type = "Concat";
+  c.inputs = {a, b};
+  c.outputs = {cat};
+  c.attrs.set("axis", axis);
+  engine::Node k;
+  k.name = "conv";
+  k.op_type = "Conv";
+  k.index = 1;
+  k.inputs = {cat, w, bias};
+  k.outputs = {y};
+  k.attrs.set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  k.attrs.set("strides", std::vector<int64_t>{stride, stride});
+  g.nodes = {c, k};
+  g.outputs = {y};
+  g.rebuild_producers();
+  EXPECT_TRUE(engine::infer_shapes(g).is_ok());
+  return f;
+}
+
+// The CUDA plan folds a Concat into its Conv only where the kernels cover it: FP16 or BF16,
+// channel axis, stride 1, channel counts the kernels take; never with the kernels off.
+TEST(CudaSmallConv, FoldsAConcatOnlyWhereTheKernelsCoverIt) {
+  using engine::Precision;
+  auto folds = [](const FoldGraph& f, Precision p) {
+    return conv_folds_concat(f.g, f.g.nodes[0], f.g.nodes[1], p);
+  };
+  const FoldGraph ok = fold_graph(16, 1, 1);
+  EXPECT_TRUE(folds(ok, Precision::kFP16));
+  EXPECT_TRUE(folds(ok, Precision::kBF16));
+  EXPECT_FALSE(folds(ok, Precision::kFP32));
+  EXPECT_FALSE(folds(ok, Precision::kTF32));
+  EXPECT_FALSE(folds(fold_graph(16, 1, 2), Precision::kFP16));   // strided
+  EXPECT_FALSE(folds(fold_graph(8, 1, 1), Precision::kFP16));    // 24 channels
+  EXPECT_FALSE(folds(fold_graph(112, 1, 1), Precision::kFP16));  // 128 channels
+  ASSERT_EQ(setenv("MEDINFER_CUDA_SMALL_CONV", "0", 1), 0);
+  EXPECT_FALSE(folds(ok, Precision::kFP16));
+  unsetenv("MEDINFER_CUDA_SMALL_CONV");
+  // Not the channel axis (the Conv then reads another shape: the rule looks at the axis).
+  FoldGraph h = fold_graph(16, 1, 1);
+  h.g.nodes[0].attrs.set("axis", int64_t{2});
+  EXPECT_FALSE(folds(h, Precision::kFP16));
 }
 
 TEST(CudaSmallConv, CoverageRules) {

@@ -30,8 +30,8 @@ std::string describe(const SmallConvShape& s, int tile, const ConvEpilogue& e) {
 class SmallConvStep : public Step {
  public:
   SmallConvStep(const SmallConvShape& s, DType io, int tile, const void* w, const float* bias,
-                Activation act, const ConvEpilogue& e)
-      : s_(s), io_(io), tile_(tile), w_(w), bias_(bias), act_(act) {
+                const ConvEpilogue& e)
+      : s_(s), io_(io), tile_(tile), w_(w), bias_(bias), act_(e.act) {
     kernel = describe(s, tile, e);
   }
   Status run(const StepRun& r) const override {
@@ -179,7 +179,7 @@ Result<SmallConvBuild> build_small_conv(const StepBuild& b, const SmallConvShape
     if (!(best < cudnn_ms)) return out;
   }
   MI_RETURN_IF_ERROR(small_conv_prepare(s, io, tile));
-  out.step = std::make_unique<SmallConvStep>(s, io, tile, dw, dbias, e.act, e);
+  out.step = std::make_unique<SmallConvStep>(s, io, tile, dw, dbias, e);
   return out;
 }
 

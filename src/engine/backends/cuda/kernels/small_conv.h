@@ -15,7 +15,8 @@
 // input rows it reads (with the halo, zero outside the image) and all the weights in shared
 // memory with cp.async, then each warp computes one row and writes it out through shared
 // memory as whole 16-byte runs. (A persistent variant that loads the weights once per block
-// and the next tile while computing this one measured 10-30% slower on the H200:
+// and the next tile while computing this one measured slower on the H200 (the lung model 9%,
+// single layers up to 32%):
 // docs/BENCHMARKS.md.) Internal to the CUDA backend.
 #pragma once
 
