@@ -4,7 +4,8 @@
 #   scripts/setup.sh [demo]   what building and running medinfer needs (`make demo`):
 #                             compilers, CMake, Ninja, make, DCMTK, OpenJPEG, oneDNN (and the
 #                             OpenCL headers its CMake package asks for), ONNX protobuf
-#                             definitions, protobuf, CLI11, nlohmann-json, zlib, libpng.
+#                             definitions, protobuf, CLI11, nlohmann-json, zlib, libpng,
+#                             OpenSSL (SHA-256).
 #   scripts/setup.sh test     the above, plus what the tests and developer tools need
 #                             (`make test`, `make fuzz`, `make bench`, `make format`):
 #                             GoogleTest, clang (fuzzing), clang-format,
@@ -32,7 +33,7 @@ esac
 # Building and running medinfer. libdnnl-dev's dnnl-config.cmake calls
 # find_package(OpenCL REQUIRED), and the package only recommends ocl-icd-opencl-dev.
 pkgs=(make build-essential cmake ninja-build pkg-config
-  libdcmtk-dev libopenjp2-7-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev
+  libdcmtk-dev libopenjp2-7-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev libssl-dev
   libdnnl-dev ocl-icd-opencl-dev libonnx-dev libprotobuf-dev protobuf-compiler)
 nvcc=$(command -v nvcc || true)
 [ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc

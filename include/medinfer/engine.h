@@ -29,6 +29,8 @@
 
 namespace medinfer {
 
+struct Plan;  // medinfer/plan.h
+
 // A tensor in memory the caller owns: dense, row-major.
 struct TensorView {
   DType dtype = DType::kFloat32;
@@ -55,6 +57,9 @@ class Model {
   virtual const std::vector<TensorInfo>& inputs() const = 0;
   virtual const std::vector<TensorInfo>& outputs() const = 0;
   virtual int64_t opset() const = 0;
+  // SHA-256 (hex) of the model file's bytes and of every tensor's data (external data
+  // included): what plans are keyed by. Computed on first use (reads the file again).
+  virtual Result<std::string> content_hash() const = 0;
 };
 
 struct EngineOptions {
@@ -102,6 +107,13 @@ struct EngineOptions {
   // The CUDA device: replay each plan as a CUDA graph (one launch per run). Off launches
   // node by node (for profiling tools). Plans with host nodes launch node by node anyway.
   bool cuda_graphs = true;
+  // A plan to repeat (medinfer/plan.h): its per-node precisions and, where it was autotuned,
+  // its choice of implementation for every tuned node, taken without timing anything. Its
+  // options must equal these (check_plan says which differs); a plan that does not fit
+  // this model, device or library versions, or whose choices the libraries no longer
+  // offer, is a kNotSupported error saying why. Shared read-only; may be dropped after
+  // build().
+  std::shared_ptr<const Plan> plan;
 };
 
 // Where and how one node of the optimized graph runs (Engine::build_report).
@@ -205,6 +217,10 @@ class Engine {
   virtual TuningReport tuning_report() const = 0;
   // Placement, precision and kernel of every node, the plans, memory, build time.
   virtual const BuildReport& build_report() const = 0;
+  // What this build decided, as a Plan to write (write_plan) and repeat: the options, the
+  // device and library identity, autotuning's choices for every plan batch size, the build
+  // report. Errors: the model file can no longer be read for its hash.
+  virtual Result<Plan> plan() const = 0;
 };
 
 }  // namespace medinfer

@@ -74,9 +74,11 @@ Status validate_spec(const SegmentationSpec& spec);
 
 // Builds `model` for `spec`: the model's first input takes [N, 1, ny, nx] (dims 2) or
 // [N, 1, pz, py, px] (dims 3) with N up to spec.batch; its first output must give
-// spec.channels channels of the same spatial size. `options.device` and `threads` are
-// kept; max_batch and input_shapes are set here. Mismatches are errors naming the model
-// file, the input or output and the dimension.
+// spec.channels channels of the same spatial size. `options.device`, `precision` and
+// `threads` are kept; input_shapes is set here. The batch range: options.plan's when given,
+// else the caller's when it set max_batch above 1 (spec.batch must fit in it), else chosen
+// here (up to spec.batch; on a GPU one plan of spec.batch). Mismatches are errors naming
+// the model file, the input or output and the dimension.
 Result<std::unique_ptr<Engine>> build_segmentation_engine(const Model& model,
                                                           const SegmentationSpec& spec,
                                                           EngineOptions options = {});

@@ -3,6 +3,7 @@
 // cuBLASLt, own kernels; in builds with the CUDA toolkit and cuDNN).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,6 +28,25 @@ struct BuildOptions {
   bool allow_host_fallback = false;
   bool cuda_graphs = true;  // EngineOptions::cuda_graphs
   int device = 0;           // CUDA ordinal
+  // Autotuning's choices to repeat instead of timing (a Plan's, medinfer/plan.h): key
+  // choice_key(batch, node), value choice_label(candidate). A tuned node found here takes
+  // that candidate untimed; one whose candidate the library no longer offers fails the
+  // compile (kNotSupported). Null or a node absent: tuned as usual.
+  std::shared_ptr<const std::map<std::string, std::string>> choices;
+};
+
+// "<batch>/<node>": how BuildOptions::choices and Plan::choices key a tuned node.
+std::string choice_key(int64_t batch, const std::string& node);
+// "<impl>|<algorithm>": how they name a candidate.
+std::string choice_label(const TunedCandidate& candidate);
+// The entry for (batch, node) in `choices` (may be null), or null.
+const std::string* find_choice(const std::map<std::string, std::string>* choices, int64_t batch,
+                               const std::string& node);
+
+// What a plan must match to be repeated on this machine (Plan::device, Plan::libraries).
+struct DeviceIdentity {
+  std::string device;     // "cpu: <cpu model> (<oneDNN ISA>)", "cuda: <GPU> (sm_NN)", ...
+  std::string libraries;  // the versions of what compiles and runs the kernels
 };
 
 // Where run() may enqueue work. CPU backends run synchronously and ignore it.
@@ -66,6 +86,9 @@ class Executable {
   virtual TuningReport tuning_report() const { return {}; }
   // Fills the backend's part of Engine::build_report (device, nodes, memory).
   virtual void describe(BuildReport& report) const;
+  // What autotuning chose in every plan built (all batch sizes), keyed and valued as
+  // BuildOptions::choices; empty when nothing was tuned.
+  virtual std::map<std::string, std::string> choices() const { return {}; }
 
  protected:
   mutable std::mutex host_run_mutex_;  // the default create_context's serialization
@@ -82,6 +105,9 @@ class Backend {
   // drop it afterwards.
   virtual Result<std::unique_ptr<Executable>> compile(const Graph& graph,
                                                       const BuildOptions& options) const = 0;
+  // This machine's device `ordinal` as plans are keyed by. The CUDA backend: kNotSupported
+  // when there is no driver or GPU.
+  virtual Result<DeviceIdentity> identity(int ordinal) const = 0;
 };
 
 // What every backend's native kernels need of a node: float32 operands of known shape, a

@@ -73,6 +73,21 @@ Result<std::unique_ptr<ExecContext>> Executable::create_context() const {
 
 void Executable::describe(BuildReport&) const {}
 
+std::string choice_key(int64_t batch, const std::string& node) {
+  return std::to_string(batch) + "/" + node;
+}
+
+std::string choice_label(const TunedCandidate& candidate) {
+  return candidate.impl + "|" + candidate.algorithm;
+}
+
+const std::string* find_choice(const std::map<std::string, std::string>* choices, int64_t batch,
+                               const std::string& node) {
+  if (choices == nullptr) return nullptr;
+  auto it = choices->find(choice_key(batch, node));
+  return it == choices->end() ? nullptr : &it->second;
+}
+
 bool float32_operands(const Graph& graph, const Node& node) {
   auto ok = [&](int id) {
     if (id < 0) return true;

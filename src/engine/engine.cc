@@ -5,17 +5,25 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <mutex>
 
+#include "core/sha256.h"
 #include "engine/backend.h"
+#include "engine/device.h"
 #include "engine/onnx/importer.h"
 #include "engine/passes/passes.h"
 #include "engine/passes/shape_inference.h"
+#include "medinfer/plan.h"
 
 namespace medinfer {
 namespace {
 
+using engine::backend_for;
+using engine::check_precision;
+using engine::DeviceChoice;
 using engine::Graph;
+using engine::parse_device;
 using engine::Precision;
 using engine::Shape;
 using engine::Tensor;
@@ -52,57 +60,32 @@ class ModelImpl : public Model {
   int64_t opset() const override { return graph_.opset; }
   const Graph& graph() const { return graph_; }
 
+  // The file's bytes, then every constant's name and bytes (external data included).
+  Result<std::string> content_hash() const override {
+    std::call_once(hash_once_, [this] {
+      Sha256 h;
+      Status st = sha256_file(path_, &h).status();
+      if (!st.is_ok()) {
+        hash_ = st;
+        return;
+      }
+      for (const engine::Value& v : graph_.values) {
+        if (!v.constant) continue;
+        h.update(v.name);
+        h.update(v.constant->data(), v.constant->bytes());
+      }
+      hash_ = h.hex();
+    });
+    return hash_;
+  }
+
  private:
   std::string path_;
   Graph graph_;
+  mutable std::once_flag hash_once_;
+  mutable Result<std::string> hash_ = internal_error("not hashed");
   std::vector<TensorInfo> inputs_, outputs_;
 };
-
-// The device an EngineOptions names: its backend and CUDA ordinal.
-struct DeviceChoice {
-  std::string backend;  // "reference", "cpu", "cuda"
-  int ordinal = 0;
-};
-
-Result<DeviceChoice> parse_device(const std::string& device) {
-  if (device == "cpu" || device == "reference") return DeviceChoice{device, 0};
-  if (device == "cuda") return DeviceChoice{"cuda", 0};
-  if (device.rfind("cuda:", 0) == 0) {
-    const std::string n = device.substr(5);
-    if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string::npos) {
-      return invalid_argument("device '" + device + "': expected cuda:N with N a GPU number");
-    }
-    return DeviceChoice{"cuda", std::stoi(n)};
-  }
-  return invalid_argument("unknown device '" + device +
-                          "' (expected cpu, cuda, cuda:N or reference)");
-}
-
-// The precisions each device computes in (int8 and fp8 are names the CLI contract knows and
-// the next backend work implements).
-Status check_precision(const DeviceChoice& device, const std::string& where, Precision p) {
-  const bool cuda = device.backend == "cuda";
-  if (p == Precision::kFP32) return Status::ok();
-  if (cuda && (p == Precision::kTF32 || p == Precision::kFP16 || p == Precision::kBF16)) {
-    return Status::ok();
-  }
-  return not_supported(where + "precision '" + precision_name(p) +
-                       "' is not supported on device '" + device.backend + "' (" +
-                       (cuda ? "fp32, tf32, fp16 or bf16" : "only fp32") + ")");
-}
-
-Result<std::unique_ptr<engine::Backend>> backend_for(const DeviceChoice& device) {
-  if (device.backend == "cuda") {
-#if MEDINFER_WITH_CUDNN
-    return engine::make_backend("cuda");
-#else
-    return not_supported(
-        "device 'cuda': this build has no CUDA backend (built without the CUDA toolkit or "
-        "cuDNN; README, 'GPU build')");
-#endif
-  }
-  return engine::make_backend(device.backend);
-}
 
 // The plans' batch sizes for min..max: powers of two and both ends when the samples are
 // independent (chunks then cover every batch), else every size in the range.
@@ -313,6 +296,47 @@ class EngineImpl : public Engine {
 
   TuningReport tuning_report() const override { return exec_->tuning_report(); }
   const BuildReport& build_report() const override { return report_; }
+
+  // What Engine::plan() records besides the executable's choices and the report.
+  struct PlanSource {
+    EngineOptions options;  // as built (options.plan dropped)
+    std::string model_path;
+    Result<std::string> model_hash = internal_error("not hashed");
+    Result<engine::DeviceIdentity> identity = internal_error("no identity");
+  };
+  void set_plan_source(PlanSource source) { source_ = std::move(source); }
+
+  Result<Plan> plan() const override {
+    MI_ASSIGN_OR_RETURN(const std::string hash, source_.model_hash);
+    MI_ASSIGN_OR_RETURN(const engine::DeviceIdentity id, source_.identity);
+    const EngineOptions& o = source_.options;
+    Plan p;
+    p.medinfer_version = MEDINFER_VERSION;
+    p.model_sha256 = hash;
+    p.model_path = source_.model_path;
+    p.device = id.device;
+    p.libraries = id.libraries;
+    p.options_device = o.device;
+    p.precision = o.precision;
+    p.node_precision = o.node_precision;
+    p.min_batch = o.min_batch;
+    p.max_batch = o.max_batch;
+    p.input_shapes = o.input_shapes;
+    p.optimize = o.optimize;
+    p.conv_algorithm = o.conv_algorithm;
+    p.autotune = o.autotune;
+    p.allow_host_fallback = o.allow_host_fallback;
+    p.cuda_graphs = o.cuda_graphs;
+    p.choices = exec_->choices();
+    p.report = report_;
+    char when[32];
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    p.created_utc = when;
+    return p;
+  }
   BuildReport& mutable_report() { return report_; }
   const engine::Executable& exec() const { return *exec_; }
   const Graph& graph() const { return graph_; }
@@ -377,6 +401,7 @@ class EngineImpl : public Engine {
   bool symbolic_ = false;
   std::vector<TensorInfo> inputs_, outputs_;
   BuildReport report_;
+  PlanSource source_;
   mutable std::mutex mutex_;
   mutable std::map<int64_t, std::vector<Shape>> shapes_;
   std::mutex run_mutex_;
@@ -468,6 +493,7 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
   MI_ASSIGN_OR_RETURN(std::unique_ptr<engine::Backend> backend, backend_for(device));
   const auto* impl = dynamic_cast<const ModelImpl*>(&model);
   if (impl == nullptr) return invalid_argument("the model was not made by Model::load");
+  if (options.plan) MI_RETURN_IF_ERROR(check_plan(*options.plan, model, options));
   Graph graph = impl->graph();
   MI_ASSIGN_OR_RETURN(auto shapes, build_shapes(graph, options));
   Status st = engine::infer_shapes(graph, shapes);
@@ -525,8 +551,22 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
   build.allow_host_fallback = options.allow_host_fallback;
   build.cuda_graphs = options.cuda_graphs;
   build.device = device.ordinal;
+  if (options.plan) {
+    // Repeat the plan's tuning: its choices untimed, or the heuristics where it had none.
+    build.autotune = options.plan->autotune;
+    build.choices =
+        std::make_shared<const std::map<std::string, std::string>>(options.plan->choices);
+  }
   auto exec = backend->compile(graph, build);
-  if (!exec.is_ok()) return exec.status().with_context(model.path());
+  if (!exec.is_ok()) {
+    const Status st = exec.status().with_context(model.path());
+    if (!options.plan) return st;
+    return Status(st.code(),
+                  "building from " +
+                      (options.plan->path.empty() ? std::string("the plan")
+                                                  : "plan '" + options.plan->path + "'") +
+                      ": " + st.message());
+  }
   std::vector<NodeReport> nodes = node_reports(graph, *backend, device.backend, precision);
   auto engine =
       std::make_unique<EngineImpl>(std::move(graph), std::move(exec).value(), options.min_batch,
@@ -552,6 +592,13 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
   }
   report.build_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  EngineImpl::PlanSource source;
+  source.options = options;
+  source.options.plan.reset();
+  source.model_path = model.path();
+  source.model_hash = model.content_hash();
+  source.identity = backend->identity(device.ordinal);
+  engine->set_plan_source(std::move(source));
   return std::unique_ptr<Engine>(std::move(engine));
 }
 

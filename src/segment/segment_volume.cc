@@ -7,6 +7,8 @@
 
 #include "core/thread_pool.h"
 #include "medinfer/segment.h"
+
+#include "medinfer/plan.h"
 #include "segment/activation.h"
 #include "segment/batch_runner.h"
 #include "segment/slice_inference.h"
@@ -161,15 +163,34 @@ Result<std::unique_ptr<Engine>> build_segmentation_engine(const Model& model,
   std::vector<int64_t> shape = {in.shape[0] > 0 ? in.shape[0] : -1, 1};
   shape.insert(shape.end(), spatial.begin(), spatial.end());
   options.input_shapes = {{in.name, shape}};
-  options.max_batch = in.shape[0] > 0 ? in.shape[0] : spec.batch;
+  // The batch range: a plan's, or the caller's when it gave one (max_batch > 1), else ours.
+  const bool given = options.plan != nullptr || options.max_batch > 1;
+  if (options.plan) {
+    options.min_batch = options.plan->min_batch;
+    options.max_batch = options.plan->max_batch;
+  }
+  if (given) {
+    if (in.shape[0] > 0 && options.max_batch != in.shape[0]) {
+      return invalid_argument(model.path() + ": input '" + in.name + "' has a fixed batch of " +
+                              std::to_string(in.shape[0]) + ", not the batch range's " +
+                              std::to_string(options.max_batch));
+    }
+    if (in.shape[0] <= 0 && (spec.batch > options.max_batch || spec.batch < options.min_batch)) {
+      return invalid_argument(model.path() + ": batch " + std::to_string(spec.batch) +
+                              " is outside the engine's batch range " +
+                              std::to_string(options.min_batch) + ".." +
+                              std::to_string(options.max_batch));
+    }
+  }
+  if (!given) options.max_batch = in.shape[0] > 0 ? in.shape[0] : spec.batch;
   // On the GPU one plan of the full batch: each plan costs seconds of build (cuDNN compiles
   // its fused kernels), and a series' short last batch is padded into it by the BatchRunner
   // (at most one batch of extra work per series). Only where padding cannot change the
   // results: a graph that mixes the samples is built again with its whole batch range.
   const bool gpu = options.device.rfind("cuda", 0) == 0;
-  if (gpu && in.shape[0] <= 0) options.min_batch = options.max_batch;
+  if (gpu && in.shape[0] <= 0 && !given) options.min_batch = options.max_batch;
   MI_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::build(model, options));
-  if (gpu && options.min_batch > 1 && !engine->build_report().samples_independent) {
+  if (gpu && !given && options.min_batch > 1 && !engine->build_report().samples_independent) {
     options.min_batch = 1;
     MI_ASSIGN_OR_RETURN(engine, Engine::build(model, options));
   }

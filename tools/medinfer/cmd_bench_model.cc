@@ -2,8 +2,11 @@
 //     [--precision fp32|tf32|fp16|bf16] [--batch 1,4] [--shape 1x512x512] [--threads N]
 //     [--warmup N] [--iterations N] [--json OUT] [--load-inputs NAME:FILE,...]
 //     [--export-outputs DIR] [--no-optimize] [--conv-algo auto|direct] [--autotune on|off]
-//     [--allow-host-fallback]
+//     [--allow-host-fallback] [--plan PLAN]
 //
+// --plan PLAN (one --batch): builds from the plan, untuned, taking its device, precision,
+// input shapes and options for the flags not given (plan_option.h); a missing, damaged or
+// stale plan is reported, and the engine built anew and written to PLAN.
 // On the CUDA device the inputs and outputs live in device memory (engine-only timing, as
 // the PyTorch peers measure it), runs go through one ExecutionContext, and each batch also
 // reports achieved TFLOP/s (convolutions and matrix products), the engine's device memory
@@ -38,6 +41,7 @@
 #include "engine/onnx/importer.h"
 #include "medinfer/buffer.h"
 #include "medinfer/engine.h"
+#include "plan_option.h"
 
 namespace medinfer::cli {
 namespace {
@@ -60,6 +64,7 @@ struct BenchArgs {
   std::string conv_algorithm = "auto";
   std::string autotune = "on";
   bool allow_host_fallback = false;
+  std::string plan;
 };
 
 bool is_cuda(const std::string& device) {
@@ -472,12 +477,38 @@ std::string cpu_name() {
   return "unknown";
 }
 
-int run(const BenchArgs& args) {
+int run(const BenchArgs& command_line, const CLI::App& app) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress survives a killed run
+  BenchArgs args = command_line;
   auto batches = parse_batches(args.batches);
   if (!batches.is_ok()) return report({2, batches.status().message()});
   auto given = parse_shapes(args.shape);
   if (!given.is_ok()) return report({2, given.status().message()});
+  std::shared_ptr<const Plan> plan;
+  if (!args.plan.empty()) {
+    if (batches->size() != 1 || !args.load_inputs.empty()) {
+      return report({2, "--plan takes one --batch and no --load-inputs"});
+    }
+    plan = read_plan_option("bench-model", args.plan);
+  }
+  if (plan) {
+    // The plan's options for the flags not given.
+    if (app.count("--device") == 0) args.device = plan->options_device;
+    if (app.count("--precision") == 0) args.precision = plan->precision;
+    if (app.count("--autotune") == 0) args.autotune = plan->autotune ? "on" : "off";
+    if (app.count("--allow-host-fallback") == 0) {
+      args.allow_host_fallback = plan->allow_host_fallback;
+    }
+    if (app.count("--conv-algo") == 0) args.conv_algorithm = plan->conv_algorithm;
+    if (app.count("--no-optimize") == 0) args.no_optimize = !plan->optimize;
+    if (app.count("--shape") == 0) {
+      given->clear();
+      for (const auto& entry : plan->input_shapes) {
+        (*given)[entry.first].assign(entry.second.begin() + (entry.second.empty() ? 0 : 1),
+                                     entry.second.end());
+      }
+    }
+  }
   if (args.warmup < 0 || args.iterations < 1) {
     return report({2, "--warmup must be >= 0 and --iterations >= 1"});
   }
@@ -504,8 +535,20 @@ int run(const BenchArgs& args) {
     EngineOptions opt = base_options(args);
     auto shapes = input_shapes_for(*model.value(), batch, given.value(), &opt);
     if (!shapes.is_ok()) return report({1, shapes.status().message()});
+    if (plan) {
+      opt.node_precision = plan->node_precision;
+      if (batch >= plan->min_batch && batch <= plan->max_batch) {
+        opt.min_batch = plan->min_batch;
+        opt.max_batch = plan->max_batch;
+      }
+    }
     auto t0 = std::chrono::steady_clock::now();
-    auto engine = Engine::build(*model.value(), opt);
+    const Model& m = *model.value();
+    auto engine =
+        args.plan.empty()
+            ? Engine::build(m, opt)
+            : build_with_plan("bench-model", args.plan, plan, opt,
+                              [&](const EngineOptions& o) { return Engine::build(m, o); });
     if (!engine.is_ok()) return report({1, engine.status().to_string()});
     BatchResult r;
     r.batch = batch;
@@ -723,7 +766,10 @@ RunFn register_bench_model(CLI::App& app) {
                  "GPU) at build and keep the fastest (on, the default) or keep the default "
                  "pick (off)")
       ->check(CLI::IsMember({"on", "off"}));
-  return [args] { return run(*args); };
+  app.add_option("--plan", args->plan,
+                 "Build from this plan, untuned (one --batch); when it is missing or does not "
+                 "fit, build anew and write it here");
+  return [args, &app] { return run(*args, app); };
 }
 
 }  // namespace medinfer::cli

@@ -1,7 +1,10 @@
 // medinfer segment -i INPUT... -o OUTDIR -m MODEL_DIR [--device cpu|cuda[:N]]
 //     [--precision fp32|tf32|fp16|bf16] [--allow-host-fallback] [--autotune on|off]
-//                  [--batch N] [--format seg,nifti,png] [--threads N]
+//                  [--batch N] [--format seg,nifti,png] [--threads N] [--plan PLAN]
 //
+// --plan PLAN (medinfer build writes one): the engine is built from the plan, untuned, with
+// the plan's device, precision and batch for the flags not given; a missing, damaged or
+// stale plan is reported, and the engine built anew and written to PLAN (plan_option.h).
 // Every image series found under the inputs (folders or files, scanned recursively) is
 // segmented with the model package and written to OUTDIR/<SeriesInstanceUID>/ (seg.dcm,
 // labels.nii.gz, png/, summary.json, summary.md); OUTDIR/summary.{json,md} cover the whole
@@ -18,6 +21,7 @@
 #include "core/timer.h"
 #include "medinfer/dicom.h"
 #include "medinfer/model.h"
+#include "plan_option.h"
 #include "segment/segment_study.h"
 
 namespace medinfer::cli {
@@ -34,6 +38,7 @@ struct SegmentArgs {
   int64_t batch = 0;
   std::string formats = "seg,nifti,png";
   int threads = 0;
+  std::string plan;
 };
 
 int fail(const std::string& message) {
@@ -60,9 +65,20 @@ bool parse_formats(const std::string& list, StudyOptions& o, std::string& bad) {
   return true;
 }
 
-int run(const SegmentArgs& args) {
+int run(const SegmentArgs& args, const CLI::App& app) {
+  EngineOptions eopt;
+  eopt.device = args.device;
+  eopt.precision = args.precision;
+  eopt.threads = args.threads;
+  eopt.allow_host_fallback = args.allow_host_fallback;
+  eopt.autotune = args.autotune == "on";
+  std::shared_ptr<const Plan> plan;
+  if (!args.plan.empty()) {
+    plan = read_plan_option("segment", args.plan);
+    if (plan) apply_plan_options(*plan, app, eopt);
+  }
   StudyOptions study;
-  study.device = args.device;
+  study.device = eopt.device;
   study.threads = args.threads;
   std::string bad;
   if (!parse_formats(args.formats, study, bad)) {
@@ -72,18 +88,20 @@ int run(const SegmentArgs& args) {
   }
   auto package = load_model_package(args.model);
   if (!package.is_ok()) return fail(package.status().to_string());
-  if (args.batch > 0) package->inference.batch = args.batch;
+  if (args.batch > 0) {
+    package->inference.batch = args.batch;
+  } else if (plan) {
+    package->inference.batch = plan->max_batch;
+  }
   auto spec = spec_from_package(*package);
   if (!spec.is_ok()) return fail(spec.status().to_string());
   auto model = Model::load(package->onnx_path);
   if (!model.is_ok()) return fail(model.status().to_string());
-  EngineOptions eopt;
-  eopt.device = args.device;
-  eopt.precision = args.precision;
-  eopt.threads = args.threads;
-  eopt.allow_host_fallback = args.allow_host_fallback;
-  eopt.autotune = args.autotune == "on";
-  auto engine = build_segmentation_engine(**model, *spec, eopt);
+  const Model& m = **model;
+  const SegmentationSpec& sp = *spec;
+  auto engine = build_with_plan("segment", args.plan, plan, eopt, [&](const EngineOptions& o) {
+    return build_segmentation_engine(m, sp, o);
+  });
   if (!engine.is_ok()) return fail(engine.status().to_string());
 
   eval::RunSummary run;
@@ -175,7 +193,10 @@ RunFn register_segment(CLI::App& app) {
   app.add_option("--batch", args->batch, "Slices or patches per engine run (default: the model's)");
   app.add_option("--format", args->formats, "Outputs: any of seg,nifti,png");
   app.add_option("--threads", args->threads, "CPU threads (0 = all cores)");
-  return [args] { return run(*args); };
+  app.add_option("--plan", args->plan,
+                 "Build from this plan (medinfer build), untuned; when it is missing or does not "
+                 "fit, build anew and write it here");
+  return [args, &app] { return run(*args, app); };
 }
 
 }  // namespace medinfer::cli

@@ -15,5 +15,6 @@ RunFn register_convert(CLI::App& app);
 RunFn register_bench_model(CLI::App& app);
 RunFn register_eval(CLI::App& app);
 RunFn register_segment(CLI::App& app);
+RunFn register_build(CLI::App& app);
 
 }  // namespace medinfer::cli

@@ -8,7 +8,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"medinfer: medical images from DICOM to segmentation masks, fast"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "medinfer 0.1.0");
+  app.set_version_flag("--version", std::string("medinfer ") + MEDINFER_VERSION);
   std::map<std::string, medinfer::cli::RunFn> runs;
   CLI::App* info = app.add_subcommand("info", "List the studies and series found under PATHs");
   runs["info"] = medinfer::cli::register_info(*info);
@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
   CLI::App* segment =
       app.add_subcommand("segment", "Segment DICOM series with a model package; SEG/NIfTI/PNG out");
   runs["segment"] = medinfer::cli::register_segment(*segment);
+  CLI::App* build = app.add_subcommand(
+      "build", "Build a model package's engine for a device and write its plan (no tuning later)");
+  runs["build"] = medinfer::cli::register_build(*build);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

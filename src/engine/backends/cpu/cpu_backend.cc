@@ -1,6 +1,9 @@
 // The CPU backend: which nodes oneDNN runs (the per-family lists, STYLE 7) and compile().
 #include "engine/backends/cpu/cpu_backend.h"
 
+#include <fstream>
+#include <oneapi/dnnl/dnnl.hpp>
+
 #include "engine/backends/cpu/cpu_executable.h"
 #include "engine/backends/cpu/cpu_plan.h"
 #include "engine/ops/op.h"
@@ -22,6 +25,45 @@ const NativeOp* find_native(const Graph& graph, const Node& node) {
 }
 
 namespace {
+
+const char* isa_name(dnnl::cpu_isa isa) {
+  switch (isa) {
+    case dnnl::cpu_isa::sse41:
+      return "sse41";
+    case dnnl::cpu_isa::avx:
+      return "avx";
+    case dnnl::cpu_isa::avx2:
+      return "avx2";
+    case dnnl::cpu_isa::avx2_vnni:
+      return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_mic:
+      return "avx512_mic";
+    case dnnl::cpu_isa::avx512_mic_4ops:
+      return "avx512_mic_4ops";
+    case dnnl::cpu_isa::avx512_core:
+      return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx:
+      return "avx512_core_amx";
+    default:
+      return "other";
+  }
+}
+
+// The "model name" line of /proc/cpuinfo, or "unknown CPU".
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
+  }
+  return "unknown CPU";
+}
 
 class CpuBackend : public Backend {
  public:
@@ -48,6 +90,15 @@ class CpuBackend : public Backend {
       }
     }
     return make_cpu_executable(graph, options);
+  }
+  // oneDNN's kernels are named by instruction set (ONEDNN_MAX_CPU_ISA lowers it): a plan
+  // tuned under another ISA names kernels this process cannot pick.
+  Result<DeviceIdentity> identity(int) const override {
+    const dnnl::version_t* v = dnnl::version();
+    return DeviceIdentity{
+        "cpu: " + cpu_model() + " (" + isa_name(dnnl::get_effective_cpu_isa()) + ")",
+        "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+            std::to_string(v->patch)};
   }
 };
 

@@ -123,7 +123,25 @@ class CpuExecutable : public Executable {
     return last_plan_ != nullptr ? last_plan_->tuning : TuningReport{};
   }
 
+  std::map<std::string, std::string> choices() const override {
+    std::map<std::string, std::string> out;
+    for (const auto& entry : plans_) {
+      const int64_t batch = plan_batch(entry.first);
+      for (const TunedNode& n : entry.second->tuning.nodes) {
+        if (n.chosen < n.candidates.size()) {
+          out[choice_key(batch, n.node)] = choice_label(n.candidates[n.chosen]);
+        }
+      }
+    }
+    return out;
+  }
+
  private:
+  // The batch a plan's choices are keyed by: dimension 0 of the first input.
+  static int64_t plan_batch(const std::vector<Shape>& shapes) {
+    return shapes.empty() || shapes[0].empty() ? 1 : shapes[0][0];
+  }
+
   Status plan_for(const std::vector<Shape>& shapes, Plan** out) {
     auto it = plans_.find(shapes);
     if (it == plans_.end()) {
@@ -164,10 +182,14 @@ class CpuExecutable : public Executable {
     }
     for (int id : g.inputs) host_slot(id, DNNL_MEMORY_NONE);
 
+    Status replay;
     PlanOptions plan_options;
     plan_options.winograd = options_.winograd;
     plan_options.autotune = options_.autotune;
     plan_options.stream = &stream_;
+    plan_options.choices = options_.choices.get();
+    plan_options.batch = plan_batch(shapes);
+    plan_options.replay_error = &replay;
     PlanBuilder b(plan, engine_, constants_, plan_options);
     auto build_node = [&](const Node& node) {
       if (const NativeOp* op = find_native(g, node)) {
@@ -203,6 +225,7 @@ class CpuExecutable : public Executable {
 
     plan.sums_in_place = in_place_sums(g);
     for (const Node& node : g.nodes) build_node(node);
+    MI_RETURN_IF_ERROR(replay);
 
     // Graph outputs: written straight into the caller's tensor when stored row-major,
     // else reordered into it at the end.

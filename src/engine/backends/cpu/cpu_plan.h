@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/backend.h"
 #include "engine/ir/graph.h"
 #include "medinfer/engine.h"
 
@@ -98,6 +99,13 @@ struct PlanOptions {
   // BuildOptions::autotune: candidates are timed on `stream` (required then).
   bool autotune = false;
   dnnl::stream* stream = nullptr;
+  // BuildOptions::choices (may be null), for the plan of this batch (dimension 0 of the
+  // first input): a node found there takes that implementation untimed.
+  const std::map<std::string, std::string>* choices = nullptr;
+  int64_t batch = 1;
+  // Where a choice that oneDNN no longer offers is reported (the first one); required
+  // with `choices`.
+  Status* replay_error = nullptr;
 };
 
 class PlanBuilder {
@@ -114,6 +122,18 @@ class PlanBuilder {
   void record_tuning(TunedNode node, double ms) {
     if (node.candidates.size() > 1) plan_.tuning.nodes.push_back(std::move(node));
     plan_.tuning.ms += ms;
+  }
+  // The plan's choice for `node` (PlanOptions::choices), or null.
+  const std::string* choice(const std::string& node) const {
+    return find_choice(options_.choices, options_.batch, node);
+  }
+  // A node that took the plan's choice (one candidate, untimed), or `error` when the
+  // choice is not among the candidates now.
+  void record_replayed(TunedNode node) { plan_.tuning.nodes.push_back(std::move(node)); }
+  void replay_failed(Status error) {
+    if (options_.replay_error != nullptr && options_.replay_error->is_ok()) {
+      *options_.replay_error = std::move(error);
+    }
   }
 
   const Graph& graph() const { return plan_.graph; }

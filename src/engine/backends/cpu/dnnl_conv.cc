@@ -187,6 +187,8 @@ dnnl::convolution_forward::primitive_desc tune_conv(PlanBuilder& b, const Node& 
   const auto t0 = std::chrono::steady_clock::now();
   TunedNode tuned;
   std::vector<Pd> pds{t.pd};
+  const std::string name =
+      node.name.empty() ? std::string("#").append(std::to_string(node.index)) : node.name;
   try {
     std::vector<Candidate> candidates{{t.pd, algorithm_name(t.algorithm)}};
     const std::string first = t.pd.impl_info_str();
@@ -198,6 +200,23 @@ dnnl::convolution_forward::primitive_desc tune_conv(PlanBuilder& b, const Node& 
           candidates.push_back(std::move(c));
         }
       }
+    }
+    if (const std::string* want = b.choice(name)) {
+      // The plan's choice, untimed.
+      std::string offered;
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        const TunedCandidate c{candidates[i].pd.impl_info_str(), candidates[i].algorithm, 0.0};
+        if (choice_label(c) == *want) {
+          b.record_replayed({name, node.op_type, {c}, 0});
+          return pds[i];
+        }
+        offered += (offered.empty() ? "" : ", ") + choice_label(c);
+      }
+      b.replay_failed(
+          node.error(StatusCode::kNotSupported, "the plan chose '" + *want +
+                                                    "', which oneDNN does not offer for it here (" +
+                                                    offered + ")"));
+      return pds[0];
     }
     if (candidates.size() > 1) {
       const dnnl::engine& engine = b.engine();
@@ -219,8 +238,7 @@ dnnl::convolution_forward::primitive_desc tune_conv(PlanBuilder& b, const Node& 
             return args;
           },
           stream);
-      tuned.node =
-          node.name.empty() ? std::string("#").append(std::to_string(node.index)) : node.name;
+      tuned.node = name;
       tuned.op_type = node.op_type;
     }
   } catch (const dnnl::error&) {

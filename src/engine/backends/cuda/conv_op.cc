@@ -15,6 +15,7 @@
 
 #include <cudnn_frontend.h>
 
+#include "engine/backend.h"
 #include "engine/backends/cuda/cuda_check.h"
 #include "engine/backends/cuda/cuda_timing.h"
 #include "engine/backends/cuda/epilogue.h"
@@ -440,7 +441,8 @@ ConvOp::~ConvOp() = default;
 Result<std::unique_ptr<ConvOp>> ConvOp::build(cudnnHandle_t handle, const ConvParams& params,
                                               const ConvEpilogue& epilogue, DType io,
                                               bool allow_tf32, bool autotune,
-                                              std::vector<TunedCandidate>* tuning) {
+                                              std::vector<TunedCandidate>* tuning,
+                                              const std::string* replay) {
   MI_ASSIGN_OR_RETURN(const fe::DataType_t type, fe_type(io));
   MI_RETURN_IF_ERROR(validate(params));
   const bool has_epilogue =
@@ -515,7 +517,26 @@ Result<std::unique_ptr<ConvOp>> ConvOp::build(cudnnHandle_t handle, const ConvPa
                            .with_context(what));
   }
   size_t chosen = 0;
-  if (autotune) {
+  if (autotune && replay != nullptr) {
+    // A plan's choice: the candidate of that name, untimed.
+    std::string offered;
+    bool found = false;
+    for (size_t i = 0; i < plans.size() && !found; ++i) {
+      std::string name;
+      (void)b.graph->get_plan_name_at_index(plans[i], name);
+      const TunedCandidate c{name, "", 0.0};
+      if (engine::choice_label(c) == *replay) {
+        chosen = i;
+        found = true;
+        if (tuning != nullptr) tuning->push_back(c);
+      }
+      offered += (offered.empty() ? "" : ", ") + name;
+    }
+    if (!found) {
+      return not_supported(what + ": the plan chose engine '" + *replay +
+                           "', which cuDNN does not offer for it here (" + offered + ")");
+    }
+  } else if (autotune) {
     // Scratch operands (random) and the largest workspace; every candidate runs 3 times to
     // warm up, then 5 timed runs on the handle's stream, the fastest of which is kept.
     const int64_t es = static_cast<int64_t>(dtype_size(io));

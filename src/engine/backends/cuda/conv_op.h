@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/backends/cuda/kernels/activation.h"
@@ -55,11 +56,14 @@ class ConvOp {
   // in float32. `allow_tf32`: with float32 io, whether cuDNN may use TF32 tensor-core engines;
   // false keeps FP32 arithmetic. Errors: kNotSupported when cuDNN has no engine for the
   // graph, naming the shape; kOutOfMemory when scratch data for tuning does not fit.
-  // `tuning` (may be null) receives the timed candidates when autotune is on.
+  // `tuning` (may be null) receives the timed candidates when autotune is on. `replay`
+  // (autotune on; may be null): the candidate to take untimed, as choice_label names it
+  // ("<engine name>|"); kNotSupported when cuDNN does not offer it for this graph now.
   static Result<std::unique_ptr<ConvOp>> build(cudnnHandle_t handle, const ConvParams& params,
                                                const ConvEpilogue& epilogue, DType io,
                                                bool allow_tf32, bool autotune,
-                                               std::vector<TunedCandidate>* tuning);
+                                               std::vector<TunedCandidate>* tuning,
+                                               const std::string* replay = nullptr);
   ~ConvOp();
   int64_t workspace_bytes() const;
   // What runs, e.g. "cudnn conv+bias+relu (engine 7)" or, where cuDNN could not fuse the

@@ -2,6 +2,7 @@
 #include "engine/backends/cuda/cuda_backend.h"
 
 #include "engine/backends/cuda/cuda_executable.h"
+#include "engine/backends/cuda/cuda_libraries.h"
 #include "engine/backends/cuda/cuda_plan.h"
 #include "engine/ops/op.h"
 
@@ -42,6 +43,13 @@ class CudaBackend : public engine::Backend {
       }
     }
     return make_cuda_executable(graph, options);
+  }
+  // cuDNN and cuBLASLt name their engines and algorithms per version and GPU; the driver is
+  // left out (it does not change which engines exist).
+  Result<engine::DeviceIdentity> identity(int ordinal) const override {
+    MI_ASSIGN_OR_RETURN(const CudaVersions v, cuda_versions(ordinal));
+    return engine::DeviceIdentity{"cuda: " + v.gpu + " (sm_" + std::to_string(v.sm) + ")",
+                                  library_versions(v)};
   }
 };
 

@@ -278,6 +278,7 @@ class PlanBuilder {
                  res_.stream, *res_.weights, &tuning};
     NodeReport report;
     report.node = node.name.empty() ? "#" + std::to_string(node.index) : node.name;
+    sb.choice = engine::find_choice(options_.choices.get(), plan_.batch, report.node);
     report.op_type = last.op_type;
     report.precision = precision_name(precision);
     Result<StepPlan> sp = not_supported("no CUDA kernel");
@@ -527,6 +528,18 @@ class CudaExecutable : public engine::Executable {
 
   Result<std::unique_ptr<engine::ExecContext>> create_context() const override {
     return make_cuda_context(*this);
+  }
+
+  std::map<std::string, std::string> choices() const override {
+    std::map<std::string, std::string> out;
+    for (const auto& p : plans_) {
+      for (const TunedNode& n : p->tuning) {
+        if (n.chosen < n.candidates.size()) {
+          out[engine::choice_key(p->batch, n.node)] = engine::choice_label(n.candidates[n.chosen]);
+        }
+      }
+    }
+    return out;
   }
 
   TuningReport tuning_report() const override {

@@ -36,19 +36,29 @@ Result<CudaVersions> cuda_versions(int device) {
   return v;
 }
 
+namespace {
+std::string cuda_text(int x) {
+  return std::to_string(x / 1000) + "." + std::to_string(x % 1000 / 10);
+}
+// cuDNN 9 numbers versions major * 10000 + minor * 100 + patch.
+std::string cudnn_text(size_t x) {
+  return std::to_string(x / 10000) + "." + std::to_string(x % 10000 / 100) + "." +
+         std::to_string(x % 100);
+}
+}  // namespace
+
+std::string library_versions(const CudaVersions& v) {
+  return "runtime " + cuda_text(v.runtime) + ", cuDNN " + cudnn_text(v.cudnn) + ", cuBLASLt " +
+         cudnn_text(v.cublaslt) + ", cuDNN frontend " + cudnn_text(static_cast<size_t>(v.frontend));
+}
+
 std::string describe(const CudaVersions& v) {
-  auto cuda = [](int x) { return std::to_string(x / 1000) + "." + std::to_string(x % 1000 / 10); };
-  // cuDNN 9 numbers versions major * 10000 + minor * 100 + patch.
-  auto cudnn = [](size_t x) {
-    return std::to_string(x / 10000) + "." + std::to_string(x % 10000 / 100) + "." +
-           std::to_string(x % 100);
-  };
   char mem[32];
   std::snprintf(mem, sizeof(mem), "%.1f GiB", static_cast<double>(v.memory) / (1 << 30));
-  return v.gpu + " (sm_" + std::to_string(v.sm) + ", " + mem + "), driver " + cuda(v.driver) +
-         ", runtime " + cuda(v.runtime) + ", cuDNN " + cudnn(v.cudnn) + " (built with " +
-         cudnn(v.cudnn_compiled) + "), cuBLASLt " + cudnn(v.cublaslt) + ", cuDNN frontend " +
-         cudnn(static_cast<size_t>(v.frontend));
+  return v.gpu + " (sm_" + std::to_string(v.sm) + ", " + mem + "), driver " + cuda_text(v.driver) +
+         ", runtime " + cuda_text(v.runtime) + ", cuDNN " + cudnn_text(v.cudnn) + " (built with " +
+         cudnn_text(v.cudnn_compiled) + "), cuBLASLt " + cudnn_text(v.cublaslt) +
+         ", cuDNN frontend " + cudnn_text(static_cast<size_t>(v.frontend));
 }
 
 Result<CudnnHandle> CudnnHandle::create(cudaStream_t stream) {

@@ -31,6 +31,9 @@ Result<CudaVersions> cuda_versions(int device);
 // "NVIDIA H200 (sm_90, 139.8 GiB), driver 13.0, runtime 13.0, cuDNN 9.19.0 (built with
 // 9.19.0), cuBLASLt 13.0.0, cuDNN frontend 1.32.0"
 std::string describe(const CudaVersions& v);
+// The libraries only, as plans are keyed by: "runtime 13.0, cuDNN 9.19.0, cuBLASLt 13.0.0,
+// cuDNN frontend 1.32.0".
+std::string library_versions(const CudaVersions& v);
 
 // A cuDNN handle on one stream; not copyable. Thread safety: one per thread or stream.
 class CudnnHandle {

@@ -116,6 +116,10 @@ struct StepBuild {
   cudaStream_t stream = nullptr;
   DeviceWeights& weights;
   std::vector<TunedCandidate>* tuning = nullptr;  // filled by tuned ops
+  // The plan's choice for this node (BuildOptions::choices, choice_label form), or null:
+  // a tuned op takes that candidate untimed, and fails (kNotSupported) when it is not
+  // among its candidates now.
+  const std::string* choice = nullptr;
 
   const Value& in(size_t i) const { return graph.value(node.inputs[i]); }
   const Value& out(size_t i) const { return graph.value(node.outputs[i]); }

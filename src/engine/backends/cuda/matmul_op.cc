@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "engine/backend.h"
 #include "engine/backends/cuda/cuda_check.h"
 #include "engine/backends/cuda/cuda_timing.h"
 #include "engine/backends/cuda/epilogue.h"
@@ -130,7 +131,8 @@ MatmulOp::~MatmulOp() = default;
 
 Result<std::unique_ptr<MatmulOp>> MatmulOp::build(cublasLtHandle_t handle, const MatmulParams& p,
                                                   DType io, bool allow_tf32, bool autotune,
-                                                  std::vector<TunedCandidate>* tuning) {
+                                                  std::vector<TunedCandidate>* tuning,
+                                                  const std::string* replay) {
   MI_ASSIGN_OR_RETURN(const cudaDataType_t type, cuda_type(io));
   const std::string what = "cuBLASLt " + shape_text(p, io);
   if (p.batch < 1 || p.m < 1 || p.n < 1 || p.k < 1 || p.stride_a < 0 || p.stride_b < 0 ||
@@ -232,7 +234,24 @@ Result<std::unique_ptr<MatmulOp>> MatmulOp::build(cublasLtHandle_t handle, const
   if (found == 0) return not_supported(what + ": cuBLASLt has no algorithm for it");
 
   int chosen = 0;
-  if (autotune) {
+  if (autotune && replay != nullptr) {
+    // A plan's choice: the heuristic result of that name, untimed.
+    std::string offered;
+    chosen = -1;
+    for (int i = 0; i < found && chosen < 0; ++i) {
+      if (results[i].state != CUBLAS_STATUS_SUCCESS) continue;
+      const TunedCandidate c{algo_text(results[i].algo), "", 0.0};
+      if (engine::choice_label(c) == *replay) {
+        chosen = i;
+        if (tuning != nullptr) tuning->push_back(c);
+      }
+      offered += (offered.empty() ? "" : ", ") + c.impl;
+    }
+    if (chosen < 0) {
+      return not_supported(what + ": the plan chose '" + *replay +
+                           "', which cuBLASLt does not offer for it here (" + offered + ")");
+    }
+  } else if (autotune) {
     const int64_t a_count = (p.stride_a > 0 ? (p.batch - 1) * p.stride_a : 0) + p.m * p.k;
     const int64_t b_count = (p.stride_b > 0 ? (p.batch - 1) * p.stride_b : 0) + p.k * p.n;
     const int64_t c_count = (p.batch - 1) * p.stride_c + p.m * p.n;

@@ -37,11 +37,13 @@ struct MatmulParams {
 class MatmulOp {
  public:
   // `io`: type of A, B and C (float32, float16, bfloat16), float32 accumulation;
-  // `allow_tf32` as for ConvOp. Candidates timed on scratch data when `autotune`.
+  // `allow_tf32` as for ConvOp. Candidates timed on scratch data when `autotune`; with
+  // `replay` (as for ConvOp) the named one is taken untimed.
   static Result<std::unique_ptr<MatmulOp>> build(cublasLtHandle_t handle,
                                                  const MatmulParams& params, DType io,
                                                  bool allow_tf32, bool autotune,
-                                                 std::vector<TunedCandidate>* tuning);
+                                                 std::vector<TunedCandidate>* tuning,
+                                                 const std::string* replay = nullptr);
   ~MatmulOp();
   int64_t workspace_bytes() const;
   const std::string& description() const;

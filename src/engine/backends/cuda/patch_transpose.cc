@@ -70,9 +70,9 @@ Result<std::unique_ptr<Step>> build_patch_transpose(const StepBuild& b, const Co
   mp.offset_c = w * kw * p.k;
   mp.bias = bias != nullptr;
   mp.act = e.act;
-  MI_ASSIGN_OR_RETURN(
-      std::unique_ptr<MatmulOp> op,
-      MatmulOp::build(b.lt, mp, io, b.precision == Precision::kTF32, b.autotune, b.tuning));
+  MI_ASSIGN_OR_RETURN(std::unique_ptr<MatmulOp> op,
+                      MatmulOp::build(b.lt, mp, io, b.precision == Precision::kTF32, b.autotune,
+                                      b.tuning, b.choice));
 
   // Weights [kh][c][kw][k] in the io type: row i is B_i, [c x kw*k] row-major.
   const int64_t count = kh * p.c * kw * p.k;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <vector>
@@ -164,7 +165,19 @@ Result<SmallConvBuild> build_small_conv(const StepBuild& b, const SmallConvShape
   }
   SmallConvBuild out;
   int tile = kDefaultTile;
-  if (b.autotune) {
+  if (b.autotune && b.choice != nullptr) {
+    // A plan's choice: a tile of these kernels, or (anything else) cuDNN's engine.
+    const std::string prefix = "own small conv tile ";
+    if (b.choice->rfind(prefix, 0) != 0) return out;
+    tile = std::atoi(b.choice->c_str() + prefix.size()) / 16;
+    const bool known = std::find(std::begin(kSmallConvTiles), std::end(kSmallConvTiles), tile) !=
+                       std::end(kSmallConvTiles);
+    if (!known || !small_conv_fits(s, tile)) {
+      return not_supported("the plan chose '" + *b.choice +
+                           "', which the small-channel kernels do not offer for this layer");
+    }
+    if (b.tuning != nullptr) b.tuning->push_back({b.choice->substr(0, b.choice->find('|')), "", 0});
+  } else if (b.autotune) {
     double best = std::numeric_limits<double>::infinity();
     for (int t : kSmallConvTiles) {
       if (!small_conv_fits(s, t)) continue;

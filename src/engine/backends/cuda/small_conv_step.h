@@ -38,8 +38,9 @@ bool conv_folds_concat(const Graph& graph, const Node& concat, const Node& conv,
 // The step. `cudnn_ms`: the fastest cuDNN engine's time on this layer (infinity when there
 // is none to beat). With autotuning the tiles are timed (each added to b.tuning) and the
 // fastest kept; the result is null when none beats `cudnn_ms`. Without autotuning the
-// default tile is used. `onnx_w` float32 [k, c0 + c1, r, r], `bias` float32 [k] on the host
-// or null.
+// default tile is used. With a plan's choice (b.choice) nothing is timed: the tile it names,
+// or a null result when it names a cuDNN engine. `onnx_w` float32 [k, c0 + c1, r, r], `bias`
+// float32 [k] on the host or null.
 struct SmallConvBuild {
   std::unique_ptr<Step> step;  // null: cuDNN was faster
   double ms = 0;               // the kept tile's time (0 without autotuning)

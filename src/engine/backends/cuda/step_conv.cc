@@ -103,6 +103,12 @@ Result<StepPlan> build_conv(const StepBuild& b) {
     MI_ASSIGN_OR_RETURN(SmallConvBuild own,
                         build_small_conv(b, *s, e, w.constant->as<float>(), host_bias,
                                          std::numeric_limits<double>::infinity()));
+    if (!own.step) {
+      return node.error(StatusCode::kNotSupported,
+                        "the plan chose '" + (b.choice ? *b.choice : std::string()) +
+                            "' for a convolution with a folded Concat, which only the "
+                            "small-channel kernels run");
+    }
     StepPlan sp;
     sp.inputs.assign(node.inputs.size(), {InputNeed::kOwned, {}});
     sp.inputs[0] = {InputNeed::kUnused, {}};
@@ -122,16 +128,24 @@ Result<StepPlan> build_conv(const StepBuild& b) {
     sp.step = std::move(step);
     return sp;
   };
-  if (small && !b.autotune) {
+  // A plan's choice of the own kernels (no cuDNN build then), or of a cuDNN engine.
+  const bool replay_own =
+      b.autotune && b.choice != nullptr && b.choice->rfind("own small conv", 0) == 0;
+  if (replay_own && !small) {
+    return node.error(StatusCode::kNotSupported,
+                      "the plan chose '" + *b.choice +
+                          "', but the small-channel kernels do not cover this layer here");
+  }
+  if (small && (!b.autotune || replay_own)) {
     MI_ASSIGN_OR_RETURN(SmallConvBuild own,
                         build_small_conv(b, *small, e, w.constant->as<float>(), host_bias,
                                          std::numeric_limits<double>::infinity()));
     return own_plan(std::move(own.step));
   }
   const size_t tuned_before = b.tuning != nullptr ? b.tuning->size() : 0;
-  Result<std::unique_ptr<ConvOp>> cudnn =
-      ConvOp::build(b.cudnn, p, e, io, b.precision == Precision::kTF32, b.autotune, b.tuning);
-  if (small) {
+  Result<std::unique_ptr<ConvOp>> cudnn = ConvOp::build(
+      b.cudnn, p, e, io, b.precision == Precision::kTF32, b.autotune, b.tuning, b.choice);
+  if (small && (b.choice == nullptr || !b.autotune)) {
     // Own kernels against cuDNN's fastest engine (or alone where cuDNN has none).
     if (!cudnn.is_ok() && cudnn.status().code() != StatusCode::kNotSupported) {
       return cudnn.status();

@@ -61,9 +61,9 @@ class MatmulStep : public Step {
 Result<StepPlan> finish(const StepBuild& b, MatmulParams p, const float* bias) {
   const DType io = b.type();
   p.act = activation_of(b.node);
-  MI_ASSIGN_OR_RETURN(
-      std::unique_ptr<MatmulOp> op,
-      MatmulOp::build(b.lt, p, io, b.precision == Precision::kTF32, b.autotune, b.tuning));
+  MI_ASSIGN_OR_RETURN(std::unique_ptr<MatmulOp> op,
+                      MatmulOp::build(b.lt, p, io, b.precision == Precision::kTF32, b.autotune,
+                                      b.tuning, b.choice));
   StepPlan sp;
   sp.inputs.assign(b.node.inputs.size(), {InputNeed::kOwned, {}});
   sp.inputs[0] = {InputNeed::kDevice, Form{io, false}};

@@ -75,6 +75,9 @@ class ReferenceBackend : public Backend {
     }
     return std::unique_ptr<Executable>(new ReferenceExecutable(graph, options));
   }
+  Result<DeviceIdentity> identity(int) const override {
+    return DeviceIdentity{"reference", "none"};
+  }
 };
 
 }  // namespace

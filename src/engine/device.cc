@@ -1,0 +1,46 @@
+// engine/device.h: parsing "cpu" / "cuda:N", the precisions each device has, its backend.
+#include "engine/device.h"
+
+namespace medinfer::engine {
+
+Result<DeviceChoice> parse_device(const std::string& device) {
+  if (device == "cpu" || device == "reference") return DeviceChoice{device, 0};
+  if (device == "cuda") return DeviceChoice{"cuda", 0};
+  if (device.rfind("cuda:", 0) == 0) {
+    const std::string n = device.substr(5);
+    if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string::npos) {
+      return invalid_argument("device '" + device + "': expected cuda:N with N a GPU number");
+    }
+    return DeviceChoice{"cuda", std::stoi(n)};
+  }
+  return invalid_argument("unknown device '" + device +
+                          "' (expected cpu, cuda, cuda:N or reference)");
+}
+
+// The precisions each device computes in (int8 and fp8 are names the CLI contract knows and
+// the next backend work implements).
+Status check_precision(const DeviceChoice& device, const std::string& where, Precision p) {
+  const bool cuda = device.backend == "cuda";
+  if (p == Precision::kFP32) return Status::ok();
+  if (cuda && (p == Precision::kTF32 || p == Precision::kFP16 || p == Precision::kBF16)) {
+    return Status::ok();
+  }
+  return not_supported(where + "precision '" + precision_name(p) +
+                       "' is not supported on device '" + device.backend + "' (" +
+                       (cuda ? "fp32, tf32, fp16 or bf16" : "only fp32") + ")");
+}
+
+Result<std::unique_ptr<engine::Backend>> backend_for(const DeviceChoice& device) {
+  if (device.backend == "cuda") {
+#if MEDINFER_WITH_CUDNN
+    return engine::make_backend("cuda");
+#else
+    return not_supported(
+        "device 'cuda': this build has no CUDA backend (built without the CUDA toolkit or "
+        "cuDNN; README, 'GPU build')");
+#endif
+  }
+  return engine::make_backend(device.backend);
+}
+
+}  // namespace medinfer::engine
