@@ -1,6 +1,7 @@
 // The public Engine API on the CUDA device (issue 12): results against the CPU backend,
 // precisions, caller device buffers and streams, contexts sharing one engine, batch chunks,
-// CUDA graphs, explicit host fallback, and the errors for no GPU and too little memory.
+// CUDA graphs, explicit host fallback, plans repeated untimed (issue 13), and the errors for
+// no GPU and too little memory.
 // Without a GPU only the no-GPU error runs; the rest skips.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "medinfer/engine.h"
+#include "medinfer/plan.h"
 #include "testing/test_data.h"
 
 namespace medinfer {
@@ -99,6 +101,55 @@ EngineOptions cuda(const std::string& precision, int64_t max_batch) {
   // The API, not the tuning, is under test here: cuDNN's heuristic picks build faster.
   o.autotune = false;
   return o;
+}
+
+// A tuned FP16 build's plan, written and read back, builds again with every tuned node
+// (cuDNN engines, the own small-channel kernels, cuBLASLt) taking the plan's choice untimed,
+// and the outputs are bit-identical; a choice cuDNN does not offer fails the build naming it.
+TEST(CudaEngine, PlanRepeatsTheTunedChoicesUntimed) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  const std::vector<float> input = random_input(2 * 256 * 256, 41);
+  auto model = Model::load(lung_model());
+  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  EngineOptions o = cuda("fp16", 2);
+  o.autotune = true;
+  o.input_shapes = {{"image", {-1, 1, 256, 256}}};
+  auto tuned = Engine::build(**model, o);
+  ASSERT_TRUE(tuned.is_ok()) << tuned.status().to_string();
+  auto plan = (*tuned)->plan();
+  ASSERT_TRUE(plan.is_ok()) << plan.status().to_string();
+  ASSERT_FALSE(plan->choices.empty());
+  EXPECT_NE(plan->device.find("cuda: "), std::string::npos) << plan->device;
+  const std::string file = testing::temp_dir("cuda_plan") + "/lung_fp16.plan";
+  ASSERT_TRUE(write_plan(*plan, file).is_ok());
+  auto read = read_plan(file);
+  ASSERT_TRUE(read.is_ok()) << read.status().to_string();
+  ASSERT_TRUE(check_plan(*read, **model, o).is_ok());
+  o.plan = std::make_shared<Plan>(*read);
+  auto again = Engine::build(**model, o);
+  ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+  for (const TunedNode& n : (*again)->tuning_report().nodes) {
+    for (const TunedCandidate& c : n.candidates) EXPECT_EQ(c.ms, 0.0) << n.node << " " << c.impl;
+  }
+  auto replanned = (*again)->plan();
+  ASSERT_TRUE(replanned.is_ok());
+  EXPECT_EQ(replanned->choices, plan->choices);
+  auto run = [&](Engine& e) {
+    std::vector<float> y(2 * 3 * 256 * 256);
+    TensorView in{DType::kFloat32, {2, 1, 256, 256}, const_cast<float*>(input.data())};
+    TensorView out{DType::kFloat32, {2, 3, 256, 256}, y.data()};
+    EXPECT_TRUE(e.run({in}, {out}).is_ok());
+    return y;
+  };
+  EXPECT_EQ(run(**tuned), run(**again));
+  Plan bad = *read;
+  bad.choices.begin()->second = "no such engine|";
+  o.plan = std::make_shared<Plan>(bad);
+  auto refused = Engine::build(**model, o);
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kNotSupported);
+  EXPECT_NE(refused.status().message().find("no such engine"), std::string::npos)
+      << refused.status().to_string();
 }
 
 TEST(CudaEngine, NoGpuIsAClearError) {
