@@ -83,4 +83,14 @@ Status write_plan(const Plan& plan, const std::string& path);
 // (a CUDA device: its driver must be there).
 Status check_plan(const Plan& plan, const Model& model, const EngineOptions& options);
 
+// A plan cache: the file name, in a folder of plans, for `model` built with `options` on
+// this machine: "<model folder>-<model file stem>-<16 hex digits>.plan", the digits from a
+// SHA-256 of the
+// model's content hash, this device and its library versions, every option check_plan
+// compares, and `context` (what else the caller's build depends on, e.g. "segment batch 8").
+// Another model, GPU, library version, precision or batch range gives another name. Asks
+// the device for its identity, as check_plan.
+Result<std::string> plan_cache_name(const Model& model, const EngineOptions& options,
+                                    const std::string& context);
+
 }  // namespace medinfer

@@ -10,6 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "medinfer/plan.h"
 #include "testing/test_data.h"
@@ -125,6 +126,25 @@ TEST_F(CliPlan, BenchModelWritesThenUsesItsPlan) {
   ASSERT_EQ(cli(bench, &log), 0) << log;
   EXPECT_NE(log.find("built from plan"), std::string::npos) << log;
   EXPECT_EQ(cli(bench + " --batch 1,2", &log), 2) << log;
+}
+
+// --plan DIR/: one plan per model, device, libraries and options, found again.
+TEST_F(CliPlan, PlanFolderKeepsOnePlanPerConfiguration) {
+  const std::string cache = dir_ + "/plans/";
+  std::string log;
+  ASSERT_EQ(cli(segment("a", "--batch 2 --plan " + q(cache)), &log), 0) << log;
+  EXPECT_NE(log.find("does not exist yet"), std::string::npos) << log;
+  ASSERT_EQ(cli(segment("b", "--batch 2 --plan " + q(cache)), &log), 0) << log;
+  EXPECT_NE(log.find("built from plan"), std::string::npos) << log;
+  ASSERT_EQ(cli(segment("c", "--batch 3 --plan " + q(cache)), &log), 0) << log;
+  EXPECT_NE(log.find("does not exist yet"), std::string::npos) << log;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(cache)) names.push_back(e.path().filename());
+  ASSERT_EQ(names.size(), 2u);
+  for (const std::string& n : names) {
+    EXPECT_EQ(n.rfind("lung-ct-2d-model-", 0), 0u) << n;
+    EXPECT_TRUE(read_plan(cache + n).is_ok()) << n;
+  }
 }
 
 TEST_F(CliPlan, BadBuildFlagsAreUsageErrors) {

@@ -6,7 +6,8 @@
 //
 // --plan PLAN (one --batch): builds from the plan, untuned, taking its device, precision,
 // input shapes and options for the flags not given (plan_option.h); a missing, damaged or
-// stale plan is reported, and the engine built anew and written to PLAN.
+// stale plan is reported, and the engine built anew and written to PLAN. --plan DIR/ keeps
+// one plan per model, device, library versions and options in DIR.
 // On the CUDA device the inputs and outputs live in device memory (engine-only timing, as
 // the PyTorch peers measure it), runs go through one ExecutionContext, and each batch also
 // reports achieved TFLOP/s (convolutions and matrix products), the engine's device memory
@@ -485,11 +486,13 @@ int run(const BenchArgs& command_line, const CLI::App& app) {
   auto given = parse_shapes(args.shape);
   if (!given.is_ok()) return report({2, given.status().message()});
   std::shared_ptr<const Plan> plan;
+  std::string plan_path = args.plan;
+  const bool plan_folder = is_plan_folder(args.plan);
   if (!args.plan.empty()) {
     if (batches->size() != 1 || !args.load_inputs.empty()) {
       return report({2, "--plan takes one --batch and no --load-inputs"});
     }
-    plan = read_plan_option("bench-model", args.plan);
+    if (!plan_folder) plan = read_plan_option("bench-model", args.plan);
   }
   if (plan) {
     // The plan's options for the flags not given.
@@ -542,12 +545,16 @@ int run(const BenchArgs& command_line, const CLI::App& app) {
         opt.max_batch = plan->max_batch;
       }
     }
-    auto t0 = std::chrono::steady_clock::now();
     const Model& m = *model.value();
+    if (plan_folder) {
+      plan_path = plan_in_folder("bench-model", args.plan, m, opt, "bench-model");
+      if (!plan_path.empty()) plan = read_plan_option("bench-model", plan_path);
+    }
+    auto t0 = std::chrono::steady_clock::now();
     auto engine =
-        args.plan.empty()
+        plan_path.empty()
             ? Engine::build(m, opt)
-            : build_with_plan("bench-model", args.plan, plan, opt,
+            : build_with_plan("bench-model", plan_path, plan, opt,
                               [&](const EngineOptions& o) { return Engine::build(m, o); });
     if (!engine.is_ok()) return report({1, engine.status().to_string()});
     BatchResult r;

@@ -5,6 +5,7 @@
 // --plan PLAN (medinfer build writes one): the engine is built from the plan, untuned, with
 // the plan's device, precision and batch for the flags not given; a missing, damaged or
 // stale plan is reported, and the engine built anew and written to PLAN (plan_option.h).
+// --plan DIR/ keeps one plan per model, device, library versions and options in DIR.
 // Every image series found under the inputs (folders or files, scanned recursively) is
 // segmented with the model package and written to OUTDIR/<SeriesInstanceUID>/ (seg.dcm,
 // labels.nii.gz, png/, summary.json, summary.md); OUTDIR/summary.{json,md} cover the whole
@@ -73,8 +74,10 @@ int run(const SegmentArgs& args, const CLI::App& app) {
   eopt.allow_host_fallback = args.allow_host_fallback;
   eopt.autotune = args.autotune == "on";
   std::shared_ptr<const Plan> plan;
-  if (!args.plan.empty()) {
-    plan = read_plan_option("segment", args.plan);
+  std::string plan_path = args.plan;
+  const bool plan_folder = is_plan_folder(args.plan);
+  if (!plan_path.empty() && !plan_folder) {
+    plan = read_plan_option("segment", plan_path);
     if (plan) apply_plan_options(*plan, app, eopt);
   }
   StudyOptions study;
@@ -99,7 +102,12 @@ int run(const SegmentArgs& args, const CLI::App& app) {
   if (!model.is_ok()) return fail(model.status().to_string());
   const Model& m = **model;
   const SegmentationSpec& sp = *spec;
-  auto engine = build_with_plan("segment", args.plan, plan, eopt, [&](const EngineOptions& o) {
+  if (plan_folder) {
+    plan_path =
+        plan_in_folder("segment", args.plan, m, eopt, "segment batch " + std::to_string(sp.batch));
+    if (!plan_path.empty()) plan = read_plan_option("segment", plan_path);
+  }
+  auto engine = build_with_plan("segment", plan_path, plan, eopt, [&](const EngineOptions& o) {
     return build_segmentation_engine(m, sp, o);
   });
   if (!engine.is_ok()) return fail(engine.status().to_string());

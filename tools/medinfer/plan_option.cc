@@ -5,6 +5,24 @@
 
 namespace medinfer::cli {
 
+bool is_plan_folder(const std::string& path) {
+  std::error_code ec;
+  return !path.empty() && (path.back() == '/' || std::filesystem::is_directory(path, ec));
+}
+
+std::string plan_in_folder(const char* command, const std::string& dir, const Model& model,
+                           const EngineOptions& options, const std::string& context) {
+  auto name = plan_cache_name(model, options, context);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (!name.is_ok() || ec) {
+    std::fprintf(stderr, "medinfer %s: plan folder '%s' not used: %s\n", command, dir.c_str(),
+                 name.is_ok() ? ec.message().c_str() : name.status().message().c_str());
+    return "";
+  }
+  return (std::filesystem::path(dir) / *name).string();
+}
+
 std::shared_ptr<const Plan> read_plan_option(const char* command, const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {

@@ -1,7 +1,9 @@
 // check_plan (medinfer/plan.h): whether a plan fits a model, build options and this machine,
 // and if not, what differs, in words a user can act on.
+#include <filesystem>
 #include <sstream>
 
+#include "core/sha256.h"
 #include "engine/device.h"
 #include "medinfer/plan.h"
 
@@ -87,6 +89,35 @@ Status check_plan(const Plan& plan, const Model& model, const EngineOptions& opt
                          "); this machine has " + id.libraries);
   }
   return Status::ok();
+}
+
+Result<std::string> plan_cache_name(const Model& model, const EngineOptions& options,
+                                    const std::string& context) {
+  MI_ASSIGN_OR_RETURN(const std::string hash, model.content_hash());
+  MI_ASSIGN_OR_RETURN(const engine::DeviceChoice device, engine::parse_device(options.device));
+  MI_ASSIGN_OR_RETURN(std::unique_ptr<engine::Backend> backend, engine::backend_for(device));
+  MI_ASSIGN_OR_RETURN(const engine::DeviceIdentity id, backend->identity(device.ordinal));
+  std::ostringstream key;
+  key << MEDINFER_VERSION << '\n'
+      << hash << '\n'
+      << id.device << '\n'
+      << id.libraries << '\n'
+      << device.backend << '\n'
+      << options.precision << '\n'
+      << text(options.node_precision) << '\n'
+      << options.min_batch << ".." << options.max_batch << '\n'
+      << text(options.input_shapes) << '\n'
+      << options.optimize << options.conv_algorithm << options.autotune
+      << options.allow_host_fallback << '\n'
+      << context;
+  Sha256 h;
+  h.update(key.str());
+  // A package's model.onnx is named by its folder: "lung-ct-2d-model-<digits>.plan".
+  const std::filesystem::path file(model.path());
+  std::string stem = file.stem().string();
+  const std::string folder = file.parent_path().filename().string();
+  if (!folder.empty() && folder != "." && folder != "..") stem = folder + "-" + stem;
+  return (stem.empty() ? std::string("model") : stem) + "-" + h.hex().substr(0, 16) + ".plan";
 }
 
 }  // namespace medinfer
