@@ -11,6 +11,7 @@
 #include "core/sha256.h"
 #include "engine/backend.h"
 #include "engine/device.h"
+#include "engine/engine_internal.h"
 #include "engine/onnx/importer.h"
 #include "engine/passes/passes.h"
 #include "engine/passes/shape_inference.h"
@@ -473,6 +474,22 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
   return std::unique_ptr<Model>(new ModelImpl(path, std::move(graph)));
 }
 
+namespace engine {
+Result<Graph> optimized_graph(const Model& model, const EngineOptions& options) {
+  const auto* impl = dynamic_cast<const ModelImpl*>(&model);
+  if (impl == nullptr) return invalid_argument("the model was not made by Model::load");
+  Graph graph = impl->graph();
+  MI_ASSIGN_OR_RETURN(auto shapes, build_shapes(graph, options));
+  Status st = infer_shapes(graph, shapes);
+  if (!st.is_ok()) return st.with_context(model.path());
+  if (options.optimize) {
+    st = run_passes(graph);
+    if (!st.is_ok()) return st.with_context(model.path());
+  }
+  return graph;
+}
+}  // namespace engine
+
 Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
   MI_ASSIGN_OR_RETURN(const DeviceChoice device, parse_device(options.device));
@@ -494,14 +511,7 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
   const auto* impl = dynamic_cast<const ModelImpl*>(&model);
   if (impl == nullptr) return invalid_argument("the model was not made by Model::load");
   if (options.plan) MI_RETURN_IF_ERROR(check_plan(*options.plan, model, options));
-  Graph graph = impl->graph();
-  MI_ASSIGN_OR_RETURN(auto shapes, build_shapes(graph, options));
-  Status st = engine::infer_shapes(graph, shapes);
-  if (!st.is_ok()) return st.with_context(model.path());
-  if (options.optimize) {
-    st = engine::run_passes(graph);
-    if (!st.is_ok()) return st.with_context(model.path());
-  }
+  MI_ASSIGN_OR_RETURN(Graph graph, engine::optimized_graph(model, options));
   // Per-node precision overrides, by the optimized graph's node names.
   for (const auto& entry : options.node_precision) {
     const std::string& name = entry.first;  // (clang < 16 cannot capture structured bindings)
