@@ -66,9 +66,15 @@ struct EngineOptions {
   // "cpu" (oneDNN), "reference" (plain loops), "cuda" or "cuda:N" (the CUDA backend on GPU N)
   std::string device = "cpu";
   // The whole model's compute precision: "fp32" (every device), "tf32", "fp16", "bf16" (the
-  // CUDA device: tensor cores, float32 accumulation). Inputs and outputs stay as the model
-  // declares them (float32); the engine converts at the graph's edges.
+  // CUDA device: tensor cores, float32 accumulation), "int8" (the CPU and reference devices:
+  // convolutions with per-output-channel weight scales and the calibrated per-tensor range
+  // of their input, activation_amax; other nodes stay fp32). Inputs and outputs stay as the
+  // model declares them (float32); the engine converts at the graph's edges.
   std::string precision = "fp32";
+  // INT8: the calibrated range (symmetric clipping threshold) of each activation a
+  // quantized node reads, by value name (the calibrator's output). A quantized node whose
+  // input has none is an error naming it.
+  std::map<std::string, float> activation_amax;
   // Per-node overrides by node name (Engine::build_report() lists the names), e.g.
   // {"head.conv": "fp32"}. A name that is not a node of the optimized graph is an error.
   std::map<std::string, std::string> node_precision;

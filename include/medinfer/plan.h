@@ -47,6 +47,7 @@ struct Plan {
   std::string options_device;
   std::string precision;
   std::map<std::string, std::string> node_precision;
+  std::map<std::string, float> activation_amax;  // int8: the calibrated ranges
   int64_t min_batch = 1;
   int64_t max_batch = 1;
   std::map<std::string, std::vector<int64_t>> input_shapes;

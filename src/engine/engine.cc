@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 #include <mutex>
@@ -320,6 +321,7 @@ class EngineImpl : public Engine {
     p.options_device = o.device;
     p.precision = o.precision;
     p.node_precision = o.node_precision;
+    p.activation_amax = o.activation_amax;
     p.min_batch = o.min_batch;
     p.max_batch = o.max_batch;
     p.input_shapes = o.input_shapes;
@@ -457,6 +459,10 @@ std::vector<NodeReport> node_reports(const Graph& graph, const engine::Backend& 
     const bool native = backend.supports(graph, node);
     r.placement = device == "reference" ? "host" : native ? device : "host";
     r.precision = precision_name(node.precision.value_or(precision));
+    if (precision == Precision::kINT8 && node.precision == Precision::kFP32 &&
+        node.op_type != "Conv") {
+      r.note = "int8 build: only convolutions are quantized";
+    }
     out.push_back(std::move(r));
   }
   return out;
@@ -526,8 +532,27 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
     MI_RETURN_IF_ERROR(check_precision(device, it->where() + ": ", p));
     it->precision = p;
   }
-  // Placement is decided here, not discovered at run time: a node the device cannot run
-  // goes to the host only when the caller allowed it.
+  // INT8: convolutions read their input quantized with its calibrated range; every other
+  // node computes in fp32 (the backends then see explicit per-node precisions).
+  if (precision == Precision::kINT8 || !options.activation_amax.empty()) {
+    for (engine::Node& node : graph.nodes) {
+      const Precision p = node.precision.value_or(precision);
+      if (p != Precision::kINT8) continue;
+      if (node.op_type != "Conv" || node.inputs.empty() || node.inputs[0] < 0) {
+        node.precision = Precision::kFP32;
+        continue;
+      }
+      node.precision = Precision::kINT8;
+      const engine::Value& x = graph.value(node.inputs[0]);
+      auto it = options.activation_amax.find(x.name);
+      if (it == options.activation_amax.end() || !(it->second > 0) || !std::isfinite(it->second)) {
+        return invalid_argument(model.path() + ": " + node.where() +
+                                ": int8 needs the calibrated range of its input '" + x.name +
+                                "' (EngineOptions::activation_amax; medinfer build --calib)");
+      }
+      node.input_amax = it->second;
+    }
+  }
   if (device.backend == "cuda") {
     std::string refused;
     int count = 0;
@@ -557,7 +582,8 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
   build.threads = options.threads;
   build.max_batch = options.max_batch;
   build.batches = batches;
-  build.precision = precision;
+  // An int8 build has given every node its own precision above.
+  build.precision = precision == Precision::kINT8 ? Precision::kFP32 : precision;
   build.allow_host_fallback = options.allow_host_fallback;
   build.cuda_graphs = options.cuda_graphs;
   build.device = device.ordinal;

@@ -540,6 +540,7 @@ int run(const BenchArgs& command_line, const CLI::App& app) {
     if (!shapes.is_ok()) return report({1, shapes.status().message()});
     if (plan) {
       opt.node_precision = plan->node_precision;
+      opt.activation_amax = plan->activation_amax;
       if (batch >= plan->min_batch && batch <= plan->max_batch) {
         opt.min_batch = plan->min_batch;
         opt.max_batch = plan->max_batch;

@@ -46,6 +46,7 @@ void apply_plan_options(const Plan& plan, const CLI::App& app, EngineOptions& op
     options.allow_host_fallback = plan.allow_host_fallback;
   }
   options.node_precision = plan.node_precision;
+  options.activation_amax = plan.activation_amax;
 }
 
 Result<std::unique_ptr<Engine>> build_with_plan(const char* command, const std::string& path,

@@ -93,6 +93,9 @@ struct Node {
   FusedActivation activation;
   bool fused_residual = false;         // Conv only: input kResidualInput is added (see above)
   std::optional<Precision> precision;  // unset: the build's precision
+  // INT8 convolutions: the calibrated symmetric range of input 0 (its scale is amax / 127;
+  // ops/nn/quantize.h); 0 when the node is not quantized.
+  float input_amax = 0.0f;
 
   // The fused residual's value id, or -1 when the node carries none.
   int residual() const {

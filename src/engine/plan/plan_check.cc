@@ -30,6 +30,14 @@ std::string text(const std::map<std::string, std::vector<int64_t>>& m) {
   return s.tellp() > 0 ? s.str() : "the model's";
 }
 
+// Every calibrated range, exactly (9 significant digits round-trip a float).
+std::string amax_text(const std::map<std::string, float>& m) {
+  std::ostringstream s;
+  s.precision(9);
+  for (const auto& entry : m) s << entry.first << '=' << entry.second << ';';
+  return s.str();
+}
+
 }  // namespace
 
 Status check_plan(const Plan& plan, const Model& model, const EngineOptions& options) {
@@ -59,6 +67,10 @@ Status check_plan(const Plan& plan, const Model& model, const EngineOptions& opt
   }
   if (plan.node_precision != options.node_precision) {
     return differs("per-node precisions", text(plan.node_precision), text(options.node_precision));
+  }
+  if (plan.activation_amax != options.activation_amax) {
+    return differs("calibrated ranges", std::to_string(plan.activation_amax.size()) + " tensors",
+                   std::to_string(options.activation_amax.size()) + " (or other values)");
   }
   if (plan.min_batch != options.min_batch || plan.max_batch != options.max_batch) {
     return differs("batches",
@@ -105,6 +117,7 @@ Result<std::string> plan_cache_name(const Model& model, const EngineOptions& opt
       << device.backend << '\n'
       << options.precision << '\n'
       << text(options.node_precision) << '\n'
+      << amax_text(options.activation_amax) << '\n'
       << options.min_batch << ".." << options.max_batch << '\n'
       << text(options.input_shapes) << '\n'
       << options.optimize << options.conv_algorithm << options.autotune

@@ -109,6 +109,7 @@ json plan_to_json(const Plan& p) {
            {{"device", p.options_device},
             {"precision", p.precision},
             {"node_precision", p.node_precision},
+            {"activation_amax", p.activation_amax},
             {"min_batch", p.min_batch},
             {"max_batch", p.max_batch},
             {"input_shapes", p.input_shapes},
@@ -133,6 +134,7 @@ Plan plan_from_json(const json& j) {
   p.options_device = field<std::string>(o, "device");
   p.precision = field<std::string>(o, "precision");
   p.node_precision = field<std::map<std::string, std::string>>(o, "node_precision");
+  p.activation_amax = field<std::map<std::string, float>>(o, "activation_amax");
   p.min_batch = field<int64_t>(o, "min_batch");
   p.max_batch = field<int64_t>(o, "max_batch");
   p.input_shapes = field<std::map<std::string, std::vector<int64_t>>>(o, "input_shapes");

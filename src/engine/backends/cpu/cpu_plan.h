@@ -206,6 +206,9 @@ struct NativeOp {
   Status (*build)(PlanBuilder& b, const Node& node);
 };
 
+// A forward Conv whose Node::precision is kINT8 (dnnl_conv_int8.cc); build_conv sends them.
+Status build_conv_int8(PlanBuilder& b, const Node& node);
+
 // Per-family lists (dnnl_*.cc), concatenated in cpu_backend.cc.
 std::span<const NativeOp> conv_native_ops();
 std::span<const NativeOp> pool_native_ops();

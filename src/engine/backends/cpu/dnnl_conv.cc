@@ -257,6 +257,7 @@ dnnl::convolution_forward::primitive_desc tune_conv(PlanBuilder& b, const Node& 
 // buffer; otherwise the residual is first reordered into the destination.
 Status build_conv(PlanBuilder& b, const Node& node) {
   const bool transposed = node.op_type == "ConvTranspose";
+  if (!transposed && node.precision == Precision::kINT8) return build_conv_int8(b, node);
   const int residual_id = node.residual();
   const bool sum = residual_id >= 0;
   if (sum && transposed) {

@@ -1,11 +1,14 @@
 // Conv and ConvTranspose (1-3 spatial dimensions, group, dilations, strides, pads, auto_pad,
 // output_padding / output_shape): direct loops with double accumulation, fused residual
 // (Conv) and fused activation.
+#include <algorithm>
 #include <array>
+#include <cmath>
 
 #include "engine/ops/conv_attrs.h"
 #include "engine/ops/nn/nn_common.h"
 #include "engine/ops/nn/nn_ops.h"
+#include "engine/ops/nn/quantize.h"
 
 namespace medinfer::engine {
 namespace {
@@ -85,8 +88,26 @@ Status conv_compute_common(const Node& node, std::span<const Tensor* const> in,
   MI_ASSIGN_OR_RETURN(ConvAttrs a, conv_attrs(node, x.shape(), w.shape(), transposed));
   Tensor& y = out[0];
   const Geometry3 g = geometry3(a, x.shape(), y.shape());
-  const std::vector<double> xv = nn::load(x), wv = nn::load(w);
+  std::vector<double> xv = nn::load(x), wv = nn::load(w);
   const int64_t batch = x.dim(0), c_in = x.dim(1), c_out = y.dim(1);
+  if (node.precision == Precision::kINT8 && !transposed) {
+    // The dequantized operands (ops/nn/quantize.h): products and sums in double are then
+    // exact up to the last bits, as an integer kernel's accumulator.
+    const float sx = int8_scale(node.input_amax);
+    for (double& v : xv) v = int8_quantize(static_cast<float>(v), sx) / static_cast<double>(sx);
+    const int64_t per = w.numel() / w.dim(0);
+    for (int64_t m = 0; m < w.dim(0); ++m) {
+      double amax = 0;
+      for (int64_t i = m * per; i < (m + 1) * per; ++i) {
+        amax = std::max(amax, std::fabs(wv[static_cast<size_t>(i)]));
+      }
+      const float sw = int8_scale(amax);
+      for (int64_t i = m * per; i < (m + 1) * per; ++i) {
+        double& v = wv[static_cast<size_t>(i)];
+        v = int8_quantize(static_cast<float>(v), sw) / static_cast<double>(sw);
+      }
+    }
+  }
   const int64_t cg_in = c_in / a.group, cg_out = c_out / a.group;
   const int64_t in_size = g.in[0] * g.in[1] * g.in[2];
   const int64_t out_size = g.out[0] * g.out[1] * g.out[2];

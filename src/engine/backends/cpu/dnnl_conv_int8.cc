@@ -1,0 +1,116 @@
+// INT8 convolutions (Node::precision kINT8, forward Conv) as oneDNN s8 x s8 -> f32
+// convolutions, in the arithmetic of ops/nn/quantize.h: the input is quantized by a reorder
+// with its calibrated scale (Node::input_amax), the weights once at build with one scale per
+// output channel, the int32 accumulator is scaled back by 1 / (s_x s_w[m]) (output scales),
+// then the bias (a binary post-op, so that it is never scaled), a fused residual (sum) and
+// the fused activation are applied in float32.
+#include <algorithm>
+
+#include "engine/backends/cpu/cpu_plan.h"
+#include "engine/ops/conv_attrs.h"
+#include "engine/ops/nn/quantize.h"
+
+namespace medinfer::engine::cpu {
+namespace {
+
+constexpr auto kS8 = dnnl::memory::data_type::s8;
+
+// Row-major strides of `d`.
+dims row_major(const dims& d) {
+  dims s(d.size(), 1);
+  for (size_t i = d.size(); i-- > 1;) s[i - 1] = s[i] * d[i];
+  return s;
+}
+
+}  // namespace
+
+Status build_conv_int8(PlanBuilder& b, const Node& node) {
+  const Shape& x = b.shape(node.inputs[0]);
+  const Tensor& w = *b.constant(node.inputs[1]);
+  const Shape& y = b.shape(node.outputs[0]);
+  if (w.dtype() != DType::kFloat32) return node.error(StatusCode::kNotSupported, "int8: weights");
+  MI_ASSIGN_OR_RETURN(ConvAttrs a, conv_attrs(node, x, w.shape(), false));
+  const size_t sp = static_cast<size_t>(a.spatial);
+  const int64_t g = a.group, out_c = y[1];
+  dims strides(a.strides.begin(), a.strides.end());
+  dims dilates(sp), pad_l(a.pads_begin.begin(), a.pads_begin.end());
+  dims pad_r(a.pads_end.begin(), a.pads_end.end());
+  for (size_t s = 0; s < sp; ++s) dilates[s] = a.dilations[s] - 1;  // oneDNN counts the gaps
+
+  // Weights [g*O, I, k...] (ONNX, contiguous) seen as ([g,] O, I, k...).
+  dims wdims;
+  if (g > 1) wdims.push_back(g);
+  wdims.push_back(out_c / g);
+  for (size_t d = 1; d < w.shape().size(); ++d) wdims.push_back(w.shape()[d]);
+  const md w_plain(wdims, kF32, row_major(wdims));
+
+  using tag = dnnl::memory::format_tag;
+  const float sx = int8_scale(node.input_amax);
+  const std::vector<float> w_amax = channel_amax(w.as<float>(), w.shape()[0], w.numel());
+  std::vector<float> sw(w_amax.size()), out_scales(w_amax.size());
+  for (size_t m = 0; m < w_amax.size(); ++m) {
+    sw[m] = int8_scale(w_amax[m]);
+    out_scales[m] = 1.0f / (sx * sw[m]);
+  }
+  const Tensor* bias =
+      node.inputs.size() > 2 && node.inputs[2] >= 0 ? b.constant(node.inputs[2]) : nullptr;
+  const int residual_id = node.residual();
+
+  dnnl::post_ops ops;
+  md bias_md;
+  if (bias != nullptr) {
+    dims bd(x.size(), 1);
+    bd[1] = out_c;
+    bias_md = md(bd, kF32, row_major(bd));
+    ops.append_binary(dnnl::algorithm::binary_add, bias_md);
+  }
+  if (residual_id >= 0) ops.append_sum(1.0f);
+  append_activation(node.activation, ops);
+  dnnl::primitive_attr attr;
+  attr.set_output_scales(1 << 1, out_scales);
+  attr.set_post_ops(ops);
+
+  const dnnl::convolution_forward::desc d(
+      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+      md(to_dims(x), kS8, tag::any), md(wdims, kS8, tag::any), md(to_dims(y), kF32, tag::any),
+      strides, dilates, pad_l, pad_r);
+  const dnnl::convolution_forward::primitive_desc pd(d, attr, b.engine());
+
+  // The input, quantized by a reorder step before the convolution.
+  const dnnl::memory from = b.src(node.inputs[0]);
+  if (!from) return node.error(StatusCode::kNotSupported, "int8: the input is not in memory");
+  dnnl::memory xq(pd.src_desc(), b.engine());
+  dnnl::primitive_attr quantize;
+  quantize.set_output_scales(0, {sx});
+  b.add(dnnl::reorder(from, xq, quantize), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, xq}});
+
+  // The weights, quantized once per output channel (the reorder adds the compensation
+  // that s8 sources need on CPUs without VNNI).
+  dnnl::memory wq(pd.weights_desc(), b.engine());
+  {
+    dnnl::memory wf(w_plain, b.engine(), const_cast<void*>(w.data()));
+    dnnl::primitive_attr per_channel;
+    per_channel.set_output_scales(g > 1 ? 3 : 1, sw);
+    dnnl::stream stream(b.engine());
+    dnnl::reorder(wf, wq, per_channel).execute(stream, wf, wq);
+    stream.wait();
+  }
+
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, xq}, {DNNL_ARG_WEIGHTS, wq}};
+  if (bias != nullptr) {
+    args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] =
+        dnnl::memory(bias_md, b.engine(), const_cast<void*>(bias->data()));
+  }
+  const dnnl::memory out = b.dst(node.outputs[0], pd.dst_desc());
+  if (residual_id >= 0) {
+    // The sum post-op accumulates into dst: it starts as a copy of the residual.
+    const dnnl::memory residual = b.src(residual_id);
+    if (!residual) return node.error(StatusCode::kNotSupported, "the residual is not in memory");
+    b.add(dnnl::reorder(residual, out), {{DNNL_ARG_FROM, residual}, {DNNL_ARG_TO, out}});
+  }
+  args[DNNL_ARG_DST] = out;
+  b.add(dnnl::convolution_forward(pd), std::move(args));
+  return Status::ok();
+}
+
+}  // namespace medinfer::engine::cpu
