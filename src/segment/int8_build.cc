@@ -1,0 +1,271 @@
+#include "segment/int8_build.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "engine/quantize/calibrator.h"
+#include "medinfer/dicom.h"
+#include "segment/observed_engine.h"
+
+namespace medinfer {
+namespace {
+
+constexpr size_t kMaxRecordedBatches = 64;  // network inputs kept for the layer ranking
+
+// Label maps of every series under `options`' engine.
+Result<std::vector<LabelMap>> segment_all(const Model& model, const SegmentationSpec& spec,
+                                          const EngineOptions& options,
+                                          const std::vector<PreparedSeries>& series) {
+  MI_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
+                      build_segmentation_engine(model, spec, options));
+  std::vector<LabelMap> out;
+  for (const PreparedSeries& s : series) {
+    auto map = segment_volume(*engine, s.volume.image, s.volume.native, spec);
+    if (!map.is_ok()) return map.status().with_context("series " + s.name);
+    out.push_back(std::move(map).value());
+  }
+  return out;
+}
+
+template <typename T>
+void count_overlap(const Volume& a, const Volume& b, int label, int64_t* na, int64_t* nb,
+                   int64_t* both) {
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  const int64_t n = a.geometry().voxel_count();
+  for (int64_t i = 0; i < n; ++i) {
+    const bool x = pa[i] == label, y = pb[i] == label;
+    *na += x;
+    *nb += y;
+    *both += x && y;
+  }
+}
+
+// Dice of `label` between two label maps of one grid (1 when both are empty).
+double dice(const LabelMap& a, const LabelMap& b, int label) {
+  int64_t na = 0, nb = 0, both = 0;
+  if (a.labels.dtype() == DType::kUInt8 && b.labels.dtype() == DType::kUInt8) {
+    count_overlap<uint8_t>(a.labels, b.labels, label, &na, &nb, &both);
+  } else if (a.labels.dtype() == DType::kUInt16 && b.labels.dtype() == DType::kUInt16) {
+    count_overlap<uint16_t>(a.labels, b.labels, label, &na, &nb, &both);
+  } else {
+    return 0.0;
+  }
+  return na + nb == 0 ? 1.0 : 2.0 * static_cast<double>(both) / static_cast<double>(na + nb);
+}
+
+struct Evaluation {
+  bool passed = true;
+  std::vector<GateSeries> series;
+  std::string worst;  // "label L on series S: Dice D"
+  double worst_dice = 1.0;
+};
+
+Result<Evaluation> evaluate(const Model& model, const SegmentationSpec& spec,
+                            const EngineOptions& options, const std::vector<PreparedSeries>& val,
+                            const std::vector<LabelMap>& reference, double min_dice) {
+  MI_ASSIGN_OR_RETURN(std::vector<LabelMap> maps, segment_all(model, spec, options, val));
+  Evaluation e;
+  for (size_t s = 0; s < val.size(); ++s) {
+    GateSeries gs{val[s].name, {}};
+    for (const SegmentInfo& label : spec.labels) {
+      const double d = dice(maps[s], reference[s], label.label);
+      gs.dice[label.name] = d;
+      if (d < e.worst_dice) {
+        e.worst_dice = d;
+        e.worst = "'" + label.name + "' on series " + val[s].name + ": Dice " + std::to_string(d);
+      }
+      e.passed &= d >= min_dice;
+    }
+    e.series.push_back(std::move(gs));
+  }
+  return e;
+}
+
+}  // namespace
+
+Result<std::vector<PreparedSeries>> prepare_series(const std::vector<std::string>& paths,
+                                                   const ModelPackage& package, int threads,
+                                                   std::vector<std::string>* problems) {
+  dicom::ScanOptions sopt;
+  sopt.threads = threads;
+  MI_ASSIGN_OR_RETURN(dicom::ScanResult scan, dicom::scan(paths, sopt));
+  std::vector<PreparedSeries> out;
+  for (const dicom::SeriesInfo& series : scan.series) {
+    if (series.object_kind != "image") continue;
+    const std::string name =
+        series.series_uid.empty() ? series.images.front().path : series.series_uid;
+    if (!series.loadable) {
+      if (problems != nullptr) problems->push_back(name + ": cannot be assembled into a volume");
+      continue;
+    }
+    dicom::LoadOptions lopt;
+    lopt.threads = threads;
+    auto hu = dicom::load(series, lopt);
+    if (!hu.is_ok()) {
+      if (problems != nullptr) problems->push_back(hu.status().to_string());
+      continue;
+    }
+    auto prepared = preprocess(package, *hu, threads);
+    if (!prepared.is_ok()) {
+      if (problems != nullptr) problems->push_back(name + ": " + prepared.status().to_string());
+      continue;
+    }
+    out.push_back({name, std::move(prepared).value()});
+  }
+  if (out.empty()) {
+    std::string where;
+    for (const std::string& p : paths) where += (where.empty() ? "" : ", ") + p;
+    return invalid_argument("no image series could be loaded from " + where);
+  }
+  return out;
+}
+
+Result<std::map<std::string, float>> calibrate_series(const Model& model,
+                                                      const SegmentationSpec& spec,
+                                                      const EngineOptions& options,
+                                                      const std::vector<PreparedSeries>& series,
+                                                      engine::CalibrationMethod method,
+                                                      double percentile) {
+  EngineOptions fp32 = options;
+  fp32.device = "cpu";
+  fp32.precision = "fp32";
+  fp32.node_precision.clear();
+  fp32.activation_amax.clear();
+  fp32.autotune = false;
+  fp32.plan.reset();
+  MI_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, build_segmentation_engine(model, spec, fp32));
+  EngineOptions shaped = fp32;  // the calibrator's graph: the engine's input shapes
+  shaped.input_shapes.clear();
+  for (const TensorInfo& in : engine->inputs()) shaped.input_shapes[in.name] = in.shape;
+  shaped.max_batch = spec.batch;
+  MI_ASSIGN_OR_RETURN(std::unique_ptr<engine::Calibrator> calib,
+                      engine::Calibrator::make(model, shaped));
+  engine::Calibrator* c = calib.get();
+  segment::ObservedEngine observed(
+      *engine, [c](const std::vector<TensorView>& inputs) { return c->add(inputs); });
+  for (const PreparedSeries& s : series) {
+    auto p = predict_probabilities(observed, s.volume.image, spec);
+    if (!p.is_ok()) return p.status().with_context("calibrating on series " + s.name);
+  }
+  std::map<std::string, float> out;
+  for (const auto& entry : c->histograms()) {
+    MI_ASSIGN_OR_RETURN(const double a, entry.second.amax(method, percentile));
+    out[entry.first] = static_cast<float>(a);
+  }
+  return out;
+}
+
+Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
+                            const EngineOptions& candidate, const std::vector<PreparedSeries>& val,
+                            const GateOptions& options) {
+  EngineOptions fp32 = candidate;
+  fp32.precision = "fp32";
+  fp32.node_precision.clear();
+  fp32.activation_amax.clear();
+  fp32.plan.reset();
+  // FP32's masks, and the network inputs the val series give (for the ranking).
+  MI_ASSIGN_OR_RETURN(std::unique_ptr<Engine> reference,
+                      build_segmentation_engine(model, spec, fp32));
+  std::vector<std::vector<float>> batches;
+  std::vector<std::vector<int64_t>> shapes;
+  segment::ObservedEngine recorder(*reference, [&](const std::vector<TensorView>& in) {
+    if (batches.size() >= kMaxRecordedBatches) return Status::ok();
+    int64_t n = 1;
+    for (int64_t d : in[0].shape) n *= d;
+    const float* p = static_cast<const float*>(in[0].data);
+    batches.emplace_back(p, p + n);
+    shapes.push_back(in[0].shape);
+    return Status::ok();
+  });
+  std::vector<LabelMap> fp32_maps;
+  for (const PreparedSeries& s : val) {
+    auto map = segment_volume(recorder, s.volume.image, s.volume.native, spec);
+    if (!map.is_ok()) return map.status().with_context("series " + s.name + " (fp32)");
+    fp32_maps.push_back(std::move(map).value());
+  }
+
+  GateResult result;
+  MI_ASSIGN_OR_RETURN(Evaluation e,
+                      evaluate(model, spec, candidate, val, fp32_maps, options.min_dice));
+  result.series = e.series;
+  if (e.passed) {
+    result.passed = true;
+    result.reason = "passed with every quantized layer in int8 (worst " + e.worst + ")";
+    return result;
+  }
+
+  // Rank: each quantized layer alone in int8, the others fp32, on the recorded inputs.
+  MI_ASSIGN_OR_RETURN(std::unique_ptr<Engine> int8,
+                      build_segmentation_engine(model, spec, candidate));
+  std::vector<std::string> quantized;
+  for (const NodeReport& n : int8->build_report().nodes) {
+    if (n.precision == "int8") quantized.push_back(n.node);
+  }
+  auto outputs_of = [&](Engine& engine) -> Result<std::vector<std::vector<float>>> {
+    std::vector<std::vector<float>> out;
+    for (size_t b = 0; b < batches.size(); ++b) {
+      MI_ASSIGN_OR_RETURN(std::vector<int64_t> shape, engine.output_shape(0, shapes[b][0]));
+      int64_t n = 1;
+      for (int64_t d : shape) n *= d;
+      std::vector<float> y(static_cast<size_t>(n));
+      TensorView in{DType::kFloat32, shapes[b], batches[b].data(), Storage::kHost};
+      TensorView o{DType::kFloat32, shape, y.data(), Storage::kHost};
+      MI_RETURN_IF_ERROR(engine.run({in}, {o}));
+      out.push_back(std::move(y));
+    }
+    return out;
+  };
+  MI_ASSIGN_OR_RETURN(auto want, outputs_of(*reference));
+  double scale = 0;
+  for (const auto& y : want) {
+    for (float v : y) scale = std::max(scale, std::fabs(static_cast<double>(v)));
+  }
+  for (const std::string& node : quantized) {
+    EngineOptions alone = candidate;
+    for (const std::string& other : quantized) {
+      if (other != node) alone.node_precision[other] = "fp32";
+    }
+    MI_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
+                        build_segmentation_engine(model, spec, alone));
+    MI_ASSIGN_OR_RETURN(auto got, outputs_of(*engine));
+    double err = 0;
+    for (size_t b = 0; b < got.size(); ++b) {
+      for (size_t i = 0; i < got[b].size(); ++i) {
+        err = std::max(err, std::fabs(static_cast<double>(got[b][i]) - want[b][i]));
+      }
+    }
+    result.layers.push_back({node, scale > 0 ? err / scale : err, false});
+  }
+  std::stable_sort(result.layers.begin(), result.layers.end(),
+                   [](const GateLayer& a, const GateLayer& b) { return a.error > b.error; });
+
+  // Raise the worst first until the gate passes.
+  const int limit = options.max_raised >= 0 ? options.max_raised
+                                            : std::max(1, static_cast<int>(quantized.size()) / 2);
+  EngineOptions trial = candidate;
+  for (int r = 0; r < limit && r < static_cast<int>(result.layers.size()); ++r) {
+    GateLayer& layer = result.layers[static_cast<size_t>(r)];
+    layer.raised = true;
+    trial.node_precision[layer.node] = "fp32";
+    result.node_precision[layer.node] = "fp32";
+    MI_ASSIGN_OR_RETURN(e, evaluate(model, spec, trial, val, fp32_maps, options.min_dice));
+    result.series = e.series;
+    if (e.passed) {
+      result.passed = true;
+      result.reason = "passed with " + std::to_string(r + 1) + " layer(s) raised to fp32 (worst " +
+                      e.worst + ")";
+      return result;
+    }
+  }
+  result.reason = "the gate (Dice >= " + std::to_string(options.min_dice) +
+                  " against fp32 per label and series) still fails with " +
+                  std::to_string(result.node_precision.size()) + " of " +
+                  std::to_string(quantized.size()) +
+                  " quantized layers raised (the limit): worst " + e.worst;
+  return result;
+}
+
+}  // namespace medinfer

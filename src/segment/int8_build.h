@@ -1,0 +1,69 @@
+// INT8 builds of a model package from DICOM (issue 13): calibration on series run through
+// the package's own preprocessing (the activations deployment will see), and the accuracy
+// gate: the candidate's masks against FP32's on validation series, per label; when it
+// fails, the quantized layers are ranked by how much quantizing each alone moves the
+// network's outputs, and raised to FP32 one by one, worst first, until it passes. A plan
+// that cannot pass within the limit on raised layers is refused, with the reason.
+// Internal to segmentation; `medinfer build` runs it.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/quantize/histogram.h"
+#include "medinfer/engine.h"
+#include "medinfer/model.h"
+#include "medinfer/segment.h"
+
+namespace medinfer {
+
+struct PreparedSeries {
+  std::string name;  // the series UID, or its first file
+  PreparedVolume volume;
+};
+
+// Every image series under `paths`, decoded and preprocessed for `package`. A series that
+// cannot be loaded goes to *problems with the reason (the others go on); finding none at
+// all is an error naming the paths.
+Result<std::vector<PreparedSeries>> prepare_series(const std::vector<std::string>& paths,
+                                                   const ModelPackage& package, int threads,
+                                                   std::vector<std::string>* problems);
+
+// Runs `model` in FP32 on the CPU over every slice of `series` as segment_volume() feeds
+// them (options: the batch range and threads of the build) and picks each quantized
+// activation's range with `method`. Errors name the activation or the series.
+Result<std::map<std::string, float>> calibrate_series(
+    const Model& model, const SegmentationSpec& spec, const EngineOptions& options,
+    const std::vector<PreparedSeries>& series, engine::CalibrationMethod method, double percentile);
+
+struct GateOptions {
+  double min_dice = 0.99;  // per label and series, the candidate's masks against FP32's
+  int max_raised = -1;     // layers the gate may raise; -1: half the quantized ones
+};
+
+struct GateLayer {
+  std::string node;
+  double error = 0;  // max |y - y_fp32| / max |y_fp32| with only this layer quantized
+  bool raised = false;
+};
+
+struct GateSeries {
+  std::string name;
+  std::map<std::string, double> dice;  // by label name, against FP32's mask
+};
+
+struct GateResult {
+  bool passed = false;
+  std::string reason;              // why it failed, or how it passed
+  std::vector<GateLayer> layers;   // ranked (most sensitive first) when ranking ran
+  std::vector<GateSeries> series;  // the last candidate evaluated
+  std::map<std::string, std::string> node_precision;  // the raised layers: "fp32"
+};
+
+// The gate for `candidate` (an int8 build's options, activation_amax set) on `val`.
+Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
+                            const EngineOptions& candidate, const std::vector<PreparedSeries>& val,
+                            const GateOptions& options);
+
+}  // namespace medinfer
