@@ -63,6 +63,9 @@ struct Plan {
   // ("<impl>|<algorithm>"). Empty when autotune was off: the libraries' heuristics then
   // decide, the same way for the same versions.
   std::map<std::string, std::string> choices;
+  // The accuracy gate's verdict and figures (int8 builds with validation series; "" when
+  // none ran).
+  std::string gate;
   BuildReport report;       // as built: placement, precision and kernel per node, memory
   std::string created_utc;  // "2026-12-03T19:40:00Z"
 

@@ -147,6 +147,31 @@ TEST_F(CliPlan, PlanFolderKeepsOnePlanPerConfiguration) {
   }
 }
 
+// An int8 plan (calibrated on the fixture through the package's preprocessing, no gate):
+// its ranges are cached and reused, and segment runs it.
+TEST_F(CliPlan, Int8PlanIsCalibratedCachedAndSegments) {
+  const std::string plan = dir_ + "/lung_int8.plan";
+  const std::string build = "build -m " + q(model_dir()) + " --device cpu --threads 2 " +
+                            "--precision int8 --calib " + q(fixture()) +
+                            " --calib-method max --batch 4 -o " + q(plan);
+  std::string log;
+  ASSERT_EQ(cli(build, &log), 0) << log;
+  EXPECT_NE(log.find("calibration: max on 1 series"), std::string::npos) << log;
+  auto p = read_plan(plan);
+  ASSERT_TRUE(p.is_ok()) << p.status().to_string();
+  EXPECT_EQ(p->precision, "int8");
+  EXPECT_GT(p->activation_amax.size(), 10u);
+  EXPECT_EQ(p->gate, "not gated (no --val)");
+  int int8_nodes = 0;
+  for (const NodeReport& n : p->report.nodes) int8_nodes += n.precision == "int8";
+  EXPECT_GT(int8_nodes, 10);
+  ASSERT_EQ(cli(build, &log), 0) << log;
+  EXPECT_NE(log.find("calibration: reused"), std::string::npos) << log;
+  ASSERT_EQ(cli(segment("int8", "--plan " + q(plan)), &log), 0) << log;
+  EXPECT_NE(log.find("built from plan"), std::string::npos) << log;
+  EXPECT_NE(log.find("int8"), std::string::npos) << log;
+}
+
 TEST_F(CliPlan, BadBuildFlagsAreUsageErrors) {
   std::string log;
   const std::string base = "build -m " + q(model_dir()) + " -o " + q(dir_ + "/x.plan");
@@ -155,7 +180,9 @@ TEST_F(CliPlan, BadBuildFlagsAreUsageErrors) {
   EXPECT_EQ(cli(base + " --keep fp16", &log), 2) << log;
   EXPECT_NE(log.find("PRECISION:NODE"), std::string::npos) << log;
   EXPECT_EQ(cli(base + " --calib " + q(fixture()), &log), 2) << log;
-  EXPECT_NE(log.find("not in this build yet"), std::string::npos) << log;
+  EXPECT_NE(log.find("for --precision int8"), std::string::npos) << log;
+  EXPECT_EQ(cli(base + " --precision int8", &log), 2) << log;
+  EXPECT_NE(log.find("needs --calib"), std::string::npos) << log;
   EXPECT_EQ(cli(base + " --precision fp16", &log), 1) << log;
   EXPECT_NE(log.find("not supported on device 'cpu'"), std::string::npos) << log;
   EXPECT_FALSE(fs::exists(dir_ + "/x.plan"));

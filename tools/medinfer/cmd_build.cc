@@ -1,6 +1,16 @@
-// medinfer build -m MODEL_DIR [--device cpu|cuda[:N]] [--precision fp32|tf32|fp16|bf16]
+// medinfer build -m MODEL_DIR [--device cpu|cuda[:N]] [--precision fp32|tf32|fp16|bf16|int8]
 //     [--keep PRECISION:NODE,...] [--batch N|MIN..MAX] [--autotune on|off]
+//     [--calib DICOM_DIR... [--calib-method entropy|percentile|max] [--percentile P]]
+//     [--val DICOM_DIR... [--gate 0.99] [--max-raised N]]
 //     [--allow-host-fallback] [--threads N] -o PLAN
+//
+// int8 (the CPU and reference devices for now): the model runs in FP32 over the --calib
+// series through the package's own preprocessing, and each quantized activation's range is
+// picked by --calib-method (percentile 99.99 by default); the ranges are cached in PLAN.calib.json
+// and reused while the model, method and series stay the same. With --val the accuracy gate
+// compares the int8 masks with FP32's per label and series (Dice >= --gate), raises the most
+// sensitive layers to fp32 until it passes (at most --max-raised, default half), and refuses
+// the plan (exit 1, nothing written) when it cannot; the plan records its verdict.
 //
 // Builds the model package's engine exactly as `segment` would (same input shape, batch
 // range, options), tuning included, and writes what it decided to PLAN (medinfer/plan.h):
@@ -15,9 +25,11 @@
 #include <vector>
 
 #include "commands.h"
+#include "engine/quantize/calibration_cache.h"
 #include "medinfer/model.h"
 #include "medinfer/plan.h"
 #include "medinfer/segment.h"
+#include "segment/int8_build.h"
 #include "segment/segment_study.h"
 
 namespace medinfer::cli {
@@ -33,6 +45,10 @@ struct BuildArgs {
   bool allow_host_fallback = false;
   int threads = 0;
   std::vector<std::string> calib, val;
+  std::string calib_method = "percentile";
+  double percentile = 99.99;
+  double gate = 0.99;
+  int max_raised = -1;
   std::string output;
 };
 
@@ -81,12 +97,45 @@ Result<std::pair<int64_t, int64_t>> parse_batch(const std::string& text) {
   }
 }
 
-int run(const BuildArgs& args) {
-  if (!args.calib.empty() || !args.val.empty()) {
-    return usage(
-        "--calib and --val (INT8/FP8 calibration and the accuracy gate) are not in this build "
-        "yet; build fp32, tf32, fp16 or bf16 plans");
+// The calibrated ranges for an int8 build: from the cache beside the plan when it answers
+// the same question, else calibrated now and cached.
+Result<std::map<std::string, float>> ranges(const BuildArgs& args, const ModelPackage& package,
+                                            const Model& model, const SegmentationSpec& spec,
+                                            const EngineOptions& eopt) {
+  MI_ASSIGN_OR_RETURN(const engine::CalibrationMethod method,
+                      engine::parse_calibration_method(args.calib_method));
+  std::vector<std::string> problems;
+  MI_ASSIGN_OR_RETURN(std::vector<PreparedSeries> series,
+                      prepare_series(args.calib, package, args.threads, &problems));
+  for (const std::string& p : problems)
+    std::fprintf(stderr, "medinfer build: --calib: %s\n", p.c_str());
+  engine::CalibrationCache want;
+  MI_ASSIGN_OR_RETURN(want.model_sha256, model.content_hash());
+  want.method = args.calib_method;
+  want.percentile = args.percentile;
+  for (const PreparedSeries& s : series) want.series.push_back(s.name);
+  const std::string cache = args.output + ".calib.json";
+  auto have = engine::read_calibration_cache(cache);
+  if (have.is_ok() && have->same_key(want)) {
+    std::printf("[I] calibration: reused %s (%zu ranges)\n", cache.c_str(), have->amax.size());
+    return have->amax;
   }
+  MI_ASSIGN_OR_RETURN(want.amax,
+                      calibrate_series(model, spec, eopt, series, method, args.percentile));
+  std::printf("[I] calibration: %s on %zu series, %zu ranges\n", args.calib_method.c_str(),
+              series.size(), want.amax.size());
+  Status st = engine::write_calibration_cache(want, cache);
+  if (!st.is_ok()) std::fprintf(stderr, "medinfer build: %s\n", st.to_string().c_str());
+  return want.amax;
+}
+
+int run(const BuildArgs& args) {
+  const bool int8 = args.precision == "int8";
+  if (!int8 && (!args.calib.empty() || !args.val.empty())) {
+    return usage("--calib and --val are for --precision int8");
+  }
+  if (int8 && args.calib.empty()) return usage("--precision int8 needs --calib DICOM_DIR...");
+  if (!(args.gate > 0 && args.gate <= 1)) return usage("--gate must be in (0, 1]");
   EngineOptions eopt;
   eopt.device = args.device;
   eopt.precision = args.precision;
@@ -113,10 +162,49 @@ int run(const BuildArgs& args) {
   if (!spec.is_ok()) return fail(spec.status().to_string());
   auto model = Model::load(package->onnx_path);
   if (!model.is_ok()) return fail(model.status().to_string());
+  std::string verdict;
+  std::map<std::string, std::string> raised;
+  if (int8) {
+    auto amax = ranges(args, *package, **model, *spec, eopt);
+    if (!amax.is_ok()) return fail(amax.status().to_string());
+    eopt.activation_amax = *amax;
+    if (!args.val.empty()) {
+      std::vector<std::string> problems;
+      auto val = prepare_series(args.val, *package, args.threads, &problems);
+      for (const std::string& p : problems)
+        std::fprintf(stderr, "medinfer build: --val: %s\n", p.c_str());
+      if (!val.is_ok()) return fail(val.status().to_string());
+      GateOptions gopt;
+      gopt.min_dice = args.gate;
+      gopt.max_raised = args.max_raised;
+      auto gate = run_gate(**model, *spec, eopt, *val, gopt);
+      if (!gate.is_ok()) return fail(gate.status().to_string());
+      for (const GateLayer& l : gate->layers) {
+        std::printf("[I] gate: %-40s output error %.3g%s\n", l.node.c_str(), l.error,
+                    l.raised ? "  -> raised to fp32" : "");
+      }
+      for (const GateSeries& gs : gate->series) {
+        std::printf("[I] gate: series %s:", gs.name.c_str());
+        for (const auto& d : gs.dice) std::printf(" %s Dice %.4f;", d.first.c_str(), d.second);
+        std::printf("\n");
+      }
+      if (!gate->passed) return fail("the plan is refused: " + gate->reason);
+      std::printf("[I] gate: %s\n", gate->reason.c_str());
+      verdict = "Dice >= " + std::to_string(args.gate) + " against fp32: " + gate->reason;
+      raised = gate->node_precision;
+      for (const auto& entry : raised) eopt.node_precision[entry.first] = entry.second;
+    } else {
+      verdict = "not gated (no --val)";
+    }
+  }
   auto engine = build_segmentation_engine(**model, *spec, eopt);
   if (!engine.is_ok()) return fail(engine.status().to_string());
   auto plan = (*engine)->plan();
   if (!plan.is_ok()) return fail(plan.status().to_string());
+  plan->gate = verdict;
+  for (NodeReport& n : plan->report.nodes) {
+    if (raised.count(n.node) > 0) n.note = "raised to fp32 by the accuracy gate";
+  }
   Status st = write_plan(*plan, args.output);
   if (!st.is_ok()) return fail(st.to_string());
 
@@ -144,7 +232,8 @@ RunFn register_build(CLI::App& app) {
       ->required();
   app.add_option("-o,--output", args->output, "The plan file to write")->required();
   app.add_option("--device", args->device, "cpu (oneDNN), cuda or cuda:N, reference");
-  app.add_option("--precision", args->precision, "fp32 (every device); tf32, fp16, bf16 (cuda)");
+  app.add_option("--precision", args->precision,
+                 "fp32 (every device); tf32, fp16, bf16 (cuda); int8 (cpu, with --calib)");
   app.add_option("--keep", args->keep,
                  "Per-node precisions PRECISION:NODE,... (node names as the build report gives)");
   app.add_option("--batch", args->batch,
@@ -154,8 +243,16 @@ RunFn register_build(CLI::App& app) {
   app.add_flag("--allow-host-fallback", args->allow_host_fallback,
                "cuda: run nodes the GPU cannot run on the host instead of refusing");
   app.add_option("--threads", args->threads, "CPU threads (0 = all cores)");
-  app.add_option("--calib", args->calib, "DICOM folders to calibrate INT8/FP8 on (not yet)");
-  app.add_option("--val", args->val, "DICOM folders for the accuracy gate (not yet)");
+  app.add_option("--calib", args->calib, "int8: DICOM folders to calibrate on");
+  app.add_option("--calib-method", args->calib_method,
+                 "percentile (default, --percentile 99.99), entropy or max")
+      ->check(CLI::IsMember({"entropy", "percentile", "max"}));
+  app.add_option("--percentile", args->percentile, "--calib-method percentile: P (99.99)");
+  app.add_option("--val", args->val, "int8: DICOM folders for the accuracy gate");
+  app.add_option("--gate", args->gate,
+                 "the gate: Dice against fp32 per label and series (default 0.99)");
+  app.add_option("--max-raised", args->max_raised,
+                 "layers the gate may raise to fp32 (default: half the quantized ones)");
   return [args] { return run(*args); };
 }
 

@@ -119,6 +119,7 @@ json plan_to_json(const Plan& p) {
             {"allow_host_fallback", p.allow_host_fallback},
             {"cuda_graphs", p.cuda_graphs}}},
           {"choices", p.choices},
+          {"gate", p.gate},
           {"report", report_to_json(p.report)},
           {"created_utc", p.created_utc}};
 }
@@ -144,6 +145,7 @@ Plan plan_from_json(const json& j) {
   p.allow_host_fallback = field<bool>(o, "allow_host_fallback");
   p.cuda_graphs = field<bool>(o, "cuda_graphs");
   p.choices = field<std::map<std::string, std::string>>(j, "choices");
+  p.gate = field<std::string>(j, "gate");
   p.report = report_from_json(field<json>(j, "report"));
   p.created_utc = field<std::string>(j, "created_utc");
   return p;
