@@ -101,12 +101,17 @@ Plan* PlanTest::plan_ = nullptr;
 
 TEST_F(PlanTest, RoundTripRepeatsTheChoicesUntimedWithIdenticalOutputs) {
   ASSERT_NE(plan_, nullptr);
-  // The lung model's convolutions have several oneDNN implementations: tuning chose for
-  // each plan batch (1 and 2).
-  ASSERT_FALSE(plan_->choices.empty());
-  EXPECT_EQ(plan_->choices.count("1/" + tuned_->tuning_report().nodes.front().node) +
-                plan_->choices.count("2/" + tuned_->tuning_report().nodes.front().node),
-            2u);
+  // The lung model's convolutions have several oneDNN implementations (except under an
+  // old instruction-set limit, where each has one and there is nothing to choose): tuning
+  // chose for each plan batch (1 and 2).
+  const bool chose = !tuned_->tuning_report().nodes.empty();
+  if (chose) {
+    EXPECT_EQ(plan_->choices.count("1/" + tuned_->tuning_report().nodes.front().node) +
+                  plan_->choices.count("2/" + tuned_->tuning_report().nodes.front().node),
+              2u);
+  } else {
+    EXPECT_TRUE(plan_->choices.empty());
+  }
   auto loaded = read_plan(path("lung.plan"));
   ASSERT_TRUE(loaded.is_ok()) << loaded.status().to_string();
   EXPECT_EQ(loaded->choices, plan_->choices);
@@ -215,7 +220,7 @@ TEST_F(PlanTest, AnotherModelDeviceLibraryOrOptionIsRefusedSayingWhich) {
 
 TEST_F(PlanTest, AChoiceTheLibraryDoesNotOfferFailsTheBuildNamingTheNode) {
   Plan plan = *plan_;
-  ASSERT_FALSE(plan.choices.empty());
+  if (plan.choices.empty()) GTEST_SKIP() << "one implementation per convolution under this ISA";
   auto& [key, label] = *plan.choices.begin();
   label = "jit:no_such_kernel|direct";
   const std::string node = key.substr(key.find('/') + 1);

@@ -73,7 +73,6 @@ TEST_F(CliPlan, BuiltPlanSegmentsUntunedAsTheTunedBuildDoes) {
   ASSERT_TRUE(p.is_ok()) << p.status().to_string();
   EXPECT_EQ(p->min_batch, 1);
   EXPECT_EQ(p->max_batch, 4);
-  EXPECT_FALSE(p->choices.empty());
 
   ASSERT_EQ(cli(segment("planned", "--plan " + q(plan)), &log), 0) << log;
   EXPECT_NE(log.find("built from plan"), std::string::npos) << log;
