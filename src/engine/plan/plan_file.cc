@@ -1,7 +1,6 @@
 // The plan file (medinfer/plan.h): framing, checksum and the JSON body, both ways. Nothing
 // in a file is trusted before the frame and the checksum are checked, and every field of
 // the body is type-checked: a damaged or hostile file is a kCorrupt error, never a crash.
-#include <unistd.h>
 #include <zlib.h>
 
 #include <array>
@@ -13,6 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/atomic_write.h"
 #include "medinfer/plan.h"
 
 namespace medinfer {
@@ -211,25 +211,8 @@ Status write_plan(const Plan& plan, const std::string& path) {
   bytes += body;
   put_le(bytes, crc_of(bytes, bytes.size()), 4);
 
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return io_error("plan '" + path + "': cannot create '" + tmp + "'");
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return io_error("plan '" + path + "': write failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    return io_error("plan '" + path + "': cannot rename the written file into place (" +
-                    ec.message() + ")");
-  }
-  return Status::ok();
+  const Status st = write_file_atomically(path, bytes);
+  return st.is_ok() ? st : Status(st.code(), "plan " + st.message());
 }
 
 }  // namespace medinfer

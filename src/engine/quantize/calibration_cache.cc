@@ -1,11 +1,9 @@
 #include "engine/quantize/calibration_cache.h"
 
-#include <unistd.h>
-
-#include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "core/atomic_write.h"
 
 namespace medinfer::engine {
 
@@ -36,23 +34,8 @@ Status write_calibration_cache(const CalibrationCache& c, const std::string& pat
                             {"percentile", c.percentile},
                             {"series", c.series},
                             {"amax", c.amax}};
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(1) << "\n";
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return io_error("calibration cache '" + path + "': write failed");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    return io_error("calibration cache '" + path + "': " + ec.message());
-  }
-  return Status::ok();
+  const Status st = write_file_atomically(path, j.dump(1) + "\n");
+  return st.is_ok() ? st : Status(st.code(), "calibration cache " + st.message());
 }
 
 }  // namespace medinfer::engine
