@@ -534,7 +534,7 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
   }
   // INT8: convolutions read their input quantized with its calibrated range; every other
   // node computes in fp32 (the backends then see explicit per-node precisions).
-  if (precision == Precision::kINT8 || !options.activation_amax.empty()) {
+  {
     for (engine::Node& node : graph.nodes) {
       const Precision p = node.precision.value_or(precision);
       if (p != Precision::kINT8) continue;

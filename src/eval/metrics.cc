@@ -82,8 +82,11 @@ double quantile(std::vector<double>& values, double q) {
   return a + (b - a) * (pos - static_cast<double>(lo));
 }
 
-Result<MaskMetrics> compute_metrics(const Volume& pred, const Volume& gt,
-                                    const MetricsOptions& options) {
+namespace {
+
+// Counts, Dice, IoU and volumes of two uint8 masks of one grid, and the box holding every
+// voxel of either (empty when both are empty). Distances are left NaN.
+Result<MaskMetrics> overlap(const Volume& pred, const Volume& gt, Box* box) {
   if (pred.dtype() != DType::kUInt8 || gt.dtype() != DType::kUInt8) {
     return invalid_argument(std::string("metrics: masks must be uint8, got pred ") +
                             dtype_name(pred.dtype()) + " and gt " + dtype_name(gt.dtype()));
@@ -92,11 +95,6 @@ Result<MaskMetrics> compute_metrics(const Volume& pred, const Volume& gt,
   const auto& dims = g.dims;
   if (dims != gt.geometry().dims) {
     return invalid_argument("metrics: pred and gt grids differ in size");
-  }
-  if (!orthonormal(g.direction)) {
-    return not_supported(
-        "metrics: the grid's direction cosines are not orthonormal (sheared grid); distances "
-        "on it are not implemented");
   }
   const uint8_t* p = pred.data<uint8_t>();
   const uint8_t* t = gt.data<uint8_t>();
@@ -134,10 +132,31 @@ Result<MaskMetrics> compute_metrics(const Volume& pred, const Volume& gt,
   m.volume_diff_ml = m.pred_ml - m.gt_ml;
   m.volume_diff_percent = m.gt_voxels == 0 ? kNaN : 100.0 * m.volume_diff_ml / m.gt_ml;
   m.hd = m.hd95 = m.hd95_pooled = m.msd = kNaN;
-  if (m.pred_voxels == 0 || m.gt_voxels == 0) return m;
+  for (int a = 0; a < 3; ++a) box->lo[a] = lo[a], box->dims[a] = hi[a] - lo[a] + 1;
+  return m;
+}
 
+}  // namespace
+
+Result<MaskMetrics> overlap_metrics(const Volume& pred, const Volume& gt) {
   Box box;
-  for (int a = 0; a < 3; ++a) box.lo[a] = lo[a], box.dims[a] = hi[a] - lo[a] + 1;
+  return overlap(pred, gt, &box);
+}
+
+Result<MaskMetrics> compute_metrics(const Volume& pred, const Volume& gt,
+                                    const MetricsOptions& options) {
+  const Geometry& g = pred.geometry();
+  if (!orthonormal(g.direction)) {
+    return not_supported(
+        "metrics: the grid's direction cosines are not orthonormal (sheared grid); distances "
+        "on it are not implemented");
+  }
+  Box box;
+  MI_ASSIGN_OR_RETURN(MaskMetrics m, overlap(pred, gt, &box));
+  if (m.pred_voxels == 0 || m.gt_voxels == 0) return m;
+  const auto& dims = g.dims;
+  const uint8_t* p = pred.data<uint8_t>();
+  const uint8_t* t = gt.data<uint8_t>();
   const std::vector<uint8_t> sp = surface(p, dims, box, &m.pred_surface_voxels);
   const std::vector<uint8_t> sg = surface(t, dims, box, &m.gt_surface_voxels);
   std::vector<double> p2g = directed(sp, sg, box, g.spacing, options.threads);

@@ -59,6 +59,10 @@ struct MetricsOptions {
 Result<MaskMetrics> compute_metrics(const Volume& pred, const Volume& gt,
                                     const MetricsOptions& options = {});
 
+// compute_metrics without the distances (they stay NaN, distances_defined false): counts,
+// dice, iou and volumes, in one pass and no surface work. The same errors for dtype and dims.
+Result<MaskMetrics> overlap_metrics(const Volume& pred, const Volume& gt);
+
 // Linear-interpolation quantile of `values` (q in [0, 1]); reorders `values`. NaN when empty.
 double quantile(std::vector<double>& values, double q);
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "engine/quantize/calibrator.h"
+#include "eval/metrics.h"
 #include "medinfer/dicom.h"
 #include "segment/observed_engine.h"
 
@@ -14,46 +15,26 @@ namespace {
 
 constexpr size_t kMaxRecordedBatches = 64;  // network inputs kept for the layer ranking
 
-// Label maps of every series under `options`' engine.
-Result<std::vector<LabelMap>> segment_all(const Model& model, const SegmentationSpec& spec,
-                                          const EngineOptions& options,
-                                          const std::vector<PreparedSeries>& series) {
+// Label maps of every series under `options`' engine, and the nodes it runs in int8.
+struct Segmented {
+  std::vector<LabelMap> maps;
+  std::vector<std::string> quantized;
+};
+Result<Segmented> segment_all(const Model& model, const SegmentationSpec& spec,
+                              const EngineOptions& options,
+                              const std::vector<PreparedSeries>& series) {
   MI_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
                       build_segmentation_engine(model, spec, options));
-  std::vector<LabelMap> out;
+  Segmented out;
+  for (const NodeReport& n : engine->build_report().nodes) {
+    if (n.precision == "int8") out.quantized.push_back(n.node);
+  }
   for (const PreparedSeries& s : series) {
     auto map = segment_volume(*engine, s.volume.image, s.volume.native, spec);
     if (!map.is_ok()) return map.status().with_context("series " + s.name);
-    out.push_back(std::move(map).value());
+    out.maps.push_back(std::move(map).value());
   }
   return out;
-}
-
-template <typename T>
-void count_overlap(const Volume& a, const Volume& b, int label, int64_t* na, int64_t* nb,
-                   int64_t* both) {
-  const T* pa = a.data<T>();
-  const T* pb = b.data<T>();
-  const int64_t n = a.geometry().voxel_count();
-  for (int64_t i = 0; i < n; ++i) {
-    const bool x = pa[i] == label, y = pb[i] == label;
-    *na += x;
-    *nb += y;
-    *both += x && y;
-  }
-}
-
-// Dice of `label` between two label maps of one grid (1 when both are empty).
-double dice(const LabelMap& a, const LabelMap& b, int label) {
-  int64_t na = 0, nb = 0, both = 0;
-  if (a.labels.dtype() == DType::kUInt8 && b.labels.dtype() == DType::kUInt8) {
-    count_overlap<uint8_t>(a.labels, b.labels, label, &na, &nb, &both);
-  } else if (a.labels.dtype() == DType::kUInt16 && b.labels.dtype() == DType::kUInt16) {
-    count_overlap<uint16_t>(a.labels, b.labels, label, &na, &nb, &both);
-  } else {
-    return 0.0;
-  }
-  return na + nb == 0 ? 1.0 : 2.0 * static_cast<double>(both) / static_cast<double>(na + nb);
 }
 
 struct Evaluation {
@@ -61,17 +42,25 @@ struct Evaluation {
   std::vector<GateSeries> series;
   std::string worst;  // "label L on series S: Dice D"
   double worst_dice = 1.0;
+  std::vector<std::string> quantized;  // the candidate's int8 nodes
 };
 
 Result<Evaluation> evaluate(const Model& model, const SegmentationSpec& spec,
                             const EngineOptions& options, const std::vector<PreparedSeries>& val,
                             const std::vector<LabelMap>& reference, double min_dice) {
-  MI_ASSIGN_OR_RETURN(std::vector<LabelMap> maps, segment_all(model, spec, options, val));
+  MI_ASSIGN_OR_RETURN(Segmented run, segment_all(model, spec, options, val));
+  const std::vector<LabelMap>& maps = run.maps;
   Evaluation e;
+  e.quantized = run.quantized;
   for (size_t s = 0; s < val.size(); ++s) {
     GateSeries gs{val[s].name, {}};
-    for (const SegmentInfo& label : spec.labels) {
-      const double d = dice(maps[s], reference[s], label.label);
+    MI_ASSIGN_OR_RETURN(const SegmentMasks got, to_segment_masks(maps[s]));
+    MI_ASSIGN_OR_RETURN(const SegmentMasks want, to_segment_masks(reference[s]));
+    for (size_t i = 0; i < got.segments.size() && i < want.segments.size(); ++i) {
+      const SegmentInfo& label = got.segments[i];
+      MI_ASSIGN_OR_RETURN(const eval::MaskMetrics m,
+                          eval::overlap_metrics(got.masks[i], want.masks[i]));
+      const double d = m.dice;
       gs.dice[label.name] = d;
       if (d < e.worst_dice) {
         e.worst_dice = d;
@@ -144,8 +133,20 @@ Result<std::map<std::string, float>> calibrate_series(const Model& model,
   MI_ASSIGN_OR_RETURN(std::unique_ptr<engine::Calibrator> calib,
                       engine::Calibrator::make(model, shaped));
   engine::Calibrator* c = calib.get();
+  // The calibrator runs the model (once) and gives back its outputs.
   segment::ObservedEngine observed(
-      *engine, [c](const std::vector<TensorView>& inputs) { return c->add(inputs); });
+      *engine, [c](const std::vector<TensorView>& inputs, const std::vector<TensorView>& out) {
+        std::vector<engine::Tensor> got;
+        MI_RETURN_IF_ERROR(c->add(inputs, &got));
+        for (size_t i = 0; i < out.size() && i < got.size(); ++i) {
+          if (got[i].bytes() != static_cast<size_t>(engine::element_count(out[i].shape)) * 4) {
+            return internal_error("calibration: output " + std::to_string(i) + " has " +
+                                  std::to_string(got[i].bytes()) + " bytes");
+          }
+          std::memcpy(out[i].data, got[i].data(), got[i].bytes());
+        }
+        return Status::ok();
+      });
   for (const PreparedSeries& s : series) {
     auto p = predict_probabilities(observed, s.volume.image, spec);
     if (!p.is_ok()) return p.status().with_context("calibrating on series " + s.name);
@@ -171,15 +172,18 @@ Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
                       build_segmentation_engine(model, spec, fp32));
   std::vector<std::vector<float>> batches;
   std::vector<std::vector<int64_t>> shapes;
-  segment::ObservedEngine recorder(*reference, [&](const std::vector<TensorView>& in) {
-    if (batches.size() >= kMaxRecordedBatches) return Status::ok();
-    int64_t n = 1;
-    for (int64_t d : in[0].shape) n *= d;
-    const float* p = static_cast<const float*>(in[0].data);
-    batches.emplace_back(p, p + n);
-    shapes.push_back(in[0].shape);
-    return Status::ok();
-  });
+  Engine& fp32_engine = *reference;
+  segment::ObservedEngine recorder(
+      fp32_engine, [&](const std::vector<TensorView>& in, const std::vector<TensorView>& out) {
+        MI_RETURN_IF_ERROR(fp32_engine.run(in, out));
+        if (batches.size() >= kMaxRecordedBatches) return Status::ok();
+        int64_t n = 1;
+        for (int64_t d : in[0].shape) n *= d;
+        const float* p = static_cast<const float*>(in[0].data);
+        batches.emplace_back(p, p + n);
+        shapes.push_back(in[0].shape);
+        return Status::ok();
+      });
   std::vector<LabelMap> fp32_maps;
   for (const PreparedSeries& s : val) {
     auto map = segment_volume(recorder, s.volume.image, s.volume.native, spec);
@@ -198,12 +202,7 @@ Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
   }
 
   // Rank: each quantized layer alone in int8, the others fp32, on the recorded inputs.
-  MI_ASSIGN_OR_RETURN(std::unique_ptr<Engine> int8,
-                      build_segmentation_engine(model, spec, candidate));
-  std::vector<std::string> quantized;
-  for (const NodeReport& n : int8->build_report().nodes) {
-    if (n.precision == "int8") quantized.push_back(n.node);
-  }
+  const std::vector<std::string> quantized = e.quantized;
   auto outputs_of = [&](Engine& engine) -> Result<std::vector<std::vector<float>>> {
     std::vector<std::vector<float>> out;
     for (size_t b = 0; b < batches.size(); ++b) {

@@ -1,6 +1,8 @@
-// An Engine that runs another and shows each batch it ran to an observer: how calibration
-// and the accuracy gate see exactly the network inputs that segment_volume() feeds (the
-// model package's preprocessing, slicing and resizing). Internal to segmentation.
+// An Engine whose runs go through a function, with another engine's shapes and report: how
+// calibration and the accuracy gate see exactly the network inputs that segment_volume()
+// feeds (the model package's preprocessing, slicing and resizing), and may compute the
+// outputs themselves (the calibrator runs the model once for both). Internal to
+// segmentation.
 #pragma once
 
 #include <functional>
@@ -14,11 +16,12 @@ namespace medinfer::segment {
 
 class ObservedEngine : public Engine {
  public:
-  // Called after each successful run with its inputs (host views).
-  using Observer = std::function<Status(const std::vector<TensorView>& inputs)>;
-  // `inner` must outlive this.
-  ObservedEngine(Engine& inner, Observer observer)
-      : inner_(inner), observer_(std::move(observer)) {}
+  // Called for each run with its inputs and outputs (host views, shaped as `inner`'s): it
+  // must write the outputs.
+  using Runner = std::function<Status(const std::vector<TensorView>& inputs,
+                                      const std::vector<TensorView>& outputs)>;
+  // `inner` (shapes, report) must outlive this.
+  ObservedEngine(Engine& inner, Runner runner) : inner_(inner), runner_(std::move(runner)) {}
 
   Result<std::unique_ptr<ExecutionContext>> create_context() const override {
     return not_supported("an observed engine runs through run() only");
@@ -30,8 +33,7 @@ class ObservedEngine : public Engine {
   }
   Status run(const std::vector<TensorView>& inputs,
              const std::vector<TensorView>& outputs) override {
-    MI_RETURN_IF_ERROR(inner_.run(inputs, outputs));
-    return observer_(inputs);
+    return runner_(inputs, outputs);
   }
   TuningReport tuning_report() const override { return inner_.tuning_report(); }
   const BuildReport& build_report() const override { return inner_.build_report(); }
@@ -39,7 +41,7 @@ class ObservedEngine : public Engine {
 
  private:
   Engine& inner_;
-  Observer observer_;
+  Runner runner_;
 };
 
 }  // namespace medinfer::segment

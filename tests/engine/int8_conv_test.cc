@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "engine/backends/cpu/cpu_executable.h"
+#include "engine/engine_internal.h"
 #include "engine/npy.h"
 #include "engine/quantize/calibrator.h"
 #include "testing/npy.h"
@@ -149,6 +151,39 @@ TEST(Int8Conv, CpuAndReferenceMatchOnnxRuntimeQdq) {
   EXPECT_LT(max_abs_diff(cpu, ref), 0.1 * quantized);
   std::printf("int8 vs fp32 %.3g, cpu vs qdq %.3g, reference vs qdq %.3g (outputs up to %.3g)\n",
               quantized, max_abs_diff(cpu, want), max_abs_diff(ref, want), scale);
+}
+
+// The CPU backend runs every int8 convolution with oneDNN itself: a kernel it cannot build
+// would fall back to the reference silently (same results, so the test above would not see
+// it).
+TEST(Int8Conv, TheCpuBackendRunsEveryInt8ConvolutionNatively) {
+  const std::string dir = testing::temp_dir("int8_conv_native");
+  std::ofstream(dir + "/make.py") << kMakeModel;
+  std::string log;
+  ASSERT_EQ(testing::run_command(testing::python() + " " + dir + "/make.py " + dir, &log), 0)
+      << log;
+  auto model = Model::load(dir + "/net.onnx");
+  ASSERT_TRUE(model.is_ok());
+  EngineOptions o;
+  o.max_batch = 2;
+  auto graph = optimized_graph(**model, o);
+  ASSERT_TRUE(graph.is_ok()) << graph.status().to_string();
+  int convs = 0;
+  for (Node& node : graph->nodes) {
+    if (node.op_type != "Conv") continue;
+    node.precision = Precision::kINT8;
+    node.input_amax = 2.0f;
+    ++convs;
+  }
+  ASSERT_EQ(convs, 3);
+  ASSERT_EQ(graph->nodes.size(), 3u);  // the ReLUs and the Add fused into them
+  auto cpu = make_backend("cpu");
+  ASSERT_TRUE(cpu.is_ok());
+  BuildOptions build;
+  build.max_batch = 2;
+  auto exe = (*cpu)->compile(*graph, build);
+  ASSERT_TRUE(exe.is_ok()) << exe.status().to_string();
+  EXPECT_EQ(cpu::native_node_count(**exe), 3);
 }
 
 TEST(Int8Conv, AConvolutionWithoutACalibratedRangeIsAnError) {

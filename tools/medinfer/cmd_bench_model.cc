@@ -37,6 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "core/cpu_info.h"
 #include "engine/ir/tensor.h"
 #include "engine/npy.h"
 #include "engine/onnx/importer.h"
@@ -466,18 +467,6 @@ struct BatchResult {
   double profiled_ms = 0;
 };
 
-std::string cpu_name() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const auto c = line.find(':');
-      if (c != std::string::npos) return line.substr(line.find_first_not_of(' ', c + 1));
-    }
-  }
-  return "unknown";
-}
-
 int run(const BenchArgs& command_line, const CLI::App& app) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress survives a killed run
   BenchArgs args = command_line;
@@ -496,12 +485,12 @@ int run(const BenchArgs& command_line, const CLI::App& app) {
   }
   if (plan) {
     // The plan's options for the flags not given.
-    if (app.count("--device") == 0) args.device = plan->options_device;
-    if (app.count("--precision") == 0) args.precision = plan->precision;
-    if (app.count("--autotune") == 0) args.autotune = plan->autotune ? "on" : "off";
-    if (app.count("--allow-host-fallback") == 0) {
-      args.allow_host_fallback = plan->allow_host_fallback;
-    }
+    EngineOptions planned = base_options(args);
+    apply_plan_options(*plan, app, planned);
+    args.device = planned.device;
+    args.precision = planned.precision;
+    args.autotune = planned.autotune ? "on" : "off";
+    args.allow_host_fallback = planned.allow_host_fallback;
     if (app.count("--conv-algo") == 0) args.conv_algorithm = plan->conv_algorithm;
     if (app.count("--no-optimize") == 0) args.no_optimize = !plan->optimize;
     if (app.count("--shape") == 0) {
@@ -531,7 +520,7 @@ int run(const BenchArgs& command_line, const CLI::App& app) {
       "=== medinfer bench-model ===\n[I] Model: %s (opset %lld)\n[I] Device: %s (host %s), "
       "precision %s, %d thread(s)\n[I] Warm-up: %d, iterations: %d\n",
       args.model.c_str(), static_cast<long long>(model.value()->opset()), args.device.c_str(),
-      cpu_name().c_str(), args.precision.c_str(), threads, args.warmup, args.iterations);
+      cpu_model_name().c_str(), args.precision.c_str(), threads, args.warmup, args.iterations);
   std::vector<BatchResult> results;
   nlohmann::json inputs_json = nlohmann::json::array();
   for (int64_t batch : batches.value()) {
@@ -675,7 +664,7 @@ int run(const BenchArgs& command_line, const CLI::App& app) {
     j["tool"] = "medinfer bench-model";
     j["model"] = args.model;
     j["device"] = args.device;
-    j["cpu"] = cpu_name();
+    j["cpu"] = cpu_model_name();
     j["precision"] = args.precision;
     j["threads"] = threads;
     j["optimize"] = !args.no_optimize;

@@ -1,9 +1,9 @@
 // The CPU backend: which nodes oneDNN runs (the per-family lists, STYLE 7) and compile().
 #include "engine/backends/cpu/cpu_backend.h"
 
-#include <fstream>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "core/cpu_info.h"
 #include "engine/backends/cpu/cpu_executable.h"
 #include "engine/backends/cpu/cpu_plan.h"
 #include "engine/ops/op.h"
@@ -53,18 +53,6 @@ const char* isa_name(dnnl::cpu_isa isa) {
   }
 }
 
-// The "model name" line of /proc/cpuinfo, or "unknown CPU".
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) != 0) continue;
-    const size_t colon = line.find(':');
-    if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
-  }
-  return "unknown CPU";
-}
-
 class CpuBackend : public Backend {
  public:
   const char* name() const override { return "cpu"; }
@@ -97,7 +85,7 @@ class CpuBackend : public Backend {
   Result<DeviceIdentity> identity(int) const override {
     const dnnl::version_t* v = dnnl::version();
     return DeviceIdentity{
-        "cpu: " + cpu_model() + " (" + isa_name(dnnl::get_effective_cpu_isa()) + ")",
+        "cpu: " + cpu_model_name() + " (" + isa_name(dnnl::get_effective_cpu_isa()) + ")",
         "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
             std::to_string(v->patch)};
   }

@@ -65,12 +65,9 @@ Status build_conv_int8(PlanBuilder& b, const Node& node) {
 
   using tag = dnnl::memory::format_tag;
   const float sx = int8_scale(node.input_amax);
-  const std::vector<float> w_amax = channel_amax(w.as<float>(), w.shape()[0], w.numel());
-  std::vector<float> sw(w_amax.size()), out_scales(w_amax.size());
-  for (size_t m = 0; m < w_amax.size(); ++m) {
-    sw[m] = int8_scale(w_amax[m]);
-    out_scales[m] = 1.0f / (sx * sw[m]);
-  }
+  const std::vector<float> sw = channel_scales(w.as<float>(), w.shape()[0], w.numel());
+  std::vector<float> out_scales(sw.size());
+  for (size_t m = 0; m < sw.size(); ++m) out_scales[m] = 1.0f / (sx * sw[m]);
   const Tensor* bias =
       node.inputs.size() > 2 && node.inputs[2] >= 0 ? b.constant(node.inputs[2]) : nullptr;
   const int residual_id = node.residual();
@@ -124,12 +121,8 @@ Status build_conv_int8(PlanBuilder& b, const Node& node) {
       per_channel.set_output_scales(g > 1 ? 3 : 1, sw);
       dnnl::reorder(wf, wq, per_channel).execute(stream, wf, wq);
     } else {
-      std::vector<float> dq(static_cast<size_t>(w.numel()));
-      const int64_t per = w.numel() / w.shape()[0];
-      for (int64_t i = 0; i < w.numel(); ++i) {
-        const float s = sw[static_cast<size_t>(i / per)];
-        dq[static_cast<size_t>(i)] = int8_quantize(w.as<float>()[i], s) / s;
-      }
+      std::vector<float> dq(w.as<float>(), w.as<float>() + w.numel());
+      fake_quantize_channels(dq.data(), w.shape()[0], w.numel());
       dnnl::memory wf(w_plain, b.engine(), dq.data());
       dnnl::reorder(wf, wq).execute(stream, wf, wq);
     }

@@ -95,18 +95,7 @@ Status conv_compute_common(const Node& node, std::span<const Tensor* const> in,
     // exact up to the last bits, as an integer kernel's accumulator.
     const float sx = int8_scale(node.input_amax);
     for (double& v : xv) v = int8_quantize(static_cast<float>(v), sx) / static_cast<double>(sx);
-    const int64_t per = w.numel() / w.dim(0);
-    for (int64_t m = 0; m < w.dim(0); ++m) {
-      double amax = 0;
-      for (int64_t i = m * per; i < (m + 1) * per; ++i) {
-        amax = std::max(amax, std::fabs(wv[static_cast<size_t>(i)]));
-      }
-      const float sw = int8_scale(amax);
-      for (int64_t i = m * per; i < (m + 1) * per; ++i) {
-        double& v = wv[static_cast<size_t>(i)];
-        v = int8_quantize(static_cast<float>(v), sw) / static_cast<double>(sw);
-      }
-    }
+    fake_quantize_channels(wv.data(), w.dim(0), w.numel());
   }
   const int64_t cg_in = c_in / a.group, cg_out = c_out / a.group;
   const int64_t in_size = g.in[0] * g.in[1] * g.in[2];

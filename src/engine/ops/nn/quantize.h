@@ -6,6 +6,7 @@
 // values q / s; integer kernels accumulate q_x q_w exactly and scale by 1 / (s_x s_w).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -15,7 +16,33 @@ namespace medinfer::engine {
 float int8_scale(double amax);
 // q as a float in [-128, 127].
 float int8_quantize(float x, float scale);
-// Per output channel m of weights [M, ...] (count elements in all): max |w|.
-std::vector<float> channel_amax(const float* w, int64_t channels, int64_t count);
+
+// Per output channel m of weights [M, ...] (count elements in all): the scale s_w[m].
+template <typename T>
+std::vector<float> channel_scales(const T* w, int64_t channels, int64_t count) {
+  std::vector<float> out(static_cast<size_t>(channels), 1.0f);
+  const int64_t per = channels > 0 ? count / channels : 0;
+  for (int64_t m = 0; m < channels; ++m) {
+    double amax = 0;
+    for (int64_t i = m * per; i < (m + 1) * per; ++i) {
+      const double a = static_cast<double>(w[i]);
+      amax = a > amax ? a : (-a > amax ? -a : amax);
+    }
+    out[static_cast<size_t>(m)] = int8_scale(amax);
+  }
+  return out;
+}
+
+// The weights quantized per output channel and dequantized again (q / s_w[m]), in place:
+// what a convolution on dequantized operands reads.
+template <typename T>
+void fake_quantize_channels(T* w, int64_t channels, int64_t count) {
+  const std::vector<float> s = channel_scales(w, channels, count);
+  const int64_t per = channels > 0 ? count / channels : 0;
+  for (int64_t i = 0; i < count; ++i) {
+    const float sw = s[static_cast<size_t>(i / per)];
+    w[i] = static_cast<T>(int8_quantize(static_cast<float>(w[i]), sw) / static_cast<double>(sw));
+  }
+}
 
 }  // namespace medinfer::engine
