@@ -78,6 +78,22 @@ x = np.load(d + "/x.npy")
 np.save(d + "/qdq.npy", sess.run(None, {"x": x})[0])
 )PY";
 
+// The network of kMakeModel, written into `dir` and loaded; null (a failure added) when not.
+std::unique_ptr<Model> make_net(const std::string& dir) {
+  std::ofstream(dir + "/make.py") << kMakeModel;
+  std::string log;
+  if (testing::run_command(testing::python() + " " + dir + "/make.py " + dir, &log) != 0) {
+    ADD_FAILURE() << log;
+    return nullptr;
+  }
+  auto model = Model::load(dir + "/net.onnx");
+  if (!model.is_ok()) {
+    ADD_FAILURE() << model.status().to_string();
+    return nullptr;
+  }
+  return std::move(model).value();
+}
+
 std::vector<float> run(const Model& model, EngineOptions o, const std::vector<float>& x) {
   auto engine = Engine::build(model, o);
   EXPECT_TRUE(engine.is_ok()) << engine.status().to_string();
@@ -98,13 +114,10 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 
 TEST(Int8Conv, CpuAndReferenceMatchOnnxRuntimeQdq) {
   const std::string dir = testing::temp_dir("int8_conv");
-  std::ofstream(dir + "/make.py") << kMakeModel;
   std::ofstream(dir + "/qdq.py") << kQdqReference;
   std::string log;
-  ASSERT_EQ(testing::run_command(testing::python() + " " + dir + "/make.py " + dir, &log), 0)
-      << log;
-  auto model = Model::load(dir + "/net.onnx");
-  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  const std::unique_ptr<Model> model = make_net(dir);
+  ASSERT_NE(model, nullptr);
 
   std::vector<float> x(2 * 3 * 16 * 16);
   std::mt19937 rng(8);
@@ -113,7 +126,7 @@ TEST(Int8Conv, CpuAndReferenceMatchOnnxRuntimeQdq) {
   EngineOptions o;
   o.max_batch = 2;
   o.threads = 2;
-  auto calib = Calibrator::make(**model, o);
+  auto calib = Calibrator::make(*model, o);
   ASSERT_TRUE(calib.is_ok()) << calib.status().to_string();
   TensorView in{DType::kFloat32, {2, 3, 16, 16}, x.data(), Storage::kHost};
   ASSERT_TRUE((*calib)->add({in}).is_ok());
@@ -133,11 +146,11 @@ TEST(Int8Conv, CpuAndReferenceMatchOnnxRuntimeQdq) {
   std::vector<float> want(static_cast<size_t>(qdq->size()));
   for (size_t i = 0; i < want.size(); ++i) want[i] = static_cast<float>(qdq->at(int64_t(i)));
 
-  const std::vector<float> fp32 = run(**model, o, x);
+  const std::vector<float> fp32 = run(*model, o, x);
   o.precision = "int8";
-  const std::vector<float> cpu = run(**model, o, x);
+  const std::vector<float> cpu = run(*model, o, x);
   o.device = "reference";
-  const std::vector<float> ref = run(**model, o, x);
+  const std::vector<float> ref = run(*model, o, x);
   ASSERT_EQ(cpu.size(), want.size());
   double scale = 0;
   for (float v : want) scale = std::max(scale, std::fabs(double(v)));
@@ -157,16 +170,11 @@ TEST(Int8Conv, CpuAndReferenceMatchOnnxRuntimeQdq) {
 // would fall back to the reference silently (same results, so the test above would not see
 // it).
 TEST(Int8Conv, TheCpuBackendRunsEveryInt8ConvolutionNatively) {
-  const std::string dir = testing::temp_dir("int8_conv_native");
-  std::ofstream(dir + "/make.py") << kMakeModel;
-  std::string log;
-  ASSERT_EQ(testing::run_command(testing::python() + " " + dir + "/make.py " + dir, &log), 0)
-      << log;
-  auto model = Model::load(dir + "/net.onnx");
-  ASSERT_TRUE(model.is_ok());
+  const std::unique_ptr<Model> model = make_net(testing::temp_dir("int8_conv_native"));
+  ASSERT_NE(model, nullptr);
   EngineOptions o;
   o.max_batch = 2;
-  auto graph = optimized_graph(**model, o);
+  auto graph = optimized_graph(*model, o);
   ASSERT_TRUE(graph.is_ok()) << graph.status().to_string();
   int convs = 0;
   for (Node& node : graph->nodes) {
@@ -187,23 +195,18 @@ TEST(Int8Conv, TheCpuBackendRunsEveryInt8ConvolutionNatively) {
 }
 
 TEST(Int8Conv, AConvolutionWithoutACalibratedRangeIsAnError) {
-  const std::string dir = testing::temp_dir("int8_conv_missing");
-  std::ofstream(dir + "/make.py") << kMakeModel;
-  std::string log;
-  ASSERT_EQ(testing::run_command(testing::python() + " " + dir + "/make.py " + dir, &log), 0)
-      << log;
-  auto model = Model::load(dir + "/net.onnx");
-  ASSERT_TRUE(model.is_ok());
+  const std::unique_ptr<Model> model = make_net(testing::temp_dir("int8_conv_missing"));
+  ASSERT_NE(model, nullptr);
   EngineOptions o;
   o.precision = "int8";
   o.activation_amax = {{"x", 3.0f}, {"r1", 2.0f}};  // r2 missing
-  auto engine = Engine::build(**model, o);
+  auto engine = Engine::build(*model, o);
   ASSERT_FALSE(engine.is_ok());
   EXPECT_EQ(engine.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(engine.status().message().find("'r2'"), std::string::npos)
       << engine.status().to_string();
   o.device = "cuda";
-  auto gpu = Engine::build(**model, o);
+  auto gpu = Engine::build(*model, o);
   EXPECT_FALSE(gpu.is_ok());  // not on the CUDA device yet (or no CUDA device here)
 }
 
