@@ -37,7 +37,7 @@ import bench_md  # noqa: E402
 SECTION = "model-gpu"
 TITLE = "Model inference on the GPU: medinfer vs PyTorch"
 MODEL_ORDER = ["unet2d", "lung", "resnet50"]
-PRECISION_ORDER = ["fp32", "tf32", "fp16", "bf16"]
+PRECISION_ORDER = ["fp32", "tf32", "fp16", "bf16", "int8", "fp8"]
 MODE_ORDER = ["eager_fp32", "eager_tf32", "eager_fp16_cl", "compile_fp16"]
 MEDINFER_RE = re.compile(r"^medinfer_(.+)_([a-z0-9]+)\.(json|error)$")
 TORCH_RE = re.compile(r"^torch_(.+)\.(json|error)$")
@@ -192,6 +192,11 @@ def ratios(rows):
         if mi32 and te32:
             r["tf32_vs_eager_tf32_throughput"] = mi32["throughput_per_s"] / \
                 te32["throughput_per_s"]
+        for low in ("int8", "fp8"):  # synthetic ranges (bench-model): speed only
+            mi8 = find(rows, "medinfer", low, batch)
+            if mi8 and tc16:
+                r[f"{low}_vs_compile_throughput"] = mi8["throughput_per_s"] / \
+                    tc16["throughput_per_s"]
         out.append(r)
     return out
 
@@ -292,12 +297,15 @@ def model_markdown(key, entry):
     if any(len(r) > 1 for r in entry["ratios"]):
         L.append("| batch | medinfer FP16 / torch.compile FP16 (images/s) | medinfer FP16 / "
                  "torch.compile FP16 p50 latency (batch 1) | medinfer TF32 / eager TF32 "
-                 "(images/s) |")
-        L.append("|---:|---:|---:|---:|")
+                 "(images/s) | medinfer INT8 / torch.compile FP16 (images/s) | medinfer FP8 / "
+                 "torch.compile FP16 (images/s) |")
+        L.append("|---:|---:|---:|---:|---:|---:|")
         for r in entry["ratios"]:
             L.append(f"| {r['batch']} | {fmt(r.get('fp16_vs_compile_throughput'), '.2f')} | "
                      f"{fmt(r.get('fp16_vs_compile_latency_bs1'), '.2f')} | "
-                     f"{fmt(r.get('tf32_vs_eager_tf32_throughput'), '.2f')} |")
+                     f"{fmt(r.get('tf32_vs_eager_tf32_throughput'), '.2f')} | "
+                     f"{fmt(r.get('int8_vs_compile_throughput'), '.2f')} | "
+                     f"{fmt(r.get('fp8_vs_compile_throughput'), '.2f')} |")
         L.append("")
     else:
         L.append("No ratios: medinfer or the PyTorch peer has no result for this model.")

@@ -18,17 +18,22 @@ Result<DeviceChoice> parse_device(const std::string& device) {
 }
 
 // The precisions each device computes in: int8 on the host devices (convolutions; oneDNN
-// on the CPU), fp8 nowhere yet.
+// on the CPU), int8 and fp8 on CUDA (convolutions; cuDNN), fp8 on the reference device too
+// (its emulation is the oracle of the CUDA kernels).
 Status check_precision(const DeviceChoice& device, const std::string& where, Precision p) {
   const bool cuda = device.backend == "cuda";
   if (p == Precision::kFP32) return Status::ok();
-  if (cuda && (p == Precision::kTF32 || p == Precision::kFP16 || p == Precision::kBF16)) {
-    return Status::ok();
-  }
-  if (!cuda && p == Precision::kINT8) return Status::ok();
+  if (cuda && p != Precision::kFP32) return Status::ok();  // tf32 fp16 bf16 int8 fp8
+  if (p == Precision::kINT8) return Status::ok();
+  if (p == Precision::kFP8 && device.backend == "reference") return Status::ok();
   return not_supported(where + "precision '" + precision_name(p) +
                        "' is not supported on device '" + device.backend + "' (" +
-                       (cuda ? "fp32, tf32, fp16 or bf16" : "fp32 or int8") + ")");
+                       (device.backend == "reference" ? "fp32, int8 or fp8" : "fp32 or int8") +
+                       "; tf32, fp16, bf16 and fp8 on cuda)");
+}
+
+Precision quantized_base_precision(const DeviceChoice& device) {
+  return device.backend == "cuda" ? Precision::kFP16 : Precision::kFP32;
 }
 
 Result<std::unique_ptr<engine::Backend>> backend_for(const DeviceChoice& device) {

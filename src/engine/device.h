@@ -21,6 +21,9 @@ Result<DeviceChoice> parse_device(const std::string& device);
 
 // Whether `device` computes in precision `p`; `where` starts the message ("" or a node).
 Status check_precision(const DeviceChoice& device, const std::string& where, Precision p);
+// The precision of the nodes an int8 or fp8 build does not quantize, and that the accuracy
+// gate raises quantized layers to: fp16 on CUDA, fp32 on the host devices.
+Precision quantized_base_precision(const DeviceChoice& device);
 
 // The backend of `device`; kNotSupported for "cuda" in a build without it.
 Result<std::unique_ptr<Backend>> backend_for(const DeviceChoice& device);

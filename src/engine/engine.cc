@@ -532,26 +532,27 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
     MI_RETURN_IF_ERROR(check_precision(device, it->where() + ": ", p));
     it->precision = p;
   }
-  // INT8: convolutions read their input quantized with its calibrated range; every other
-  // node computes in fp32 (the backends then see explicit per-node precisions).
-  {
-    for (engine::Node& node : graph.nodes) {
-      const Precision p = node.precision.value_or(precision);
-      if (p != Precision::kINT8) continue;
-      if (node.op_type != "Conv" || node.inputs.empty() || node.inputs[0] < 0) {
-        node.precision = Precision::kFP32;
-        continue;
-      }
-      node.precision = Precision::kINT8;
-      const engine::Value& x = graph.value(node.inputs[0]);
-      auto it = options.activation_amax.find(x.name);
-      if (it == options.activation_amax.end() || !(it->second > 0) || !std::isfinite(it->second)) {
-        return invalid_argument(model.path() + ": " + node.where() +
-                                ": int8 needs the calibrated range of its input '" + x.name +
-                                "' (EngineOptions::activation_amax; medinfer build --calib)");
-      }
-      node.input_amax = it->second;
+  // INT8 / FP8: convolutions read their input quantized with its calibrated range; every
+  // other node computes in the quantized build's higher precision (quantized_base_precision)
+  // and the backends then see explicit per-node precisions.
+  const bool quantized_build = precision == Precision::kINT8 || precision == Precision::kFP8;
+  const Precision base = engine::quantized_base_precision(device);
+  for (engine::Node& node : graph.nodes) {
+    const Precision p = node.precision.value_or(precision);
+    if (p != Precision::kINT8 && p != Precision::kFP8) continue;
+    if (node.op_type != "Conv" || node.inputs.empty() || node.inputs[0] < 0) {
+      node.precision = base;
+      continue;
     }
+    node.precision = p;
+    const engine::Value& x = graph.value(node.inputs[0]);
+    auto it = options.activation_amax.find(x.name);
+    if (it == options.activation_amax.end() || !(it->second > 0) || !std::isfinite(it->second)) {
+      return invalid_argument(model.path() + ": " + node.where() + ": " + precision_name(p) +
+                              " needs the calibrated range of its input '" + x.name +
+                              "' (EngineOptions::activation_amax; medinfer build --calib)");
+    }
+    node.input_amax = it->second;
   }
   if (device.backend == "cuda") {
     std::string refused;
@@ -582,8 +583,8 @@ Result<std::unique_ptr<Engine>> Engine::build(const Model& model, const EngineOp
   build.threads = options.threads;
   build.max_batch = options.max_batch;
   build.batches = batches;
-  // An int8 build has given every node its own precision above.
-  build.precision = precision == Precision::kINT8 ? Precision::kFP32 : precision;
+  // A quantized build has given every node its own precision above.
+  build.precision = quantized_build ? base : precision;
   build.allow_host_fallback = options.allow_host_fallback;
   build.cuda_graphs = options.cuda_graphs;
   build.device = device.ordinal;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "engine/device.h"
 #include "engine/quantize/calibrator.h"
 #include "eval/metrics.h"
 #include "medinfer/dicom.h"
@@ -15,7 +16,7 @@ namespace {
 
 constexpr size_t kMaxRecordedBatches = 64;  // network inputs kept for the layer ranking
 
-// Label maps of every series under `options`' engine, and the nodes it runs in int8.
+// Label maps of every series under `options`' engine, and the nodes it runs in 8 bits.
 struct Segmented {
   std::vector<LabelMap> maps;
   std::vector<std::string> quantized;
@@ -27,7 +28,7 @@ Result<Segmented> segment_all(const Model& model, const SegmentationSpec& spec,
                       build_segmentation_engine(model, spec, options));
   Segmented out;
   for (const NodeReport& n : engine->build_report().nodes) {
-    if (n.precision == "int8") out.quantized.push_back(n.node);
+    if (n.precision == "int8" || n.precision == "fp8") out.quantized.push_back(n.node);
   }
   for (const PreparedSeries& s : series) {
     auto map = segment_volume(*engine, s.volume.image, s.volume.native, spec);
@@ -42,7 +43,7 @@ struct Evaluation {
   std::vector<GateSeries> series;
   std::string worst;  // "label L on series S: Dice D"
   double worst_dice = 1.0;
-  std::vector<std::string> quantized;  // the candidate's int8 nodes
+  std::vector<std::string> quantized;  // the candidate's int8 / fp8 nodes
 };
 
 Result<Evaluation> evaluate(const Model& model, const SegmentationSpec& spec,
@@ -191,17 +192,21 @@ Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
     fp32_maps.push_back(std::move(map).value());
   }
 
+  // Raised layers compute in the build's higher precision (fp16 on CUDA, fp32 on the host).
+  MI_ASSIGN_OR_RETURN(const engine::DeviceChoice device, engine::parse_device(candidate.device));
+  const std::string raise_to = precision_name(engine::quantized_base_precision(device));
+  const std::string low = candidate.precision;
   GateResult result;
   MI_ASSIGN_OR_RETURN(Evaluation e,
                       evaluate(model, spec, candidate, val, fp32_maps, options.min_dice));
   result.series = e.series;
   if (e.passed) {
     result.passed = true;
-    result.reason = "passed with every quantized layer in int8 (worst " + e.worst + ")";
+    result.reason = "passed with every quantized layer in " + low + " (worst " + e.worst + ")";
     return result;
   }
 
-  // Rank: each quantized layer alone in int8, the others fp32, on the recorded inputs.
+  // Rank: each quantized layer alone in 8 bits, the others raised, on the recorded inputs.
   const std::vector<std::string> quantized = e.quantized;
   auto outputs_of = [&](Engine& engine) -> Result<std::vector<std::vector<float>>> {
     std::vector<std::vector<float>> out;
@@ -225,7 +230,7 @@ Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
   for (const std::string& node : quantized) {
     EngineOptions alone = candidate;
     for (const std::string& other : quantized) {
-      if (other != node) alone.node_precision[other] = "fp32";
+      if (other != node) alone.node_precision[other] = raise_to;
     }
     MI_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
                         build_segmentation_engine(model, spec, alone));
@@ -248,14 +253,14 @@ Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
   for (int r = 0; r < limit && r < static_cast<int>(result.layers.size()); ++r) {
     GateLayer& layer = result.layers[static_cast<size_t>(r)];
     layer.raised = true;
-    trial.node_precision[layer.node] = "fp32";
-    result.node_precision[layer.node] = "fp32";
+    trial.node_precision[layer.node] = raise_to;
+    result.node_precision[layer.node] = raise_to;
     MI_ASSIGN_OR_RETURN(e, evaluate(model, spec, trial, val, fp32_maps, options.min_dice));
     result.series = e.series;
     if (e.passed) {
       result.passed = true;
-      result.reason = "passed with " + std::to_string(r + 1) + " layer(s) raised to fp32 (worst " +
-                      e.worst + ")";
+      result.reason = "passed with " + std::to_string(r + 1) + " layer(s) raised to " + raise_to +
+                      " (worst " + e.worst + ")";
       return result;
     }
   }

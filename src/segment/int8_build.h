@@ -2,7 +2,8 @@
 // the package's own preprocessing (the activations deployment will see), and the accuracy
 // gate: the candidate's masks against FP32's on validation series, per label; when it
 // fails, the quantized layers are ranked by how much quantizing each alone moves the
-// network's outputs, and raised to FP32 one by one, worst first, until it passes. A plan
+// network's outputs, and raised one by one, worst first, until it passes (to FP16 on CUDA,
+// FP32 on the host devices). A plan
 // that cannot pass within the limit on raised layers is refused, with the reason.
 // Internal to segmentation; `medinfer build` runs it.
 #pragma once
@@ -58,10 +59,10 @@ struct GateResult {
   std::string reason;              // why it failed, or how it passed
   std::vector<GateLayer> layers;   // ranked (most sensitive first) when ranking ran
   std::vector<GateSeries> series;  // the last candidate evaluated
-  std::map<std::string, std::string> node_precision;  // the raised layers: "fp32"
+  std::map<std::string, std::string> node_precision;  // the raised layers: "fp16" / "fp32"
 };
 
-// The gate for `candidate` (an int8 build's options, activation_amax set) on `val`.
+// The gate for `candidate` (an int8 or fp8 build's options, activation_amax set) on `val`.
 Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
                             const EngineOptions& candidate, const std::vector<PreparedSeries>& val,
                             const GateOptions& options);

@@ -1,11 +1,13 @@
 // INT8 convolutions (ops/nn/quantize.h) on the CPU device (oneDNN s8) and the reference
-// device, against ONNX Runtime running the same network with QuantizeLinear /
-// DequantizeLinear around each convolution's input and per-channel quantized weights (its
-// optimizations off: the plain QDQ semantics). The network has a bias, a grouped
-// convolution, a fused residual and fused ReLUs; the ranges come from the calibrator.
-// Random weights and inputs (synthetic, fixed seeds).
+// device, and FP8 E4M3 ones on the reference device (the oracle of the CUDA kernels),
+// against ONNX Runtime running the same network with QuantizeLinear / DequantizeLinear
+// around each convolution's input and per-channel quantized weights (its optimizations off:
+// the plain QDQ semantics); the E4M3 rounding itself against ONNX Runtime's QuantizeLinear. The
+// network has a bias, a grouped convolution, a fused residual and fused ReLUs; the ranges come from
+// the calibrator. Random weights and inputs (synthetic, fixed seeds).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -14,6 +16,7 @@
 #include "engine/backends/cpu/cpu_executable.h"
 #include "engine/engine_internal.h"
 #include "engine/npy.h"
+#include "engine/ops/nn/quantize.h"
 #include "engine/quantize/calibrator.h"
 #include "testing/npy.h"
 #include "testing/test_data.h"
@@ -38,17 +41,20 @@ nodes = [
     helper.make_node("Conv", ["r2", "w3", "b3"], ["y"], name="conv3")]
 g = helper.make_graph(nodes, "int8net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 16, 16])], inits)
-m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-m.ir_version = 8
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)])
+m.ir_version = 10
 onnx.save(m, sys.argv[1] + "/net.onnx")
 )PY";
 
 // The QDQ network: each convolution's input through QuantizeLinear(1 / s_x) and back, its
-// weights quantized per output channel with s_w = 127 / max|w| (round half to even).
+// weights quantized per output channel with s_w = Q / max|w| (round half to even); argv[2]
+// int8 (Q = 127, zero point int8) or fp8 (Q = 448, zero point float8e4m3fn, saturating; the
+// weights rounded by ml_dtypes).
 constexpr const char* kQdqReference = R"PY(
 import sys, json, numpy as np, onnx, onnxruntime as ort
 from onnx import helper, TensorProto, numpy_helper
-d = sys.argv[1]
+d, fmt = sys.argv[1], sys.argv[2]
+Q = 127.0 if fmt == "int8" else 448.0
 m = onnx.load(d + "/net.onnx")
 amax = json.load(open(d + "/amax.json"))
 inits = {t.name: t for t in m.graph.initializer}
@@ -56,16 +62,23 @@ nodes = []
 for n in m.graph.node:
     if n.op_type == "Conv":
         x = n.input[0]
-        s = np.float32(127.0 / amax[x])
+        s = np.float32(Q / amax[x])
         scale = numpy_helper.from_array(np.array(1.0 / s, dtype=np.float32), x + "_scale")
-        zp = numpy_helper.from_array(np.array(0, dtype=np.int8), x + "_zp")
+        if fmt == "int8":
+            zp = numpy_helper.from_array(np.array(0, dtype=np.int8), x + "_zp")
+        else:
+            zp = helper.make_tensor(x + "_zp", TensorProto.FLOAT8E4M3FN, [], [0])
         m.graph.initializer.extend([scale, zp])
         nodes.append(helper.make_node("QuantizeLinear", [x, x + "_scale", x + "_zp"], [x + "_q"]))
         nodes.append(helper.make_node("DequantizeLinear", [x + "_q", x + "_scale", x + "_zp"], [x + "_dq"]))
         wt = inits[n.input[1]]
         w = numpy_helper.to_array(wt)
-        sw = (np.float32(127.0) / np.abs(w).reshape(w.shape[0], -1).max(1).astype(np.float64)).astype(np.float32)
-        q = np.clip(np.round(w * sw.reshape(-1, 1, 1, 1)), -128, 127)
+        sw = (np.float32(Q) / np.abs(w).reshape(w.shape[0], -1).max(1).astype(np.float64)).astype(np.float32)
+        if fmt == "int8":
+            q = np.clip(np.round(w * sw.reshape(-1, 1, 1, 1)), -128, 127)
+        else:
+            import ml_dtypes
+            q = np.clip(w * sw.reshape(-1, 1, 1, 1), -448, 448).astype(ml_dtypes.float8_e4m3fn).astype(np.float32)
         wt.CopyFrom(numpy_helper.from_array((q.astype(np.float64) / sw.reshape(-1, 1, 1, 1)).astype(np.float32), wt.name))
         n.input[0] = x + "_dq"
     nodes.append(n)
@@ -112,58 +125,167 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return m;
 }
 
-TEST(Int8Conv, CpuAndReferenceMatchOnnxRuntimeQdq) {
-  const std::string dir = testing::temp_dir("int8_conv");
+// The network's calibrated options (90% of each largest magnitude: some values saturate, as
+// with a real calibration), its input x, and ONNX Runtime's QDQ result for `format`.
+struct QdqCase {
+  std::unique_ptr<Model> model;
+  EngineOptions options;
+  std::vector<float> x, want;
+};
+QdqCase qdq_case(const std::string& name, const std::string& format) {
+  QdqCase c;
+  const std::string dir = testing::temp_dir(name);
   std::ofstream(dir + "/qdq.py") << kQdqReference;
   std::string log;
-  const std::unique_ptr<Model> model = make_net(dir);
-  ASSERT_NE(model, nullptr);
-
-  std::vector<float> x(2 * 3 * 16 * 16);
+  c.model = make_net(dir);
+  if (c.model == nullptr) return c;
+  c.x.resize(2 * 3 * 16 * 16);
   std::mt19937 rng(8);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  for (float& v : x) v = nd(rng);
-  EngineOptions o;
-  o.max_batch = 2;
-  o.threads = 2;
-  auto calib = Calibrator::make(*model, o);
-  ASSERT_TRUE(calib.is_ok()) << calib.status().to_string();
-  TensorView in{DType::kFloat32, {2, 3, 16, 16}, x.data(), Storage::kHost};
-  ASSERT_TRUE((*calib)->add({in}).is_ok());
+  for (float& v : c.x) v = nd(rng);
+  c.options.max_batch = 2;
+  c.options.threads = 2;
+  auto calib = Calibrator::make(*c.model, c.options);
+  EXPECT_TRUE(calib.is_ok()) << calib.status().to_string();
+  if (!calib.is_ok()) return c;
+  TensorView in{DType::kFloat32, {2, 3, 16, 16}, c.x.data(), Storage::kHost};
+  EXPECT_TRUE((*calib)->add({in}).is_ok());
   nlohmann::json amax;
-  for (const auto& [name, h] : (*calib)->histograms()) {
-    // 90% of the largest magnitude: some values saturate, as with a real calibration.
-    o.activation_amax[name] = static_cast<float>(0.9 * h.max());
-    amax[name] = o.activation_amax[name];
+  for (const auto& [value, h] : (*calib)->histograms()) {
+    c.options.activation_amax[value] = static_cast<float>(0.9 * h.max());
+    amax[value] = c.options.activation_amax[value];
   }
-  ASSERT_EQ(o.activation_amax.size(), 3u) << amax.dump();  // x, r1, r2
+  EXPECT_EQ(c.options.activation_amax.size(), 3u) << amax.dump();  // x, r1, r2
   std::ofstream(dir + "/amax.json") << amax.dump();
-  Tensor xt = Tensor::borrow(DType::kFloat32, {2, 3, 16, 16}, x.data());
-  ASSERT_TRUE(write_npy(dir + "/x.npy", xt).is_ok());
-  ASSERT_EQ(testing::run_command(testing::python() + " " + dir + "/qdq.py " + dir, &log), 0) << log;
+  Tensor xt = Tensor::borrow(DType::kFloat32, {2, 3, 16, 16}, c.x.data());
+  EXPECT_TRUE(write_npy(dir + "/x.npy", xt).is_ok());
+  if (testing::run_command(testing::python() + " " + dir + "/qdq.py " + dir + " " + format, &log) !=
+      0) {
+    ADD_FAILURE() << log;
+    return c;
+  }
   auto qdq = testing::read_npy(dir + "/qdq.npy");
-  ASSERT_TRUE(qdq.is_ok()) << qdq.status().to_string();
-  std::vector<float> want(static_cast<size_t>(qdq->size()));
-  for (size_t i = 0; i < want.size(); ++i) want[i] = static_cast<float>(qdq->at(int64_t(i)));
+  EXPECT_TRUE(qdq.is_ok()) << qdq.status().to_string();
+  if (!qdq.is_ok()) return c;
+  c.want.resize(static_cast<size_t>(qdq->size()));
+  for (size_t i = 0; i < c.want.size(); ++i) c.want[i] = static_cast<float>(qdq->at(int64_t(i)));
+  return c;
+}
 
-  const std::vector<float> fp32 = run(*model, o, x);
+double max_abs(const std::vector<float>& v) {
+  double m = 0;
+  for (float x : v) m = std::max(m, std::fabs(double(x)));
+  return m;
+}
+
+TEST(Int8Conv, CpuAndReferenceMatchOnnxRuntimeQdq) {
+  QdqCase c = qdq_case("int8_conv", "int8");
+  ASSERT_FALSE(c.want.empty());
+  EngineOptions o = c.options;
+  const std::vector<float> fp32 = run(*c.model, o, c.x);
   o.precision = "int8";
-  const std::vector<float> cpu = run(*model, o, x);
+  const std::vector<float> cpu = run(*c.model, o, c.x);
   o.device = "reference";
-  const std::vector<float> ref = run(*model, o, x);
-  ASSERT_EQ(cpu.size(), want.size());
-  double scale = 0;
-  for (float v : want) scale = std::max(scale, std::fabs(double(v)));
+  const std::vector<float> ref = run(*c.model, o, c.x);
+  ASSERT_EQ(cpu.size(), c.want.size());
+  const double scale = max_abs(c.want);
   // Quantization moved the outputs (the test would pass on fp32 otherwise) ...
-  const double quantized = max_abs_diff(fp32, want);
+  const double quantized = max_abs_diff(fp32, c.want);
   EXPECT_GT(quantized, 1e-3 * scale);
   // ... and the three int8 results agree far closer than that: the same integers, up to
   // float rounding (a rare one-step flip where an intermediate lands on a rounding tie).
-  EXPECT_LT(max_abs_diff(ref, want), 0.1 * quantized);
-  EXPECT_LT(max_abs_diff(cpu, want), 0.1 * quantized);
+  EXPECT_LT(max_abs_diff(ref, c.want), 0.1 * quantized);
+  EXPECT_LT(max_abs_diff(cpu, c.want), 0.1 * quantized);
   EXPECT_LT(max_abs_diff(cpu, ref), 0.1 * quantized);
   std::printf("int8 vs fp32 %.3g, cpu vs qdq %.3g, reference vs qdq %.3g (outputs up to %.3g)\n",
-              quantized, max_abs_diff(cpu, want), max_abs_diff(ref, want), scale);
+              quantized, max_abs_diff(cpu, c.want), max_abs_diff(ref, c.want), scale);
+}
+
+// FP8 E4M3 on the reference device (the CUDA kernels' oracle) against ONNX Runtime's
+// float8e4m3fn QDQ network; the CPU device refuses fp8.
+TEST(Fp8Conv, ReferenceMatchesOnnxRuntimeQdq) {
+  QdqCase c = qdq_case("fp8_conv", "fp8");
+  ASSERT_FALSE(c.want.empty());
+  EngineOptions o = c.options;
+  const std::vector<float> fp32 = run(*c.model, o, c.x);
+  o.precision = "fp8";
+  o.device = "reference";
+  const std::vector<float> ref = run(*c.model, o, c.x);
+  ASSERT_EQ(ref.size(), c.want.size());
+  const double quantized = max_abs_diff(fp32, c.want);
+  EXPECT_GT(quantized, 1e-3 * max_abs(c.want));
+  EXPECT_LT(max_abs_diff(ref, c.want), 0.1 * quantized);
+  std::printf("fp8 vs fp32 %.3g, reference vs qdq %.3g (outputs up to %.3g)\n", quantized,
+              max_abs_diff(ref, c.want), max_abs(c.want));
+  o.device = "cpu";
+  auto cpu = Engine::build(*c.model, o);
+  ASSERT_FALSE(cpu.is_ok());
+  EXPECT_EQ(cpu.status().code(), StatusCode::kNotSupported) << cpu.status().to_string();
+}
+
+// round_e4m3 against ONNX Runtime's QuantizeLinear to float8e4m3fn (saturate) on every E4M3
+// value, every midpoint between neighbours (ties to even), values just off the midpoints,
+// the subnormal range, the saturation edge and random magnitudes.
+TEST(Fp8Conv, E4m3RoundingMatchesOnnxRuntime) {
+  const std::string dir = testing::temp_dir("fp8_rounding");
+  std::vector<float> v;
+  std::vector<float> grid;
+  for (int e = -9; e <= 8; ++e) {
+    for (int m = 0; m < 8; ++m) {
+      const float x = std::ldexp(1.0f + m / 8.0f, e);
+      if (x <= 448.0f) grid.push_back(x);
+    }
+  }
+  for (int m = 1; m < 8; ++m) grid.push_back(std::ldexp(m / 8.0f, -6));  // subnormals
+  std::sort(grid.begin(), grid.end());
+  for (size_t i = 0; i < grid.size(); ++i) {
+    v.push_back(grid[i]);
+    if (i + 1 < grid.size()) {
+      const float mid = 0.5f * (grid[i] + grid[i + 1]);
+      v.push_back(mid);
+      v.push_back(std::nextafter(mid, 0.0f));
+      v.push_back(std::nextafter(mid, 1e9f));
+    }
+  }
+  for (float x : {448.0f, 455.0f, 463.9f, 464.0f, 470.0f, 1e6f, 1e-5f, 0.0f, 1e-12f})
+    v.push_back(x);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> exponent(-12.0f, 10.0f);
+  for (int i = 0; i < 4000; ++i) v.push_back(std::exp2(exponent(rng)));
+  const size_t positive = v.size();
+  for (size_t i = 0; i < positive; ++i) v.push_back(-v[i]);
+  Tensor t = Tensor::borrow(DType::kFloat32, {static_cast<int64_t>(v.size())}, v.data());
+  ASSERT_TRUE(write_npy(dir + "/v.npy", t).is_ok());
+  std::ofstream(dir + "/q.py") << R"PY(
+import sys, numpy as np, onnx, onnxruntime as ort
+from onnx import helper, TensorProto, numpy_helper
+d = sys.argv[1]
+v = np.load(d + "/v.npy")
+sc = numpy_helper.from_array(np.array(1.0, np.float32), "sc")
+zp = helper.make_tensor("zp", TensorProto.FLOAT8E4M3FN, [], [0])
+g = helper.make_graph([helper.make_node("QuantizeLinear", ["x", "sc", "zp"], ["q"]),
+                       helper.make_node("DequantizeLinear", ["q", "sc", "zp"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [len(v)])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [len(v)])], [sc, zp])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)])
+m.ir_version = 10
+s = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+np.save(d + "/q.npy", s.run(None, {"x": v})[0])
+)PY";
+  std::string log;
+  ASSERT_EQ(testing::run_command(testing::python() + " " + dir + "/q.py " + dir, &log), 0) << log;
+  auto q = testing::read_npy(dir + "/q.npy");
+  ASSERT_TRUE(q.is_ok()) << q.status().to_string();
+  ASSERT_EQ(q->size(), static_cast<int64_t>(v.size()));
+  int wrong = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const float want = static_cast<float>(q->at(int64_t(i)));
+    const float got = round_e4m3(v[i]);
+    if (got != want && ++wrong <= 5) {
+      ADD_FAILURE() << "round_e4m3(" << v[i] << ") = " << got << ", ONNX Runtime " << want;
+    }
+  }
+  EXPECT_EQ(wrong, 0) << "of " << v.size();
 }
 
 // The CPU backend runs every int8 convolution with oneDNN itself: a kernel it cannot build
@@ -206,8 +328,11 @@ TEST(Int8Conv, AConvolutionWithoutACalibratedRangeIsAnError) {
   EXPECT_NE(engine.status().message().find("'r2'"), std::string::npos)
       << engine.status().to_string();
   o.device = "cuda";
+  o.precision = "fp8";
   auto gpu = Engine::build(*model, o);
-  EXPECT_FALSE(gpu.is_ok());  // not on the CUDA device yet (or no CUDA device here)
+  ASSERT_FALSE(gpu.is_ok());  // the same check on every device, before any GPU is needed
+  EXPECT_EQ(gpu.status().code(), StatusCode::kInvalidArgument) << gpu.status().to_string();
+  EXPECT_NE(gpu.status().message().find("'r2'"), std::string::npos) << gpu.status().to_string();
 }
 
 }  // namespace

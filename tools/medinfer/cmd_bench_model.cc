@@ -1,5 +1,5 @@
 // medinfer bench-model MODEL.onnx [--device cpu|reference|cuda[:N]]
-//     [--precision fp32|tf32|fp16|bf16] [--batch 1,4] [--shape 1x512x512] [--threads N]
+//     [--precision fp32|tf32|fp16|bf16|int8|fp8] [--batch 1,4] [--shape 1x512x512] [--threads N]
 //     [--warmup N] [--iterations N] [--json OUT] [--load-inputs NAME:FILE,...]
 //     [--export-outputs DIR] [--no-optimize] [--conv-algo auto|direct] [--autotune on|off]
 //     [--allow-host-fallback] [--plan PLAN]
@@ -14,6 +14,8 @@
 // (weights plus the context's arena and workspace), and the kernel time per node type from
 // one profiled run.
 //
+// int8 / fp8 without a plan: the activation ranges are the largest FP32 magnitudes over 4
+// random inputs (synthetic: for timing only; `medinfer build --calib` calibrates on DICOM).
 // Times Engine::run on random inputs (fixed seed) for each batch: build time, latency
 // mean/min/max/p50/p90/p99 and throughput, printed like trtexec and written as JSON. With
 // --load-inputs (ONNX TensorProto .pb or NumPy .npy) it runs once on those inputs instead;
@@ -41,6 +43,7 @@
 #include "engine/ir/tensor.h"
 #include "engine/npy.h"
 #include "engine/onnx/importer.h"
+#include "engine/quantize/calibrator.h"
 #include "medinfer/buffer.h"
 #include "medinfer/engine.h"
 #include "plan_option.h"
@@ -521,12 +524,41 @@ int run(const BenchArgs& command_line, const CLI::App& app) {
       "precision %s, %d thread(s)\n[I] Warm-up: %d, iterations: %d\n",
       args.model.c_str(), static_cast<long long>(model.value()->opset()), args.device.c_str(),
       cpu_model_name().c_str(), args.precision.c_str(), threads, args.warmup, args.iterations);
+  std::map<std::string, float> synthetic_amax;
+  if (!plan && (args.precision == "int8" || args.precision == "fp8")) {
+    EngineOptions copt = base_options(args);
+    auto shapes = input_shapes_for(*model.value(), 1, given.value(), &copt);
+    if (!shapes.is_ok()) return report({1, shapes.status().message()});
+    auto calib = engine::Calibrator::make(*model.value(), copt);
+    if (!calib.is_ok()) return report({1, calib.status().to_string()});
+    std::mt19937 rng(7);
+    for (int i = 0; i < 4; ++i) {
+      std::vector<Tensor> in;
+      std::vector<TensorView> views;
+      for (size_t k = 0; k < shapes->size(); ++k) {
+        auto t = random_tensor(model.value()->inputs()[k].dtype, (*shapes)[k], &rng);
+        if (!t.is_ok()) return report({1, t.status().to_string()});
+        in.push_back(std::move(t).value());
+      }
+      for (Tensor& t : in) views.push_back(view_of(t));
+      Status st = (*calib)->add(views);
+      if (!st.is_ok()) return report({1, st.to_string()});
+    }
+    for (const auto& entry : (*calib)->histograms()) {
+      synthetic_amax[entry.first] = static_cast<float>(entry.second.max());
+    }
+    std::printf(
+        "[I] %s ranges: largest FP32 magnitudes over 4 random inputs (synthetic, for "
+        "timing; %zu activations)\n",
+        args.precision.c_str(), synthetic_amax.size());
+  }
   std::vector<BatchResult> results;
   nlohmann::json inputs_json = nlohmann::json::array();
   for (int64_t batch : batches.value()) {
     EngineOptions opt = base_options(args);
     auto shapes = input_shapes_for(*model.value(), batch, given.value(), &opt);
     if (!shapes.is_ok()) return report({1, shapes.status().message()});
+    opt.activation_amax = synthetic_amax;
     if (plan) {
       opt.node_precision = plan->node_precision;
       opt.activation_amax = plan->activation_amax;
@@ -737,7 +769,8 @@ RunFn register_bench_model(CLI::App& app) {
         }
         return "expected cpu, cuda, cuda:N or reference, not '" + d + "'";
       });
-  app.add_option("--precision", args->precision, "fp32 (every device); tf32, fp16, bf16 (cuda)")
+  app.add_option("--precision", args->precision,
+                 "fp32 (every device); tf32, fp16, bf16, fp8 (cuda); int8 (cpu, cuda)")
       ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16", "int8", "fp8"}));
   app.add_flag("--allow-host-fallback", args->allow_host_fallback,
                "cuda: run nodes the GPU cannot run on the host instead of refusing the model");

@@ -1,15 +1,18 @@
-// medinfer build -m MODEL_DIR [--device cpu|cuda[:N]] [--precision fp32|tf32|fp16|bf16|int8]
+// medinfer build -m MODEL_DIR [--device cpu|cuda[:N]]
+//     [--precision fp32|tf32|fp16|bf16|int8|fp8]
 //     [--keep PRECISION:NODE,...] [--batch N|MIN..MAX] [--autotune on|off]
 //     [--calib DICOM_DIR... [--calib-method entropy|percentile|max] [--percentile P]]
 //     [--val DICOM_DIR... [--gate 0.99] [--max-raised N]]
 //     [--allow-host-fallback] [--threads N] -o PLAN
 //
-// int8 (the CPU and reference devices for now): the model runs in FP32 over the --calib
+// int8 (cpu, cuda, reference) and fp8 E4M3 (cuda, reference): the model runs in FP32 on the
+// CPU over the --calib
 // series through the package's own preprocessing, and each quantized activation's range is
 // picked by --calib-method (percentile 99.99 by default); the ranges are cached in PLAN.calib.json
 // and reused while the model, method and series stay the same. With --val the accuracy gate
-// compares the int8 masks with FP32's per label and series (Dice >= --gate), raises the most
-// sensitive layers to fp32 until it passes (at most --max-raised, default half), and refuses
+// compares the 8-bit masks with FP32's per label and series (Dice >= --gate), raises the most
+// sensitive layers (to fp16 on cuda, fp32 on the host devices) until it passes (at most
+// --max-raised, default half), and refuses
 // the plan (exit 1, nothing written) when it cannot; the plan records its verdict.
 //
 // Builds the model package's engine exactly as `segment` would (same input shape, batch
@@ -130,11 +133,13 @@ Result<std::map<std::string, float>> ranges(const BuildArgs& args, const ModelPa
 }
 
 int run(const BuildArgs& args) {
-  const bool int8 = args.precision == "int8";
+  const bool int8 = args.precision == "int8" || args.precision == "fp8";
   if (!int8 && (!args.calib.empty() || !args.val.empty())) {
-    return usage("--calib and --val are for --precision int8");
+    return usage("--calib and --val are for --precision int8 or fp8");
   }
-  if (int8 && args.calib.empty()) return usage("--precision int8 needs --calib DICOM_DIR...");
+  if (int8 && args.calib.empty()) {
+    return usage("--precision " + args.precision + " needs --calib DICOM_DIR...");
+  }
   if (!(args.gate > 0 && args.gate <= 1)) return usage("--gate must be in (0, 1]");
   EngineOptions eopt;
   eopt.device = args.device;
@@ -181,7 +186,7 @@ int run(const BuildArgs& args) {
       if (!gate.is_ok()) return fail(gate.status().to_string());
       for (const GateLayer& l : gate->layers) {
         std::printf("[I] gate: %-40s output error %.3g%s\n", l.node.c_str(), l.error,
-                    l.raised ? "  -> raised to fp32" : "");
+                    l.raised ? ("  -> raised to " + gate->node_precision[l.node]).c_str() : "");
       }
       for (const GateSeries& gs : gate->series) {
         std::printf("[I] gate: series %s:", gs.name.c_str());
@@ -203,7 +208,7 @@ int run(const BuildArgs& args) {
   if (!plan.is_ok()) return fail(plan.status().to_string());
   plan->gate = verdict;
   for (NodeReport& n : plan->report.nodes) {
-    if (raised.count(n.node) > 0) n.note = "raised to fp32 by the accuracy gate";
+    if (raised.count(n.node) > 0) n.note = "raised to " + raised[n.node] + " by the accuracy gate";
   }
   Status st = write_plan(*plan, args.output);
   if (!st.is_ok()) return fail(st.to_string());
@@ -233,7 +238,8 @@ RunFn register_build(CLI::App& app) {
   app.add_option("-o,--output", args->output, "The plan file to write")->required();
   app.add_option("--device", args->device, "cpu (oneDNN), cuda or cuda:N, reference");
   app.add_option("--precision", args->precision,
-                 "fp32 (every device); tf32, fp16, bf16 (cuda); int8 (cpu, with --calib)");
+                 "fp32 (every device); tf32, fp16, bf16 (cuda); int8 (cpu, cuda; with --calib); "
+                 "fp8 (cuda; with --calib)");
   app.add_option("--keep", args->keep,
                  "Per-node precisions PRECISION:NODE,... (node names as the build report gives)");
   app.add_option("--batch", args->batch,
@@ -243,16 +249,16 @@ RunFn register_build(CLI::App& app) {
   app.add_flag("--allow-host-fallback", args->allow_host_fallback,
                "cuda: run nodes the GPU cannot run on the host instead of refusing");
   app.add_option("--threads", args->threads, "CPU threads (0 = all cores)");
-  app.add_option("--calib", args->calib, "int8: DICOM folders to calibrate on");
+  app.add_option("--calib", args->calib, "int8, fp8: DICOM folders to calibrate on");
   app.add_option("--calib-method", args->calib_method,
                  "percentile (default, --percentile 99.99), entropy or max")
       ->check(CLI::IsMember({"entropy", "percentile", "max"}));
   app.add_option("--percentile", args->percentile, "--calib-method percentile: P (99.99)");
-  app.add_option("--val", args->val, "int8: DICOM folders for the accuracy gate");
+  app.add_option("--val", args->val, "int8, fp8: DICOM folders for the accuracy gate");
   app.add_option("--gate", args->gate,
                  "the gate: Dice against fp32 per label and series (default 0.99)");
   app.add_option("--max-raised", args->max_raised,
-                 "layers the gate may raise to fp32 (default: half the quantized ones)");
+                 "layers the gate may raise (default: half the quantized ones)");
   return [args] { return run(*args); };
 }
 

@@ -2,6 +2,7 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 
 #include <algorithm>
 #include <cmath>
@@ -20,6 +21,7 @@
 #include "engine/backends/cuda/cuda_timing.h"
 #include "engine/backends/cuda/epilogue.h"
 #include "engine/backends/cuda/kernels/fill.h"
+#include "engine/ops/nn/quantize.h"
 
 // How the epilogue runs, tried in this order until cuDNN has an engine:
 //   kFused      one cuDNN graph: conv -> +bias -> +residual -> activation, intermediates in
@@ -28,7 +30,9 @@
 //               the workspace, then our epilogue kernel adds, activates and rounds once;
 //   kConvIo     the convolution alone writes y in the io type, then our epilogue kernel works
 //               in place on y (for float16/bfloat16 this rounds twice).
-// With no epilogue only kConvIo is tried and no kernel runs.
+// With no epilogue only kConvIo is tried and no kernel runs. 8-bit convolutions (ConvQuant)
+// try kFused (the per-channel dequantization a multiplication in the graph) and kConvFloat
+// (the int32 or float32 accumulator into the workspace, then our dequantizing epilogue).
 namespace medinfer::cuda {
 namespace fe = cudnn_frontend;
 
@@ -47,7 +51,9 @@ inline Status cuda_status(const cudnn_frontend::error_t& err, const char* expr, 
 
 namespace {
 
-enum class Form { kFused, kConvFloat, kConvIo };
+// kFusedInt32: kFused for int8 with the accumulator an int32 tensor in the graph (kFused
+// declares it float32); which one an engine takes differs between cuDNN versions.
+enum class Form { kFused, kConvFloat, kConvIo, kFusedInt32 };
 
 // Engines needing more workspace than this are not considered (cuDNN's heuristics rank a few
 // FFT engines first that want gigabytes for 3-D volumes).
@@ -199,8 +205,12 @@ using TensorPtr = std::shared_ptr<fe::graph::Tensor_attributes>;
 
 struct BuiltGraph {
   std::unique_ptr<fe::graph::Graph> graph;
-  TensorPtr x, w, bias, residual, y;
+  TensorPtr x, w, bias, residual, y, dequant;
 };
+
+const char* quant_name(QuantType q) {
+  return q == QuantType::kInt8 ? "int8" : q == QuantType::kFp8E4M3 ? "fp8" : "";
+}
 
 fe::graph::Pointwise_attributes activation_attributes(const Activation& a) {
   auto pw = fe::graph::Pointwise_attributes().set_name("act");
@@ -239,7 +249,7 @@ bool kernel_cache_enabled() {
 
 // The topology key: everything of the graph but the batch extent.
 std::string topology_key(const ConvParams& p, const ConvEpilogue& e, fe::DataType_t io, Form form,
-                         bool exclude_tc) {
+                         bool exclude_tc, QuantType quant) {
   int device = 0;
   (void)cudaGetDevice(&device);
   ConvParams q = p;
@@ -247,7 +257,8 @@ std::string topology_key(const ConvParams& p, const ConvEpilogue& e, fe::DataTyp
   return std::to_string(device) + "|" + shape_text(q) + "|" + epilogue_text(e) + "|" +
          std::to_string(static_cast<int>(e.act.kind)) + ":" + std::to_string(e.act.alpha) + ":" +
          std::to_string(e.act.beta) + "|" + std::to_string(static_cast<int>(io)) + "|" +
-         std::to_string(static_cast<int>(form)) + "|" + (exclude_tc ? "no-tc" : "tc");
+         std::to_string(static_cast<int>(form)) + "|" + (exclude_tc ? "no-tc" : "tc") + "|q" +
+         std::to_string(static_cast<int>(quant));
 }
 
 std::shared_ptr<fe::KernelCache> kernel_cache(const std::string& key) {
@@ -264,7 +275,7 @@ std::shared_ptr<fe::KernelCache> kernel_cache(const std::string& key) {
 // With `cache`, a dynamic-shape graph bound to that kernel cache.
 Result<BuiltGraph> make_graph(cudnnHandle_t handle, const ConvParams& p, const ConvEpilogue& e,
                               fe::DataType_t io, Form form, bool exclude_tensor_cores,
-                              std::shared_ptr<fe::KernelCache> cache) {
+                              std::shared_ptr<fe::KernelCache> cache, QuantType quant) {
   const Geometry geo = geometry(p);
   BuiltGraph b;
   b.graph = std::make_unique<fe::graph::Graph>();
@@ -285,6 +296,14 @@ Result<BuiltGraph> make_graph(cudnnHandle_t handle, const ConvParams& p, const C
                      .set_name("w")
                      .set_dim(dims(wk, wc, geo.kernel))
                      .set_stride(channels_last(wc, geo.kernel)));
+  const bool q8 = quant != QuantType::kNone;
+  const bool int32_accumulator = form == Form::kFusedInt32;
+  const fe::DataType_t qtype =
+      quant == QuantType::kInt8 ? fe::DataType_t::INT8 : fe::DataType_t::FP8_E4M3;
+  if (q8) {
+    b.x->set_data_type(qtype);
+    b.w->set_data_type(qtype);
+  }
   TensorPtr conv;
   if (p.transposed) {
     conv = g.conv_dgrad(b.x, b.w,
@@ -295,18 +314,46 @@ Result<BuiltGraph> make_graph(cudnnHandle_t handle, const ConvParams& p, const C
                             .set_stride(geo.stride)
                             .set_dilation(geo.dilation));
   } else {
-    conv = g.conv_fprop(b.x, b.w,
-                        fe::graph::Conv_fprop_attributes()
-                            .set_name("fprop")
-                            .set_pre_padding(geo.pre)
-                            .set_post_padding(geo.post)
-                            .set_stride(geo.stride)
-                            .set_dilation(geo.dilation));
+    auto attributes = fe::graph::Conv_fprop_attributes()
+                          .set_name("fprop")
+                          .set_pre_padding(geo.pre)
+                          .set_post_padding(geo.post)
+                          .set_stride(geo.stride)
+                          .set_dilation(geo.dilation);
+    if (quant == QuantType::kInt8) attributes.set_compute_data_type(fe::DataType_t::INT32);
+    conv = g.conv_fprop(b.x, b.w, attributes);
   }
   const std::vector<int64_t> y_dims = dims(p.n, p.k, geo.out);
   const std::vector<int64_t> y_strides = channels_last(p.k, geo.out);
   conv->set_dim(y_dims).set_stride(y_strides);
   TensorPtr y = conv;
+  const std::vector<int64_t> per_channel = dims(1, p.k, std::vector<int64_t>(geo.out.size(), 1));
+  const std::vector<int64_t> per_channel_strides =
+      channels_last(p.k, std::vector<int64_t>(geo.out.size(), 1));
+  if (form == Form::kFusedInt32) form = Form::kFused;  // only the accumulator's type differs
+  if (q8 && form == Form::kFused) {
+    // The accumulator, times dequant[k] in float32.
+    conv->set_data_type(int32_accumulator ? fe::DataType_t::INT32 : fe::DataType_t::FLOAT);
+    b.dequant = g.tensor(fe::graph::Tensor_attributes()
+                             .set_name("dequant")
+                             .set_dim(per_channel)
+                             .set_stride(per_channel_strides)
+                             .set_data_type(fe::DataType_t::FLOAT));
+    y = g.pointwise(y, b.dequant,
+                    fe::graph::Pointwise_attributes()
+                        .set_name("dequantize")
+                        .set_mode(fe::PointwiseMode_t::MUL)
+                        .set_compute_data_type(fe::DataType_t::FLOAT));
+    y->set_dim(y_dims).set_stride(y_strides);
+  } else if (q8 && quant == QuantType::kInt8) {
+    // The int32 accumulator out, through an identity (as cuDNN's int8 engines want it).
+    conv->set_data_type(fe::DataType_t::INT32);
+    y = g.pointwise(y, fe::graph::Pointwise_attributes()
+                           .set_name("accumulator")
+                           .set_mode(fe::PointwiseMode_t::IDENTITY)
+                           .set_compute_data_type(fe::DataType_t::INT32));
+    y->set_dim(y_dims).set_stride(y_strides);
+  }
   if (form == Form::kFused) {
     if (e.bias) {
       b.bias = g.tensor(fe::graph::Tensor_attributes()
@@ -324,7 +371,8 @@ Result<BuiltGraph> make_graph(cudnnHandle_t handle, const ConvParams& p, const C
       b.residual = g.tensor(fe::graph::Tensor_attributes()
                                 .set_name("residual")
                                 .set_dim(y_dims)
-                                .set_stride(y_strides));
+                                .set_stride(y_strides)
+                                .set_data_type(io));
       y = g.pointwise(y, b.residual,
                       fe::graph::Pointwise_attributes()
                           .set_name("add_residual")
@@ -337,7 +385,11 @@ Result<BuiltGraph> make_graph(cudnnHandle_t handle, const ConvParams& p, const C
     }
   }
   y->set_output(true);
-  if (form == Form::kConvFloat) y->set_data_type(fe::DataType_t::FLOAT);
+  if (form == Form::kConvFloat) {
+    y->set_data_type(quant == QuantType::kInt8 ? fe::DataType_t::INT32 : fe::DataType_t::FLOAT);
+  } else {
+    y->set_data_type(io);
+  }
   b.y = y;
 
   MI_CUDA_CHECK(g.validate());
@@ -381,7 +433,10 @@ struct ConvOp::Impl {
   Form form = Form::kConvIo;
   BuiltGraph built;
   int64_t plan = 0;
-  int64_t uid_x = 0, uid_w = 0, uid_bias = 0, uid_residual = 0, uid_y = 0;
+  int64_t uid_x = 0, uid_w = 0, uid_bias = 0, uid_residual = 0, uid_y = 0, uid_dequant = 0;
+  ConvQuant quant;
+  int64_t x_count = 0;
+  int64_t xq_bytes = 0;  // the quantized input at the front of the workspace (8-bit)
   int64_t y_count = 0;
   int64_t acc_bytes = 0;  // float32 intermediate at the front of the workspace (kConvFloat)
   int64_t cudnn_workspace = 0;
@@ -389,13 +444,16 @@ struct ConvOp::Impl {
   std::string description;
 
   bool own_epilogue() const {
+    if (quant.type != QuantType::kNone) return form != Form::kFused;
     return form != Form::kFused &&
            (epilogue.bias || epilogue.residual || epilogue.act.kind != ActKind::kNone);
   }
 
-  // Executes plan `index` of the graph; the pointers as in run().
+  // Executes plan `index` of the graph; the pointers as in run(), x already quantized for
+  // an 8-bit convolution and `workspace` past it.
   fe::error_t execute(cudnnHandle_t handle, int64_t index, const void* x, const void* w,
-                      const float* bias, const void* residual, void* y, void* workspace) const {
+                      const float* bias, const void* residual, void* y, void* workspace,
+                      const float* dequant) const {
     std::unordered_map<int64_t, void*> pack = {{uid_x, const_cast<void*>(x)},
                                                {uid_w, const_cast<void*>(w)}};
     void* out = y;
@@ -403,6 +461,7 @@ struct ConvOp::Impl {
     pack[uid_y] = out;
     if (built.bias) pack[uid_bias] = const_cast<float*>(bias);
     if (built.residual) pack[uid_residual] = const_cast<void*>(residual);
+    if (built.dequant) pack[uid_dequant] = const_cast<float*>(dequant);
     void* cudnn_ws = static_cast<uint8_t*>(workspace) + acc_bytes;
     return built.graph->execute_plan_at_index(handle, pack, cudnn_ws, index);
   }
@@ -435,6 +494,39 @@ Result<std::vector<uint8_t>> pack_conv_weights(const ConvParams& p, const float*
   return out;
 }
 
+Result<QuantizedWeights> pack_conv_weights_quantized(const ConvParams& p, const float* onnx_w,
+                                                     const ConvQuant& quant) {
+  MI_RETURN_IF_ERROR(validate(p));
+  if (quant.type == QuantType::kNone || p.transposed) {
+    return invalid_argument("pack_conv_weights_quantized: an 8-bit forward convolution");
+  }
+  const engine::QuantFormat f =
+      quant.type == QuantType::kInt8 ? engine::QuantFormat::kInt8 : engine::QuantFormat::kFp8E4M3;
+  const int64_t b = p.c / p.groups;
+  int64_t s = 1;
+  for (int i = 0; i < p.spatial; ++i) s *= p.kernel[i];
+  const std::vector<float> sw = engine::channel_scales(f, onnx_w, p.k, p.k * b * s);
+  QuantizedWeights out;
+  out.bytes.resize(static_cast<size_t>(p.k * s * b));
+  out.dequant.resize(static_cast<size_t>(p.k));
+  for (int64_t ia = 0; ia < p.k; ++ia) {
+    const float scale = sw[static_cast<size_t>(ia)];
+    out.dequant[static_cast<size_t>(ia)] = 1.0f / (quant.x_scale * scale);
+    for (int64_t is = 0; is < s; ++is)
+      for (int64_t ib = 0; ib < b; ++ib) {
+        const float q = engine::quantize(f, onnx_w[(ia * b + ib) * s + is], scale);
+        uint8_t byte = 0;
+        if (f == engine::QuantFormat::kInt8) {
+          byte = static_cast<uint8_t>(static_cast<int8_t>(q));
+        } else {  // q is an E4M3 value: the conversion is exact
+          byte = static_cast<uint8_t>(__nv_cvt_float_to_fp8(q, __NV_SATFINITE, __NV_E4M3));
+        }
+        out.bytes[static_cast<size_t>((ia * s + is) * b + ib)] = byte;
+      }
+  }
+  return out;
+}
+
 ConvOp::ConvOp(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ConvOp::~ConvOp() = default;
 
@@ -442,24 +534,37 @@ Result<std::unique_ptr<ConvOp>> ConvOp::build(cudnnHandle_t handle, const ConvPa
                                               const ConvEpilogue& epilogue, DType io,
                                               bool allow_tf32, bool autotune,
                                               std::vector<TunedCandidate>* tuning,
-                                              const std::string* replay) {
+                                              const std::string* replay, const ConvQuant& quant) {
   MI_ASSIGN_OR_RETURN(const fe::DataType_t type, fe_type(io));
   MI_RETURN_IF_ERROR(validate(params));
+  const bool q8 = quant.type != QuantType::kNone;
+  if (q8 && params.transposed) {
+    return not_supported("8-bit " + shape_text(params) + ": transposed convolutions stay in " +
+                         dtype_name(io));
+  }
   const bool has_epilogue =
       epilogue.bias || epilogue.residual || epilogue.act.kind != ActKind::kNone;
   const bool exclude_tc = io == DType::kFloat32 && !allow_tf32;
   const std::string what =
-      "cuDNN " + shape_text(params) + epilogue_text(epilogue) + " (" + dtype_name(io) +
+      "cuDNN " + shape_text(params) + epilogue_text(epilogue) + " (" +
+      (q8 ? std::string(quant_name(quant.type)) + " operands, " : std::string()) + dtype_name(io) +
       (io == DType::kFloat32 ? allow_tf32 ? ", TF32 allowed" : ", no TF32" : "") + ")";
 
   auto impl = std::make_unique<Impl>();
   impl->params = params;
   impl->epilogue = epilogue;
   impl->io = io;
+  impl->quant = quant;
   std::vector<Form> forms;
-  if (has_epilogue) forms.push_back(Form::kFused);
-  if (has_epilogue && io != DType::kFloat32) forms.push_back(Form::kConvFloat);
-  forms.push_back(Form::kConvIo);
+  if (q8) {
+    forms.push_back(Form::kFused);
+    if (quant.type == QuantType::kInt8) forms.push_back(Form::kFusedInt32);
+    forms.push_back(Form::kConvFloat);
+  } else {
+    if (has_epilogue) forms.push_back(Form::kFused);
+    if (has_epilogue && io != DType::kFloat32) forms.push_back(Form::kConvFloat);
+    forms.push_back(Form::kConvIo);
+  }
 
   std::string failures;
   std::vector<int64_t> plans;
@@ -468,10 +573,15 @@ Result<std::unique_ptr<ConvOp>> ConvOp::build(cudnnHandle_t handle, const ConvPa
     for (int attempt = cached ? 0 : 1; attempt < 2; ++attempt) {
       const bool dynamic = attempt == 0;  // then without the kernel cache
       std::shared_ptr<fe::KernelCache> cache;
-      if (dynamic) cache = kernel_cache(topology_key(params, epilogue, type, form, exclude_tc));
-      Result<BuiltGraph> b = make_graph(handle, params, epilogue, type, form, exclude_tc, cache);
-      const std::string label =
-          std::string(form == Form::kFused ? "fused" : "conv") + (dynamic ? " (kernel cache)" : "");
+      if (dynamic) {
+        cache = kernel_cache(topology_key(params, epilogue, type, form, exclude_tc, quant.type));
+      }
+      Result<BuiltGraph> b =
+          make_graph(handle, params, epilogue, type, form, exclude_tc, cache, quant.type);
+      const std::string label = std::string(form == Form::kFused        ? "fused"
+                                            : form == Form::kFusedInt32 ? "fused (int32)"
+                                                                        : "conv") +
+                                (dynamic ? " (kernel cache)" : "");
       if (!b.is_ok()) {
         if (b.status().code() == StatusCode::kOutOfMemory) return b.status().with_context(what);
         failures += "\n  " + label + ": " + b.status().message();
@@ -502,13 +612,17 @@ Result<std::unique_ptr<ConvOp>> ConvOp::build(cudnnHandle_t handle, const ConvPa
   impl->uid_y = b.y->get_uid();
   if (b.bias) impl->uid_bias = b.bias->get_uid();
   if (b.residual) impl->uid_residual = b.residual->get_uid();
+  if (b.dequant) impl->uid_dequant = b.dequant->get_uid();
   impl->y_count = params.n * params.k;
   int64_t x_count = params.n * params.c;
   for (int i = 0; i < params.spatial; ++i) {
     impl->y_count *= params.out[i];
     x_count *= params.in[i];
   }
+  if (impl->form == Form::kFusedInt32) impl->form = Form::kFused;
   if (impl->form == Form::kConvFloat) impl->acc_bytes = align_up(impl->y_count * 4);
+  impl->x_count = x_count;
+  if (q8) impl->xq_bytes = align_up(x_count);
 
   std::vector<int64_t> ws(plans.size(), 0);
   for (size_t i = 0; i < plans.size(); ++i) {
@@ -543,9 +657,12 @@ Result<std::unique_ptr<ConvOp>> ConvOp::build(cudnnHandle_t handle, const ConvPa
     int64_t w_count = (params.transposed ? params.c : params.k) *
                       ((params.transposed ? params.k : params.c) / params.groups);
     for (int i = 0; i < params.spatial; ++i) w_count *= params.kernel[i];
-    Scratch sx, sw, sbias, sres, sy, sws;
+    Scratch sx, sw, sbias, sres, sy, sws, sxq, swq, sdq;
     MI_RETURN_IF_ERROR(sx.allocate(x_count * es, "input"));
     MI_RETURN_IF_ERROR(sw.allocate(w_count * es, "weights"));
+    MI_RETURN_IF_ERROR(sxq.allocate(q8 ? x_count : 1, "quantized input"));
+    MI_RETURN_IF_ERROR(swq.allocate(q8 ? w_count : 1, "quantized weights"));
+    MI_RETURN_IF_ERROR(sdq.allocate(params.k * 4, "dequantization"));
     MI_RETURN_IF_ERROR(sbias.allocate(params.k * 4, "bias"));
     MI_RETURN_IF_ERROR(sres.allocate(epilogue.residual ? impl->y_count * es : 1, "residual"));
     MI_RETURN_IF_ERROR(sy.allocate(impl->y_count * es, "output"));
@@ -558,14 +675,24 @@ Result<std::unique_ptr<ConvOp>> ConvOp::build(cudnnHandle_t handle, const ConvPa
     MI_RETURN_IF_ERROR(fill_random(sx.p, x_count, io, 1, stream));
     MI_RETURN_IF_ERROR(fill_random(sw.p, w_count, io, 2, stream));
     if (epilogue.residual) MI_RETURN_IF_ERROR(fill_random(sres.p, impl->y_count, io, 3, stream));
+    if (q8) {
+      // Random 8-bit operands spread over most of the format's range.
+      const float qs = quant.type == QuantType::kInt8 ? 100.0f : 400.0f;
+      const EpilogueType et = epilogue_type(io);
+      MI_CUDA_CHECK(launch_quantize(sx.p, et, sxq.p, quant.type, qs, x_count, stream));
+      MI_CUDA_CHECK(launch_quantize(sw.p, et, swq.p, quant.type, qs, w_count, stream));
+      MI_RETURN_IF_ERROR(fill_random(sdq.p, params.k, DType::kFloat32, 4, stream));
+    }
+    const void* tx = q8 ? sxq.p : sx.p;
+    const void* tw = q8 ? swq.p : sw.p;
     EventPair events;
     MI_RETURN_IF_ERROR(events.create());
     double best = std::numeric_limits<double>::infinity();
     for (size_t i = 0; i < plans.size(); ++i) {
       MI_ASSIGN_OR_RETURN(const float fastest, fastest_run(stream, events, [&] {
                             return impl
-                                ->execute(handle, plans[i], sx.p, sw.p,
-                                          static_cast<float*>(sbias.p), sres.p, sy.p, sws.p)
+                                ->execute(handle, plans[i], tx, tw, static_cast<float*>(sbias.p),
+                                          sres.p, sy.p, sws.p, static_cast<float*>(sdq.p))
                                 .is_good();
                           }));
       const bool ok = std::isfinite(fastest);
@@ -582,9 +709,15 @@ Result<std::unique_ptr<ConvOp>> ConvOp::build(cudnnHandle_t handle, const ConvPa
   impl->cudnn_workspace = ws[chosen];
   std::string engine;
   (void)b.graph->get_plan_name_at_index(impl->plan, engine);
-  const std::string op = params.transposed ? "dgrad" : "conv";
+  const std::string op = params.transposed ? "dgrad"
+                         : q8              ? quant_name(quant.type) + std::string(" conv")
+                                           : "conv";
   const std::string epi = epilogue_text(epilogue);
-  if (impl->own_epilogue()) {
+  if (q8 && impl->own_epilogue()) {
+    impl->description = "cudnn " + op + " (" + engine + ") + own dequantize" + epi;
+  } else if (q8) {
+    impl->description = "cudnn " + op + "+dequantize" + epi + " (" + engine + ")";
+  } else if (impl->own_epilogue()) {
     impl->description = "cudnn " + op + " (" + engine + ") + own " + epi.substr(1) +
                         (impl->form == Form::kConvFloat ? " (float32 intermediate)" : "");
   } else {
@@ -595,7 +728,7 @@ Result<std::unique_ptr<ConvOp>> ConvOp::build(cudnnHandle_t handle, const ConvPa
 }
 
 int64_t ConvOp::workspace_bytes() const {
-  return impl_->acc_bytes + impl_->cudnn_workspace;
+  return impl_->xq_bytes + impl_->acc_bytes + impl_->cudnn_workspace;
 }
 
 const std::string& ConvOp::description() const {
@@ -603,13 +736,31 @@ const std::string& ConvOp::description() const {
 }
 
 Status ConvOp::run(cudnnHandle_t handle, cudaStream_t stream, const void* x, const void* w,
-                   const float* bias, const void* residual, void* y, void* workspace) const {
+                   const float* bias, const void* residual, void* y, void* workspace,
+                   const float* dequant) const {
   const Impl& m = *impl_;
   if ((m.epilogue.bias && bias == nullptr) || (m.epilogue.residual && residual == nullptr)) {
     return invalid_argument("convolution " + m.description + ": bias or residual pointer missing");
   }
   MI_CUDA_CHECK(cudnnSetStream(handle, stream));
-  MI_CUDA_CHECK(m.execute(handle, m.plan, x, w, bias, residual, y, workspace));
+  if (m.quant.type != QuantType::kNone) {
+    if (dequant == nullptr) {
+      return invalid_argument("convolution " + m.description + ": dequantization scales missing");
+    }
+    void* xq = workspace;
+    void* rest = static_cast<uint8_t*>(workspace) + m.xq_bytes;
+    MI_CUDA_CHECK(launch_quantize(x, epilogue_type(m.io), xq, m.quant.type, m.quant.x_scale,
+                                  m.x_count, stream));
+    MI_CUDA_CHECK(m.execute(handle, m.plan, xq, w, bias, residual, y, rest, dequant));
+    if (m.own_epilogue()) {
+      MI_CUDA_CHECK(launch_dequant_epilogue(
+          rest, m.quant.type == QuantType::kInt8, dequant, m.epilogue.bias ? bias : nullptr,
+          m.epilogue.residual ? residual : nullptr, y, epilogue_type(m.io), m.y_count, m.params.k,
+          m.epilogue.act, stream));
+    }
+    return Status::ok();
+  }
+  MI_CUDA_CHECK(m.execute(handle, m.plan, x, w, bias, residual, y, workspace, nullptr));
   if (m.own_epilogue()) {
     const bool acc_float = m.form == Form::kConvFloat;
     MI_CUDA_CHECK(launch_epilogue(acc_float ? workspace : y, acc_float,

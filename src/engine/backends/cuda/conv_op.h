@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backends/cuda/epilogue.h"
 #include "engine/backends/cuda/kernels/activation.h"
 #include "medinfer/engine.h"
 #include "medinfer/status.h"
@@ -50,6 +51,23 @@ struct ConvEpilogue {
 Result<std::vector<uint8_t>> pack_conv_weights(const ConvParams& params, const float* onnx_w,
                                                DType io);
 
+// 8-bit operands (an int8 or fp8 node, engine/ops/nn/quantize.h): run() quantizes x with
+// x_scale into the front of the workspace; w is packed quantized per output channel
+// (pack_conv_weights_quantized); the accumulator (int32 for int8, float32 for fp8) is
+// multiplied per output channel by dequant[k] = 1 / (x_scale * w_scale[k]) before the
+// epilogue. Forward convolutions only.
+struct ConvQuant {
+  QuantType type = QuantType::kNone;
+  float x_scale = 1.0f;
+};
+
+struct QuantizedWeights {
+  std::vector<uint8_t> bytes;  // packed as pack_conv_weights, one byte per element
+  std::vector<float> dequant;  // [k]: 1 / (x_scale * w_scale[k])
+};
+Result<QuantizedWeights> pack_conv_weights_quantized(const ConvParams& params, const float* onnx_w,
+                                                     const ConvQuant& quant);
+
 class ConvOp {
  public:
   // `io`: element type of X, W, residual and Y (float32, float16, bfloat16); accumulation
@@ -63,7 +81,8 @@ class ConvOp {
                                                const ConvEpilogue& epilogue, DType io,
                                                bool allow_tf32, bool autotune,
                                                std::vector<TunedCandidate>* tuning,
-                                               const std::string* replay = nullptr);
+                                               const std::string* replay = nullptr,
+                                               const ConvQuant& quant = {});
   ~ConvOp();
   int64_t workspace_bytes() const;
   // What runs, e.g. "cudnn conv+bias+relu (engine 7)" or, where cuDNN could not fuse the
@@ -71,9 +90,11 @@ class ConvOp {
   const std::string& description() const;
   // x [n, in..., c], w packed, bias float32 [k] (or null), residual [n, out..., k] (or
   // null), y [n, out..., k]; device pointers; workspace of workspace_bytes(). Enqueued on
-  // `stream` (the handle is set to it).
+  // `stream` (the handle is set to it). 8-bit: x in io (quantized here), w quantized,
+  // dequant float32 [k].
   Status run(cudnnHandle_t handle, cudaStream_t stream, const void* x, const void* w,
-             const float* bias, const void* residual, void* y, void* workspace) const;
+             const float* bias, const void* residual, void* y, void* workspace,
+             const float* dequant = nullptr) const;
 
  private:
   struct Impl;

@@ -35,12 +35,6 @@ class CudaBackend : public engine::Backend {
       if (find_device_op(graph, node) == nullptr && engine::find_op(node.op_type) == nullptr) {
         return node.error(StatusCode::kNotSupported, "op type is not supported by medinfer");
       }
-      const Precision p = node.precision.value_or(options.precision);
-      if (p == Precision::kINT8 || p == Precision::kFP8) {
-        return node.error(StatusCode::kNotSupported,
-                          std::string("precision ") + precision_name(p) +
-                              " is not implemented on the CUDA device yet");
-      }
     }
     return make_cuda_executable(graph, options);
   }

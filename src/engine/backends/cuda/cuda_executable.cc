@@ -352,6 +352,10 @@ class PlanBuilder {
     }
     if (p.step) {
       report.kernel = p.step->kernel;
+      if (!p.step->precision.empty()) {
+        report.precision = p.step->precision;
+        report.note = p.step->precision_note;
+      }
       ps.step = p.step.get();
       plan_.has_host_steps |= p.step->host;
       plan_.workspace_bytes = std::max(plan_.workspace_bytes, p.step->workspace_bytes);

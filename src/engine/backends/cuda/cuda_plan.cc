@@ -27,6 +27,8 @@ bool same_bytes(const Form& a, const Form& b, const Shape& shape) {
 DType compute_type(Precision p) {
   switch (p) {
     case Precision::kFP16:
+    case Precision::kINT8:
+    case Precision::kFP8:
       return DType::kFloat16;
     case Precision::kBF16:
       return DType::kBFloat16;

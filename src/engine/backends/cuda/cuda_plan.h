@@ -46,7 +46,8 @@ bool layouts_coincide(const Shape& shape);
 // Forms `a` and `b` hold the same bytes for a value of `shape`.
 bool same_bytes(const Form& a, const Form& b, const Shape& shape);
 
-// The storage type of float values a node computes in at precision `p`.
+// The storage type of float values a node computes in at precision `p` (int8 and fp8
+// convolutions read and write float16 around their 8-bit operands).
 DType compute_type(Precision p);
 
 // Device copies of constants (weights, biases, folded tensors), made once at build and
@@ -89,6 +90,10 @@ class Step {
   int64_t host_bytes = 0;
   bool host = false;   // synchronizes with the host: no CUDA graph for its plan
   std::string kernel;  // what runs, for reports ("cudnn conv+bias+relu (engine 12)")
+  // Set where the step computes in another precision than its node's (an int8 convolution
+  // cuDNN has no 8-bit engine for runs in fp16): the precision and why, for the report.
+  std::string precision;
+  std::string precision_note;
 };
 
 // How a step wants input i.

@@ -1,5 +1,6 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 
 #include <algorithm>
 
@@ -61,6 +62,47 @@ __global__ void epilogue_kernel(const Acc* acc, const float* bias, const T* resi
   }
 }
 
+template <typename T, typename Acc>
+__global__ void dequant_kernel(const Acc* acc, const float* dequant, const float* bias,
+                               const T* residual, T* y, int64_t count, int64_t channels,
+                               Activation act) {
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += step) {
+    const int64_t c = i % channels;
+    float v = static_cast<float>(acc[i]) * dequant[c];
+    if (bias != nullptr) v += bias[c];
+    if (residual != nullptr) v += load(residual, i);
+    store(y, i, activate(v, act));
+  }
+}
+
+__device__ inline uint8_t quantize_one(float v, QuantType qt) {
+  if (qt == QuantType::kFp8E4M3) {
+    return static_cast<uint8_t>(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3));
+  }
+  // Round to nearest even, then clamp (a NaN becomes 0, as __float2int_rn gives).
+  const int r = __float2int_rn(v);
+  return static_cast<uint8_t>(static_cast<int8_t>(r < -128 ? -128 : (r > 127 ? 127 : r)));
+}
+
+// Eight elements per thread where the count allows (16-byte loads of float16), else one.
+template <typename T>
+__global__ void quantize_kernel(const T* x, uint8_t* q, float scale, QuantType qt, int64_t count) {
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (count % 8 == 0) {
+    for (int64_t v = first; v < count / 8; v += step) {
+      uint8_t out[8];
+#pragma unroll
+      for (int j = 0; j < 8; ++j) out[j] = quantize_one(load(x, v * 8 + j) * scale, qt);
+      *reinterpret_cast<uint2*>(q + v * 8) = *reinterpret_cast<const uint2*>(out);
+    }
+    return;
+  }
+  for (int64_t i = first; i < count; i += step) q[i] = quantize_one(load(x, i) * scale, qt);
+}
+
 template <typename T>
 __global__ void cast_kernel(const float* src, T* dst, int64_t count) {
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
@@ -92,7 +134,65 @@ cudaError_t launch_typed(const void* acc, bool acc_float, const float* bias, con
   return cudaGetLastError();
 }
 
+template <typename T>
+cudaError_t launch_dequant_typed(const void* acc, bool acc_int32, const float* dequant,
+                                 const float* bias, const void* residual, void* y, int64_t count,
+                                 int64_t channels, Activation act, cudaStream_t stream) {
+  const T* r = static_cast<const T*>(residual);
+  if (acc_int32) {
+    dequant_kernel<T, int32_t>
+        <<<blocks(count), kThreads, 0, stream>>>(static_cast<const int32_t*>(acc), dequant, bias, r,
+                                                 static_cast<T*>(y), count, channels, act);
+  } else {
+    dequant_kernel<T, float><<<blocks(count), kThreads, 0, stream>>>(
+        static_cast<const float*>(acc), dequant, bias, r, static_cast<T*>(y), count, channels, act);
+  }
+  return cudaGetLastError();
+}
+
 }  // namespace
+
+cudaError_t launch_quantize(const void* x, EpilogueType type, void* q, QuantType qt, float scale,
+                            int64_t count, cudaStream_t stream) {
+  if (count <= 0) return cudaSuccess;
+  if (qt == QuantType::kNone) return cudaErrorInvalidValue;
+  auto* out = static_cast<uint8_t*>(q);
+  const int64_t threads = count % 8 == 0 ? count / 8 : count;
+  switch (type) {
+    case EpilogueType::kFloat32:
+      quantize_kernel<<<blocks(threads), kThreads, 0, stream>>>(static_cast<const float*>(x), out,
+                                                                scale, qt, count);
+      break;
+    case EpilogueType::kFloat16:
+      quantize_kernel<<<blocks(threads), kThreads, 0, stream>>>(static_cast<const __half*>(x), out,
+                                                                scale, qt, count);
+      break;
+    case EpilogueType::kBFloat16:
+      quantize_kernel<<<blocks(threads), kThreads, 0, stream>>>(
+          static_cast<const __nv_bfloat16*>(x), out, scale, qt, count);
+      break;
+  }
+  return cudaGetLastError();
+}
+
+cudaError_t launch_dequant_epilogue(const void* acc, bool acc_int32, const float* dequant,
+                                    const float* bias, const void* residual, void* y,
+                                    EpilogueType type, int64_t count, int64_t channels,
+                                    Activation act, cudaStream_t stream) {
+  if (count <= 0) return cudaSuccess;
+  switch (type) {
+    case EpilogueType::kFloat32:
+      return launch_dequant_typed<float>(acc, acc_int32, dequant, bias, residual, y, count,
+                                         channels, act, stream);
+    case EpilogueType::kFloat16:
+      return launch_dequant_typed<__half>(acc, acc_int32, dequant, bias, residual, y, count,
+                                          channels, act, stream);
+    case EpilogueType::kBFloat16:
+      return launch_dequant_typed<__nv_bfloat16>(acc, acc_int32, dequant, bias, residual, y, count,
+                                                 channels, act, stream);
+  }
+  return cudaErrorInvalidValue;
+}
 
 cudaError_t launch_epilogue(const void* acc, bool acc_float, const float* bias,
                             const void* residual, void* y, EpilogueType type, int64_t count,

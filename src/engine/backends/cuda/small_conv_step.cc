@@ -119,6 +119,8 @@ std::optional<SmallConvShape> small_conv_shape(const engine::ConvAttrs& a, const
 
 bool conv_folds_concat(const Graph& graph, const Node& concat, const Node& conv, Precision p) {
   if (!small_conv_enabled() || concat.op_type != "Concat" || conv.op_type != "Conv") return false;
+  // An 8-bit convolution reads one quantized input (cuDNN), not two.
+  if (p == Precision::kINT8 || p == Precision::kFP8) return false;
   if (concat.inputs.size() != 2 || concat.outputs.size() != 1 || conv.inputs.empty() ||
       conv.inputs[0] != concat.outputs[0] || conv.fused_residual) {
     return false;

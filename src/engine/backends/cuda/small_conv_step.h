@@ -32,7 +32,8 @@ std::optional<SmallConvShape> small_conv_shape(const engine::ConvAttrs& a, const
                                                const Shape& y, const ConvEpilogue& e, DType io);
 
 // Whether `conv` (a Conv reading `concat`'s output as its X, at precision `p`) takes the
-// two inputs of `concat` (a Concat of two values along channels) directly.
+// two inputs of `concat` (a Concat of two values along channels) directly; never for an
+// int8 or fp8 convolution (cuDNN reads its one quantized input).
 bool conv_folds_concat(const Graph& graph, const Node& concat, const Node& conv, Precision p);
 
 // The step. `cudnn_ms`: the fastest cuDNN engine's time on this layer (infinity when there

@@ -2,13 +2,19 @@
 // with bias, residual and activation fused (conv_op.h); the own small-channel kernels
 // (small_conv_step.h) where they cover the layer and, with autotuning, beat cuDNN; cuBLASLt
 // for transposed convolutions whose kernel equals their stride (patch_transpose.h).
+// An int8 or fp8 node (Engine::build has set its input's calibrated range) runs cuDNN's 8-bit
+// convolution with its input quantized on the fly and the dequantization fused; where cuDNN
+// has no 8-bit engine for the layer, or (autotuning) the own float16 small-channel kernels
+// are faster, it runs in float16 and the report says why.
 #include "engine/backends/cuda/conv_op.h"
 #include "engine/backends/cuda/cuda_plan.h"
 #include "engine/backends/cuda/patch_transpose.h"
 #include "engine/backends/cuda/small_conv_step.h"
 #include "engine/ops/conv_attrs.h"
+#include "engine/ops/nn/quantize.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <optional>
 
@@ -32,22 +38,51 @@ bool conv_supported(const Graph& graph, const Node& node) {
 
 class ConvStep : public Step {
  public:
-  ConvStep(std::unique_ptr<ConvOp> op, const void* w, const float* bias)
-      : op_(std::move(op)), w_(w), bias_(bias) {
+  ConvStep(std::unique_ptr<ConvOp> op, const void* w, const float* bias,
+           const float* dequant = nullptr)
+      : op_(std::move(op)), w_(w), bias_(bias), dequant_(dequant) {
     workspace_bytes = op_->workspace_bytes();
     kernel = op_->description();
   }
   Status run(const StepRun& r) const override {
     const void* residual =
         r.in.size() > engine::kResidualInput ? r.in[engine::kResidualInput] : nullptr;
-    return op_->run(r.cudnn, r.stream, r.in[0], w_, bias_, residual, r.out[0], r.workspace);
+    return op_->run(r.cudnn, r.stream, r.in[0], w_, bias_, residual, r.out[0], r.workspace,
+                    dequant_);
   }
 
  private:
   std::unique_ptr<ConvOp> op_;
   const void* w_;
   const float* bias_;
+  const float* dequant_;
 };
+
+uint32_t bits(float v) {
+  uint32_t u = 0;
+  std::memcpy(&u, &v, sizeof u);
+  return u;
+}
+
+// The ConvQuant of an int8 or fp8 node; type kNone for the others.
+ConvQuant conv_quant(const StepBuild& b, bool transposed) {
+  ConvQuant q;
+  const std::optional<engine::QuantFormat> f = engine::quant_format(b.precision);
+  if (!f || transposed) return q;
+  q.type = *f == engine::QuantFormat::kInt8 ? QuantType::kInt8 : QuantType::kFp8E4M3;
+  q.x_scale = engine::quant_scale(*f, b.node.input_amax);
+  return q;
+}
+
+// Marks a step of an 8-bit node that computes in float16 instead, and why.
+std::unique_ptr<Step> in_float16(std::unique_ptr<Step> step, const ConvQuant& q,
+                                 const std::string& why) {
+  if (q.type == QuantType::kNone || step == nullptr) return step;
+  step->precision = "fp16";
+  step->precision_note =
+      std::string(q.type == QuantType::kInt8 ? "int8" : "fp8") + " layer in fp16: " + why;
+  return step;
+}
 
 Result<StepPlan> build_conv(const StepBuild& b) {
   const Node& node = b.node;
@@ -78,6 +113,8 @@ Result<StepPlan> build_conv(const StepBuild& b) {
   e.residual = node.residual() >= 0;
   e.act = activation_of(node);
   const DType io = b.type();
+  const ConvQuant quant = conv_quant(b, transposed);
+  const bool q8 = quant.type != QuantType::kNone;
   if (takes_patch_transpose(a, x.shape, y, e)) {
     Result<std::unique_ptr<Step>> step = build_patch_transpose(
         b, p, e, w.constant->as<float>(), e.bias ? b.in(2).constant->as<float>() : nullptr);
@@ -115,7 +152,8 @@ Result<StepPlan> build_conv(const StepBuild& b) {
     sp.inputs[kConcatFirst] = {InputNeed::kDevice, Form{io, true}};
     sp.inputs[kConcatSecond] = {InputNeed::kDevice, Form{io, true}};
     sp.outputs = {Form{io, true}};
-    sp.step = std::move(own.step);
+    sp.step = in_float16(std::move(own.step), quant,
+                         "a Concat is folded into it, which only the own kernels read");
     return sp;
   }
   std::optional<SmallConvShape> small =
@@ -136,15 +174,29 @@ Result<StepPlan> build_conv(const StepBuild& b) {
                       "the plan chose '" + *b.choice +
                           "', but the small-channel kernels do not cover this layer here");
   }
-  if (small && (!b.autotune || replay_own)) {
+  if (small && (replay_own || (!b.autotune && !q8))) {
     MI_ASSIGN_OR_RETURN(SmallConvBuild own,
                         build_small_conv(b, *small, e, w.constant->as<float>(), host_bias,
                                          std::numeric_limits<double>::infinity()));
-    return own_plan(std::move(own.step));
+    return own_plan(in_float16(std::move(own.step), quant, "the plan chose the own kernels"));
   }
   const size_t tuned_before = b.tuning != nullptr ? b.tuning->size() : 0;
   Result<std::unique_ptr<ConvOp>> cudnn = ConvOp::build(
-      b.cudnn, p, e, io, b.precision == Precision::kTF32, b.autotune, b.tuning, b.choice);
+      b.cudnn, p, e, io, b.precision == Precision::kTF32, b.autotune, b.tuning, b.choice, quant);
+  // Where cuDNN has no 8-bit engine for the layer, it computes in float16.
+  std::string fp16_why;
+  ConvQuant used = quant;
+  if (q8 && !cudnn.is_ok() && cudnn.status().code() == StatusCode::kNotSupported) {
+    fp16_why = "cuDNN has no engine for it here (" + cudnn.status().message().substr(0, 300) + ")";
+    used = ConvQuant{};
+    cudnn = ConvOp::build(b.cudnn, p, e, io, false, b.autotune, b.tuning, b.choice);
+    if (small && !b.autotune) {
+      MI_ASSIGN_OR_RETURN(SmallConvBuild own,
+                          build_small_conv(b, *small, e, w.constant->as<float>(), host_bias,
+                                           std::numeric_limits<double>::infinity()));
+      return own_plan(in_float16(std::move(own.step), quant, fp16_why));
+    }
+  }
   if (small && (b.choice == nullptr || !b.autotune)) {
     // Own kernels against cuDNN's fastest engine (or alone where cuDNN has none).
     if (!cudnn.is_ok() && cudnn.status().code() != StatusCode::kNotSupported) {
@@ -157,14 +209,34 @@ Result<StepPlan> build_conv(const StepBuild& b) {
     if (!cudnn.is_ok()) cudnn_ms = std::numeric_limits<double>::infinity();
     MI_ASSIGN_OR_RETURN(SmallConvBuild own, build_small_conv(b, *small, e, w.constant->as<float>(),
                                                              host_bias, cudnn_ms));
-    if (own.step) return own_plan(std::move(own.step));
+    if (own.step) {
+      return own_plan(in_float16(std::move(own.step), quant,
+                                 fp16_why.empty() ? "the own float16 kernel is faster than "
+                                                    "cuDNN's 8-bit engine for this layer"
+                                                  : fp16_why));
+    }
   }
   MI_ASSIGN_OR_RETURN(std::unique_ptr<ConvOp> op, std::move(cudnn));
-  MI_ASSIGN_OR_RETURN(std::vector<uint8_t> packed,
-                      pack_conv_weights(p, w.constant->as<float>(), io));
-  MI_ASSIGN_OR_RETURN(const void* dw,
-                      b.weights.get(w.constant->data(), std::string("conv:") + dtype_name(io),
-                                    packed.data(), packed.size()));
+  const void* dw = nullptr;
+  const float* dequant = nullptr;
+  if (used.type != QuantType::kNone) {
+    MI_ASSIGN_OR_RETURN(QuantizedWeights qw,
+                        pack_conv_weights_quantized(p, w.constant->as<float>(), used));
+    const std::string tag = used.type == QuantType::kInt8 ? "conv:int8" : "conv:fp8";
+    MI_ASSIGN_OR_RETURN(dw,
+                        b.weights.get(w.constant->data(), tag, qw.bytes.data(), qw.bytes.size()));
+    // The dequantization depends on the input's scale too: keyed by both.
+    MI_ASSIGN_OR_RETURN(
+        const void* dq,
+        b.weights.get(w.constant->data(), tag + ":dequant:" + std::to_string(bits(used.x_scale)),
+                      qw.dequant.data(), qw.dequant.size() * sizeof(float)));
+    dequant = static_cast<const float*>(dq);
+  } else {
+    MI_ASSIGN_OR_RETURN(std::vector<uint8_t> packed,
+                        pack_conv_weights(p, w.constant->as<float>(), io));
+    MI_ASSIGN_OR_RETURN(dw, b.weights.get(w.constant->data(), std::string("conv:") + dtype_name(io),
+                                          packed.data(), packed.size()));
+  }
   const float* bias = nullptr;
   if (e.bias) {
     const Tensor& t = *b.in(2).constant;
@@ -176,7 +248,9 @@ Result<StepPlan> build_conv(const StepBuild& b) {
   sp.inputs[0] = {InputNeed::kDevice, Form{io, true}};
   if (e.residual) sp.inputs[engine::kResidualInput] = {InputNeed::kDevice, Form{io, true}};
   sp.outputs = {Form{io, true}};
-  sp.step = std::make_unique<ConvStep>(std::move(op), dw, bias);
+  std::unique_ptr<Step> step = std::make_unique<ConvStep>(std::move(op), dw, bias, dequant);
+  if (used.type == QuantType::kNone) step = in_float16(std::move(step), quant, fp16_why);
+  sp.step = std::move(step);
   return sp;
 }
 

@@ -90,12 +90,14 @@ Status conv_compute_common(const Node& node, std::span<const Tensor* const> in,
   const Geometry3 g = geometry3(a, x.shape(), y.shape());
   std::vector<double> xv = nn::load(x), wv = nn::load(w);
   const int64_t batch = x.dim(0), c_in = x.dim(1), c_out = y.dim(1);
-  if (node.precision == Precision::kINT8 && !transposed) {
+  const std::optional<QuantFormat> qf =
+      node.precision && !transposed ? quant_format(*node.precision) : std::nullopt;
+  if (qf) {
     // The dequantized operands (ops/nn/quantize.h): products and sums in double are then
     // exact up to the last bits, as an integer kernel's accumulator.
-    const float sx = int8_scale(node.input_amax);
-    for (double& v : xv) v = int8_quantize(static_cast<float>(v), sx) / static_cast<double>(sx);
-    fake_quantize_channels(wv.data(), w.dim(0), w.numel());
+    const float sx = quant_scale(*qf, node.input_amax);
+    for (double& v : xv) v = quantize(*qf, static_cast<float>(v), sx) / static_cast<double>(sx);
+    fake_quantize_channels(*qf, wv.data(), w.dim(0), w.numel());
   }
   const int64_t cg_in = c_in / a.group, cg_out = c_out / a.group;
   const int64_t in_size = g.in[0] * g.in[1] * g.in[2];
