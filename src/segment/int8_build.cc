@@ -63,6 +63,7 @@ Result<Evaluation> evaluate(const Model& model, const SegmentationSpec& spec,
                           eval::overlap_metrics(got.masks[i], want.masks[i]));
       const double d = m.dice;
       gs.dice[label.name] = d;
+      gs.iou[label.name] = m.iou;
       if (d < e.worst_dice) {
         e.worst_dice = d;
         e.worst = "'" + label.name + "' on series " + val[s].name + ": Dice " + std::to_string(d);
@@ -196,18 +197,6 @@ Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
   MI_ASSIGN_OR_RETURN(const engine::DeviceChoice device, engine::parse_device(candidate.device));
   const std::string raise_to = precision_name(engine::quantized_base_precision(device));
   const std::string low = candidate.precision;
-  GateResult result;
-  MI_ASSIGN_OR_RETURN(Evaluation e,
-                      evaluate(model, spec, candidate, val, fp32_maps, options.min_dice));
-  result.series = e.series;
-  if (e.passed) {
-    result.passed = true;
-    result.reason = "passed with every quantized layer in " + low + " (worst " + e.worst + ")";
-    return result;
-  }
-
-  // Rank: each quantized layer alone in 8 bits, the others raised, on the recorded inputs.
-  const std::vector<std::string> quantized = e.quantized;
   auto outputs_of = [&](Engine& engine) -> Result<std::vector<std::vector<float>>> {
     std::vector<std::vector<float>> out;
     for (size_t b = 0; b < batches.size(); ++b) {
@@ -227,13 +216,10 @@ Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
   for (const auto& y : want) {
     for (float v : y) scale = std::max(scale, std::fabs(static_cast<double>(v)));
   }
-  for (const std::string& node : quantized) {
-    EngineOptions alone = candidate;
-    for (const std::string& other : quantized) {
-      if (other != node) alone.node_precision[other] = raise_to;
-    }
+  // max |y - y_fp32| / max |y_fp32| of the engine `options` builds, on the recorded inputs.
+  auto logit_error = [&](const EngineOptions& options) -> Result<double> {
     MI_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
-                        build_segmentation_engine(model, spec, alone));
+                        build_segmentation_engine(model, spec, options));
     MI_ASSIGN_OR_RETURN(auto got, outputs_of(*engine));
     double err = 0;
     for (size_t b = 0; b < got.size(); ++b) {
@@ -241,7 +227,29 @@ Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
         err = std::max(err, std::fabs(static_cast<double>(got[b][i]) - want[b][i]));
       }
     }
-    result.layers.push_back({node, scale > 0 ? err / scale : err, false});
+    return scale > 0 ? err / scale : err;
+  };
+
+  GateResult result;
+  MI_ASSIGN_OR_RETURN(Evaluation e,
+                      evaluate(model, spec, candidate, val, fp32_maps, options.min_dice));
+  result.series = e.series;
+  MI_ASSIGN_OR_RETURN(result.logit_error, logit_error(candidate));
+  if (e.passed) {
+    result.passed = true;
+    result.reason = "passed with every quantized layer in " + low + " (worst " + e.worst + ")";
+    return result;
+  }
+
+  // Rank: each quantized layer alone in 8 bits, the others raised, on the recorded inputs.
+  const std::vector<std::string> quantized = e.quantized;
+  for (const std::string& node : quantized) {
+    EngineOptions alone = candidate;
+    for (const std::string& other : quantized) {
+      if (other != node) alone.node_precision[other] = raise_to;
+    }
+    MI_ASSIGN_OR_RETURN(const double err, logit_error(alone));
+    result.layers.push_back({node, err, false});
   }
   std::stable_sort(result.layers.begin(), result.layers.end(),
                    [](const GateLayer& a, const GateLayer& b) { return a.error > b.error; });
@@ -258,6 +266,7 @@ Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
     MI_ASSIGN_OR_RETURN(e, evaluate(model, spec, trial, val, fp32_maps, options.min_dice));
     result.series = e.series;
     if (e.passed) {
+      MI_ASSIGN_OR_RETURN(result.logit_error, logit_error(trial));
       result.passed = true;
       result.reason = "passed with " + std::to_string(r + 1) + " layer(s) raised to " + raise_to +
                       " (worst " + e.worst + ")";

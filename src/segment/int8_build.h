@@ -52,6 +52,7 @@ struct GateLayer {
 struct GateSeries {
   std::string name;
   std::map<std::string, double> dice;  // by label name, against FP32's mask
+  std::map<std::string, double> iou;   // the same masks' IoU
 };
 
 struct GateResult {
@@ -60,6 +61,9 @@ struct GateResult {
   std::vector<GateLayer> layers;   // ranked (most sensitive first) when ranking ran
   std::vector<GateSeries> series;  // the last candidate evaluated
   std::map<std::string, std::string> node_precision;  // the raised layers: "fp16" / "fp32"
+  // The largest logit error of the last candidate evaluated, max |y - y_fp32| / max |y_fp32|,
+  // over the network inputs the val series gave (at most 64 batches).
+  double logit_error = 0;
 };
 
 // The gate for `candidate` (an int8 or fp8 build's options, activation_amax set) on `val`.

@@ -190,12 +190,18 @@ int run(const BuildArgs& args) {
       }
       for (const GateSeries& gs : gate->series) {
         std::printf("[I] gate: series %s:", gs.name.c_str());
-        for (const auto& d : gs.dice) std::printf(" %s Dice %.4f;", d.first.c_str(), d.second);
+        for (const auto& d : gs.dice) {
+          std::printf(" %s Dice %.4f IoU %.4f;", d.first.c_str(), d.second, gs.iou.at(d.first));
+        }
         std::printf("\n");
       }
       if (!gate->passed) return fail("the plan is refused: " + gate->reason);
-      std::printf("[I] gate: %s\n", gate->reason.c_str());
-      verdict = "Dice >= " + std::to_string(args.gate) + " against fp32: " + gate->reason;
+      std::printf("[I] gate: %s; largest logit error %.3g of the FP32 range\n",
+                  gate->reason.c_str(), gate->logit_error);
+      char err[32];
+      std::snprintf(err, sizeof err, "%.3g", gate->logit_error);
+      verdict = "Dice >= " + std::to_string(args.gate) + " against fp32: " + gate->reason +
+                "; largest logit error " + err + " of the fp32 range";
       raised = gate->node_precision;
       for (const auto& entry : raised) eopt.node_precision[entry.first] = entry.second;
     } else {
