@@ -229,14 +229,14 @@ TEST(CudaEngine, EightBitConvolutionsFollowTheReferenceArithmetic) {
   ASSERT_TRUE(fp32.is_ok()) << fp32.status().to_string();
   for (const char* p : {"int8", "fp8"}) {
     SCOPED_TRACE(p);
-    EngineOptions ref = ref32;
-    ref.precision = p;
-    auto want = run_lung(ref, 1, input);
-    ASSERT_TRUE(want.is_ok()) << want.status().to_string();
     EngineOptions gpu = cuda(p, 1);
     gpu.activation_amax = base.activation_amax;
     auto engine = Engine::build(**model, gpu);
     ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+    // The reference computes each node in the precision the GPU gave it (a layer cuDNN has
+    // no 8-bit engine for runs in fp16 there, fp32 here).
+    EngineOptions ref = ref32;
+    ref.precision = p;
     int convs = 0, quantized = 0;
     for (const NodeReport& n : (*engine)->build_report().nodes) {
       if (n.op_type != "Conv") continue;
@@ -247,12 +247,16 @@ TEST(CudaEngine, EightBitConvolutionsFollowTheReferenceArithmetic) {
       } else {
         EXPECT_EQ(n.precision, "fp16") << n.node;
         EXPECT_FALSE(n.note.empty()) << n.node << ": a layer left in fp16 says why";
+        ref.node_precision[n.node] = "fp32";
       }
       std::printf("  %s %-28s %-5s %s %s\n", p, n.node.c_str(), n.precision.c_str(),
                   n.kernel.c_str(), n.note.c_str());
     }
     EXPECT_GT(convs, 10);
-    EXPECT_GE(quantized, convs / 2) << "most convolutions run in " << p;
+    // Untuned, every layer cuDNN has an 8-bit engine for keeps it.
+    EXPECT_GE(quantized, convs - 2) << "convolutions in " << p;
+    auto want = run_lung(ref, 1, input);
+    ASSERT_TRUE(want.is_ok()) << want.status().to_string();
     auto got = run_lung(gpu, 1, input);
     ASSERT_TRUE(got.is_ok()) << got.status().to_string();
     const double q_effect = mean_diff(want->out, fp32->out);

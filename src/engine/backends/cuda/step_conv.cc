@@ -14,6 +14,7 @@
 #include "engine/ops/nn/quantize.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -181,12 +182,32 @@ Result<StepPlan> build_conv(const StepBuild& b) {
     return own_plan(in_float16(std::move(own.step), quant, "the plan chose the own kernels"));
   }
   const size_t tuned_before = b.tuning != nullptr ? b.tuning->size() : 0;
-  Result<std::unique_ptr<ConvOp>> cudnn = ConvOp::build(
-      b.cudnn, p, e, io, b.precision == Precision::kTF32, b.autotune, b.tuning, b.choice, quant);
-  // Where cuDNN has no 8-bit engine for the layer, it computes in float16.
+  auto fastest_since = [&](size_t first) {
+    double ms = std::numeric_limits<double>::infinity();
+    for (size_t i = first; b.tuning != nullptr && i < b.tuning->size(); ++i) {
+      ms = std::min(ms, (*b.tuning)[i].ms);
+    }
+    return ms;
+  };
+  // An 8-bit layer's float16 cuDNN candidates are named "fp16 <engine>" in the tuning and
+  // the plan (cuDNN names its 8-bit and float16 engines alike).
+  static const std::string kFp16 = "fp16 ";
+  const bool replay_fp16 =
+      q8 && b.autotune && b.choice != nullptr && b.choice->rfind(kFp16, 0) == 0;
   std::string fp16_why;
   ConvQuant used = quant;
-  if (q8 && !cudnn.is_ok() && cudnn.status().code() == StatusCode::kNotSupported) {
+  Result<std::unique_ptr<ConvOp>> cudnn = not_supported("not built");
+  if (replay_fp16) {
+    const std::string engine = b.choice->substr(kFp16.size());
+    used = ConvQuant{};
+    fp16_why = "the plan chose cuDNN's fp16 engine (faster than its 8-bit ones when tuned)";
+    cudnn = ConvOp::build(b.cudnn, p, e, io, false, true, b.tuning, &engine);
+  } else {
+    cudnn = ConvOp::build(b.cudnn, p, e, io, b.precision == Precision::kTF32, b.autotune, b.tuning,
+                          b.choice, quant);
+  }
+  if (q8 && !replay_fp16 && !cudnn.is_ok() && cudnn.status().code() == StatusCode::kNotSupported) {
+    // Where cuDNN has no 8-bit engine for the layer, it computes in float16.
     fp16_why = "cuDNN has no engine for it here (" + cudnn.status().message().substr(0, 300) + ")";
     used = ConvQuant{};
     cudnn = ConvOp::build(b.cudnn, p, e, io, false, b.autotune, b.tuning, b.choice);
@@ -196,23 +217,42 @@ Result<StepPlan> build_conv(const StepBuild& b) {
                                            std::numeric_limits<double>::infinity()));
       return own_plan(in_float16(std::move(own.step), quant, fp16_why));
     }
+  } else if (q8 && cudnn.is_ok() && b.autotune && b.choice == nullptr && b.tuning != nullptr) {
+    // Tuning: cuDNN's float16 engines against its 8-bit ones (whose times include the
+    // input's quantization); a layer keeps 8 bits only where they are faster.
+    const double q8_ms = fastest_since(tuned_before);
+    const size_t fp16_first = b.tuning->size();
+    Result<std::unique_ptr<ConvOp>> alt =
+        ConvOp::build(b.cudnn, p, e, io, false, true, b.tuning, nullptr);
+    for (size_t i = fp16_first; i < b.tuning->size(); ++i) {
+      (*b.tuning)[i].impl = kFp16 + (*b.tuning)[i].impl;
+    }
+    const double fp16_ms = fastest_since(fp16_first);
+    if (alt.is_ok() && fp16_ms < q8_ms) {
+      char why[160];
+      std::snprintf(why, sizeof why,
+                    "cuDNN's fp16 engine is faster for this layer (%.3f ms against %.3f ms)",
+                    fp16_ms, q8_ms);
+      fp16_why = why;
+      used = ConvQuant{};
+      cudnn = std::move(alt);
+    }
   }
-  if (small && (b.choice == nullptr || !b.autotune)) {
-    // Own kernels against cuDNN's fastest engine (or alone where cuDNN has none).
+  if (small && (b.choice == nullptr || !b.autotune) &&
+      (b.autotune || used.type == QuantType::kNone)) {
+    // Own kernels against cuDNN's fastest engine (or alone where cuDNN has none); an 8-bit
+    // layer built untuned keeps cuDNN's 8-bit engine.
     if (!cudnn.is_ok() && cudnn.status().code() != StatusCode::kNotSupported) {
       return cudnn.status();
     }
-    double cudnn_ms = std::numeric_limits<double>::infinity();
-    for (size_t i = tuned_before; b.tuning != nullptr && i < b.tuning->size(); ++i) {
-      cudnn_ms = std::min(cudnn_ms, (*b.tuning)[i].ms);
-    }
+    double cudnn_ms = fastest_since(tuned_before);
     if (!cudnn.is_ok()) cudnn_ms = std::numeric_limits<double>::infinity();
     MI_ASSIGN_OR_RETURN(SmallConvBuild own, build_small_conv(b, *small, e, w.constant->as<float>(),
                                                              host_bias, cudnn_ms));
     if (own.step) {
       return own_plan(in_float16(std::move(own.step), quant,
-                                 fp16_why.empty() ? "the own float16 kernel is faster than "
-                                                    "cuDNN's 8-bit engine for this layer"
+                                 fp16_why.empty() ? "the own float16 kernel is faster for this "
+                                                    "layer than cuDNN's 8-bit engines"
                                                   : fp16_why));
     }
   }
