@@ -49,7 +49,7 @@ onnx.save(m, sys.argv[1] + "/net.onnx")
 // The QDQ network: each convolution's input through QuantizeLinear(1 / s_x) and back, its
 // weights quantized per output channel with s_w = Q / max|w| (round half to even); argv[2]
 // int8 (Q = 127, zero point int8) or fp8 (Q = 448, zero point float8e4m3fn, saturating; the
-// weights rounded by ml_dtypes).
+// weights rounded by ml_dtypes, or by torch where ml_dtypes is missing).
 constexpr const char* kQdqReference = R"PY(
 import sys, json, numpy as np, onnx, onnxruntime as ort
 from onnx import helper, TensorProto, numpy_helper
@@ -77,8 +77,13 @@ for n in m.graph.node:
         if fmt == "int8":
             q = np.clip(np.round(w * sw.reshape(-1, 1, 1, 1)), -128, 127)
         else:
-            import ml_dtypes
-            q = np.clip(w * sw.reshape(-1, 1, 1, 1), -448, 448).astype(ml_dtypes.float8_e4m3fn).astype(np.float32)
+            q = np.clip(w * sw.reshape(-1, 1, 1, 1), -448, 448).astype(np.float32)
+            try:
+                import ml_dtypes
+                q = q.astype(ml_dtypes.float8_e4m3fn).astype(np.float32)
+            except ImportError:
+                import torch
+                q = torch.from_numpy(q).to(torch.float8_e4m3fn).float().numpy()
         wt.CopyFrom(numpy_helper.from_array((q.astype(np.float64) / sw.reshape(-1, 1, 1, 1)).astype(np.float32), wt.name))
         n.input[0] = x + "_dq"
     nodes.append(n)
@@ -221,6 +226,45 @@ TEST(Fp8Conv, ReferenceMatchesOnnxRuntimeQdq) {
   auto cpu = Engine::build(*c.model, o);
   ASSERT_FALSE(cpu.is_ok());
   EXPECT_EQ(cpu.status().code(), StatusCode::kNotSupported) << cpu.status().to_string();
+}
+
+// INT8 and FP8 on the CUDA device against the same QDQ networks (skipped without a GPU). The
+// GPU stores activations in float16 between layers (the reference in float32), so a value
+// on a rounding edge can land one quantum away: the outputs agree far closer than
+// quantization moves them, not bit for bit.
+TEST(EightBitConv, CudaMatchesOnnxRuntimeQdq) {
+  for (const char* format : {"int8", "fp8"}) {
+    SCOPED_TRACE(format);
+    QdqCase c = qdq_case(std::string("cuda_") + format, format);
+    ASSERT_FALSE(c.want.empty());
+    EngineOptions o = c.options;
+    const std::vector<float> fp32 = run(*c.model, o, c.x);
+    o.precision = format;
+    o.device = "cuda";
+    o.autotune = false;
+    auto engine = Engine::build(*c.model, o);
+    if (!engine.is_ok() && engine.status().code() == StatusCode::kNotSupported) {
+      GTEST_SKIP() << engine.status().to_string();
+    }
+    ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+    for (const NodeReport& n : (*engine)->build_report().nodes) {
+      std::printf("  %s %s %s %s\n", n.node.c_str(), n.precision.c_str(), n.kernel.c_str(),
+                  n.note.c_str());
+      if (n.op_type == "Conv") EXPECT_EQ(n.precision, format) << n.node << ": " << n.note;
+    }
+    const std::vector<float> gpu = run(*c.model, o, c.x);
+    ASSERT_EQ(gpu.size(), c.want.size());
+    double effect = 0, off = 0;
+    for (size_t i = 0; i < gpu.size(); ++i) {
+      effect += std::fabs(double(fp32[i]) - c.want[i]);
+      off += std::fabs(double(gpu[i]) - c.want[i]);
+    }
+    std::printf("%s: mean |qdq - fp32| %.4g, mean |cuda - qdq| %.4g, max %.4g vs %.4g\n", format,
+                effect / gpu.size(), off / gpu.size(), max_abs_diff(gpu, c.want),
+                max_abs_diff(fp32, c.want));
+    EXPECT_LT(off, 0.1 * effect);
+    EXPECT_LT(max_abs_diff(gpu, c.want), 0.5 * max_abs_diff(fp32, c.want));
+  }
 }
 
 // round_e4m3 against ONNX Runtime's QuantizeLinear to float8e4m3fn (saturate) on every E4M3
