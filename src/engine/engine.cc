@@ -459,9 +459,9 @@ std::vector<NodeReport> node_reports(const Graph& graph, const engine::Backend& 
     const bool native = backend.supports(graph, node);
     r.placement = device == "reference" ? "host" : native ? device : "host";
     r.precision = precision_name(node.precision.value_or(precision));
-    if (precision == Precision::kINT8 && node.precision == Precision::kFP32 &&
-        node.op_type != "Conv") {
-      r.note = "int8 build: only convolutions are quantized";
+    if ((precision == Precision::kINT8 || precision == Precision::kFP8) && node.op_type != "Conv" &&
+        node.precision != precision) {
+      r.note = std::string(precision_name(precision)) + " build: only convolutions are quantized";
     }
     out.push_back(std::move(r));
   }

@@ -121,9 +121,15 @@ TEST_F(Int8Gate, RaisesExactlyTheSensitizedLayerAndRefusesAt9999) {
   EXPECT_GT(gate->layers[0].error, 10 * gate->layers[1].error);
   EXPECT_EQ(gate->node_precision, (std::map<std::string, std::string>{{"conv2", "fp32"}}));
   for (const GateSeries& s : gate->series) {
-    for (const auto& d : s.dice) EXPECT_GE(d.second, 0.99) << s.name << " " << d.first;
+    for (const auto& d : s.dice) {
+      EXPECT_GE(d.second, 0.99) << s.name << " " << d.first;
+      EXPECT_NEAR(s.iou.at(d.first), d.second / (2 - d.second), 1e-9);  // the same masks
+    }
   }
-  std::printf("default gate: %s\n", gate->reason.c_str());
+  // The passing plan's logit error: conv2 raised, so far below conv2's alone, yet not zero.
+  EXPECT_GT(gate->logit_error, 0.0);
+  EXPECT_LT(gate->logit_error, 0.1 * gate->layers[0].error);
+  std::printf("default gate: %s (logit error %.3g)\n", gate->reason.c_str(), gate->logit_error);
 
   GateOptions strict;
   strict.min_dice = 0.9999;

@@ -153,8 +153,7 @@ Result<StepPlan> build_conv(const StepBuild& b) {
     sp.inputs[kConcatFirst] = {InputNeed::kDevice, Form{io, true}};
     sp.inputs[kConcatSecond] = {InputNeed::kDevice, Form{io, true}};
     sp.outputs = {Form{io, true}};
-    sp.step = in_float16(std::move(own.step), quant,
-                         "a Concat is folded into it, which only the own kernels read");
+    sp.step = std::move(own.step);  // never an 8-bit layer (conv_folds_concat)
     return sp;
   }
   std::optional<SmallConvShape> small =
