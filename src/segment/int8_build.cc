@@ -8,13 +8,15 @@
 #include "engine/device.h"
 #include "engine/quantize/calibrator.h"
 #include "eval/metrics.h"
+#include "eval/read_masks.h"
 #include "medinfer/dicom.h"
 #include "segment/observed_engine.h"
 
 namespace medinfer {
 namespace {
 
-constexpr size_t kMaxRecordedBatches = 64;  // network inputs kept for the layer ranking
+// Network inputs kept per validation series for the layer ranking and the logit error.
+constexpr size_t kMaxRecordedBatches = 16;
 
 // Label maps of every series under `options`' engine, and the nodes it runs in 8 bits.
 struct Segmented {
@@ -44,34 +46,83 @@ struct Evaluation {
   std::string worst;  // "label L on series S: Dice D"
   double worst_dice = 1.0;
   std::vector<std::string> quantized;  // the candidate's int8 / fp8 nodes
+  std::vector<bool> failing;           // per series: some label misses the gate
 };
 
-Result<Evaluation> evaluate(const Model& model, const SegmentationSpec& spec,
-                            const EngineOptions& options, const std::vector<PreparedSeries>& val,
-                            const std::vector<LabelMap>& reference, double min_dice) {
-  MI_ASSIGN_OR_RETURN(Segmented run, segment_all(model, spec, options, val));
-  const std::vector<LabelMap>& maps = run.maps;
+// Dice and IoU of each segment of `map` against `truth`'s segment with the same label value,
+// by the segment's name; labels the truth lacks are left out.
+Result<std::map<std::string, eval::MaskMetrics>> truth_metrics(const SegmentMasks& got,
+                                                               const SegmentMasks& truth) {
+  std::map<std::string, eval::MaskMetrics> out;
+  for (size_t i = 0; i < got.segments.size(); ++i) {
+    for (size_t j = 0; j < truth.segments.size(); ++j) {
+      if (truth.segments[j].label != got.segments[i].label) continue;
+      MI_ASSIGN_OR_RETURN(out[got.segments[i].name],
+                          eval::overlap_metrics(got.masks[i], truth.masks[j]));
+    }
+  }
+  return out;
+}
+
+// The candidate's masks (`maps`) against FP32's (`reference`) and, where a series has ground
+// truth, against it next to FP32's own scores (`fp32_truth`, one entry per series).
+Result<Evaluation> score(const std::vector<LabelMap>& maps, const std::vector<PreparedSeries>& val,
+                         const std::vector<LabelMap>& reference,
+                         const std::vector<std::map<std::string, eval::MaskMetrics>>& fp32_truth,
+                         double min_dice) {
   Evaluation e;
-  e.quantized = run.quantized;
+  auto note = [&e](double d, const std::string& what) {
+    if (d < e.worst_dice) {
+      e.worst_dice = d;
+      e.worst = what + ": Dice " + std::to_string(d);
+    }
+  };
   for (size_t s = 0; s < val.size(); ++s) {
-    GateSeries gs{val[s].name, {}};
+    const bool passed_before = e.passed;
+    e.passed = true;
+    GateSeries gs;
+    gs.name = val[s].name;
     MI_ASSIGN_OR_RETURN(const SegmentMasks got, to_segment_masks(maps[s]));
     MI_ASSIGN_OR_RETURN(const SegmentMasks want, to_segment_masks(reference[s]));
     for (size_t i = 0; i < got.segments.size() && i < want.segments.size(); ++i) {
       const SegmentInfo& label = got.segments[i];
       MI_ASSIGN_OR_RETURN(const eval::MaskMetrics m,
                           eval::overlap_metrics(got.masks[i], want.masks[i]));
-      const double d = m.dice;
-      gs.dice[label.name] = d;
+      gs.dice[label.name] = m.dice;
       gs.iou[label.name] = m.iou;
-      if (d < e.worst_dice) {
-        e.worst_dice = d;
-        e.worst = "'" + label.name + "' on series " + val[s].name + ": Dice " + std::to_string(d);
+      note(m.dice, "'" + label.name + "' on series " + val[s].name);
+      e.passed &= m.dice >= min_dice;
+    }
+    if (val[s].truth.has_value()) {
+      MI_ASSIGN_OR_RETURN(const auto truth, truth_metrics(got, *val[s].truth));
+      for (const auto& [name, m] : truth) {
+        const eval::MaskMetrics& f = fp32_truth[s].at(name);
+        gs.truth_dice[name] = m.dice;
+        gs.truth_iou[name] = m.iou;
+        gs.fp32_truth_dice[name] = f.dice;
+        gs.fp32_truth_iou[name] = f.iou;
+        // Relative to FP32's Dice against the truth (1 when FP32's is 0: nothing to lose).
+        const double ratio = f.dice > 0 ? m.dice / f.dice : 1.0;
+        note(ratio, "'" + name + "' on series " + val[s].name + " against " + val[s].truth_path +
+                        " (ratio to fp32's)");
+        e.passed &= ratio >= min_dice;
       }
-      e.passed &= d >= min_dice;
     }
     e.series.push_back(std::move(gs));
+    e.failing.push_back(!e.passed);
+    e.passed &= passed_before;
   }
+  return e;
+}
+
+Result<Evaluation> evaluate(const Model& model, const SegmentationSpec& spec,
+                            const EngineOptions& options, const std::vector<PreparedSeries>& val,
+                            const std::vector<LabelMap>& reference,
+                            const std::vector<std::map<std::string, eval::MaskMetrics>>& fp32_truth,
+                            double min_dice) {
+  MI_ASSIGN_OR_RETURN(Segmented run, segment_all(model, spec, options, val));
+  MI_ASSIGN_OR_RETURN(Evaluation e, score(run.maps, val, reference, fp32_truth, min_dice));
+  e.quantized = run.quantized;
   return e;
 }
 
@@ -104,7 +155,7 @@ Result<std::vector<PreparedSeries>> prepare_series(const std::vector<std::string
       if (problems != nullptr) problems->push_back(name + ": " + prepared.status().to_string());
       continue;
     }
-    out.push_back({name, std::move(prepared).value()});
+    out.push_back({name, std::move(prepared).value(), std::nullopt, ""});
   }
   if (out.empty()) {
     std::string where;
@@ -112,6 +163,23 @@ Result<std::vector<PreparedSeries>> prepare_series(const std::vector<std::string
     return invalid_argument("no image series could be loaded from " + where);
   }
   return out;
+}
+
+Status attach_truth(PreparedSeries& series, const std::string& path,
+                    const std::vector<int>& labels) {
+  auto read = eval::read_masks(path, &series.volume.native, labels);
+  if (!read.is_ok()) {
+    return read.status().with_context("ground truth for series " + series.name);
+  }
+  if (read->masks.segments.empty()) {
+    std::string want;
+    for (int l : labels) want += (want.empty() ? "" : ", ") + std::to_string(l);
+    return invalid_argument("ground truth " + path + " for series " + series.name +
+                            " has no segment with the model's labels (" + want + ")");
+  }
+  series.truth = std::move(read->masks);
+  series.truth_path = path;
+  return Status::ok();
 }
 
 Result<std::map<std::string, float>> calibrate_series(const Model& model,
@@ -174,23 +242,36 @@ Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
                       build_segmentation_engine(model, spec, fp32));
   std::vector<std::vector<float>> batches;
   std::vector<std::vector<int64_t>> shapes;
+  std::vector<size_t> batch_series;  // the val series each recorded batch belongs to
+  size_t current = 0;
+  size_t recorded = 0;  // of the current series
   Engine& fp32_engine = *reference;
   segment::ObservedEngine recorder(
       fp32_engine, [&](const std::vector<TensorView>& in, const std::vector<TensorView>& out) {
         MI_RETURN_IF_ERROR(fp32_engine.run(in, out));
-        if (batches.size() >= kMaxRecordedBatches) return Status::ok();
+        if (recorded >= kMaxRecordedBatches) return Status::ok();
+        ++recorded;
         int64_t n = 1;
         for (int64_t d : in[0].shape) n *= d;
         const float* p = static_cast<const float*>(in[0].data);
         batches.emplace_back(p, p + n);
         shapes.push_back(in[0].shape);
+        batch_series.push_back(current);
         return Status::ok();
       });
   std::vector<LabelMap> fp32_maps;
-  for (const PreparedSeries& s : val) {
-    auto map = segment_volume(recorder, s.volume.image, s.volume.native, spec);
-    if (!map.is_ok()) return map.status().with_context("series " + s.name + " (fp32)");
+  for (size_t s = 0; s < val.size(); ++s) {
+    current = s;
+    recorded = 0;
+    auto map = segment_volume(recorder, val[s].volume.image, val[s].volume.native, spec);
+    if (!map.is_ok()) return map.status().with_context("series " + val[s].name + " (fp32)");
     fp32_maps.push_back(std::move(map).value());
+  }
+  std::vector<std::map<std::string, eval::MaskMetrics>> fp32_truth(val.size());
+  for (size_t s = 0; s < val.size(); ++s) {
+    if (!val[s].truth.has_value()) continue;
+    MI_ASSIGN_OR_RETURN(const SegmentMasks masks, to_segment_masks(fp32_maps[s]));
+    MI_ASSIGN_OR_RETURN(fp32_truth[s], truth_metrics(masks, *val[s].truth));
   }
 
   // Raised layers compute in the build's higher precision (fp16 on CUDA, fp32 on the host).
@@ -216,13 +297,16 @@ Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
   for (const auto& y : want) {
     for (float v : y) scale = std::max(scale, std::fabs(static_cast<double>(v)));
   }
-  // max |y - y_fp32| / max |y_fp32| of the engine `options` builds, on the recorded inputs.
-  auto logit_error = [&](const EngineOptions& options) -> Result<double> {
+  // max |y - y_fp32| / max |y_fp32| of the engine `options` builds, on the recorded inputs
+  // of the series `among` marks (all when empty).
+  auto logit_error = [&](const EngineOptions& options,
+                         const std::vector<bool>& among) -> Result<double> {
     MI_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
                         build_segmentation_engine(model, spec, options));
     MI_ASSIGN_OR_RETURN(auto got, outputs_of(*engine));
     double err = 0;
     for (size_t b = 0; b < got.size(); ++b) {
+      if (!among.empty() && !among[batch_series[b]]) continue;
       for (size_t i = 0; i < got[b].size(); ++i) {
         err = std::max(err, std::fabs(static_cast<double>(got[b][i]) - want[b][i]));
       }
@@ -231,24 +315,26 @@ Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
   };
 
   GateResult result;
-  MI_ASSIGN_OR_RETURN(Evaluation e,
-                      evaluate(model, spec, candidate, val, fp32_maps, options.min_dice));
+  MI_ASSIGN_OR_RETURN(
+      Evaluation e, evaluate(model, spec, candidate, val, fp32_maps, fp32_truth, options.min_dice));
   result.series = e.series;
-  MI_ASSIGN_OR_RETURN(result.logit_error, logit_error(candidate));
+  MI_ASSIGN_OR_RETURN(result.logit_error, logit_error(candidate, {}));
   if (e.passed) {
     result.passed = true;
     result.reason = "passed with every quantized layer in " + low + " (worst " + e.worst + ")";
     return result;
   }
 
-  // Rank: each quantized layer alone in 8 bits, the others raised, on the recorded inputs.
+  // Rank: each quantized layer alone in 8 bits, the others raised, on the recorded inputs of
+  // the series that fail (where the quantization costs what the gate measures).
   const std::vector<std::string> quantized = e.quantized;
+  const std::vector<bool> failing = e.failing;
   for (const std::string& node : quantized) {
     EngineOptions alone = candidate;
     for (const std::string& other : quantized) {
       if (other != node) alone.node_precision[other] = raise_to;
     }
-    MI_ASSIGN_OR_RETURN(const double err, logit_error(alone));
+    MI_ASSIGN_OR_RETURN(const double err, logit_error(alone, failing));
     result.layers.push_back({node, err, false});
   }
   std::stable_sort(result.layers.begin(), result.layers.end(),
@@ -263,21 +349,24 @@ Result<GateResult> run_gate(const Model& model, const SegmentationSpec& spec,
     layer.raised = true;
     trial.node_precision[layer.node] = raise_to;
     result.node_precision[layer.node] = raise_to;
-    MI_ASSIGN_OR_RETURN(e, evaluate(model, spec, trial, val, fp32_maps, options.min_dice));
+    MI_ASSIGN_OR_RETURN(e,
+                        evaluate(model, spec, trial, val, fp32_maps, fp32_truth, options.min_dice));
     result.series = e.series;
     if (e.passed) {
-      MI_ASSIGN_OR_RETURN(result.logit_error, logit_error(trial));
+      MI_ASSIGN_OR_RETURN(result.logit_error, logit_error(trial, {}));
       result.passed = true;
       result.reason = "passed with " + std::to_string(r + 1) + " layer(s) raised to " + raise_to +
                       " (worst " + e.worst + ")";
       return result;
     }
   }
-  result.reason = "the gate (Dice >= " + std::to_string(options.min_dice) +
-                  " against fp32 per label and series) still fails with " +
-                  std::to_string(result.node_precision.size()) + " of " +
-                  std::to_string(quantized.size()) +
-                  " quantized layers raised (the limit): worst " + e.worst;
+  bool truth = false;
+  for (const PreparedSeries& s : val) truth |= s.truth.has_value();
+  result.reason =
+      "the gate (Dice >= " + std::to_string(options.min_dice) +
+      " against fp32 per label and series" + (truth ? "; times fp32's against ground truth" : "") +
+      ") still fails with " + std::to_string(result.node_precision.size()) + " of " +
+      std::to_string(quantized.size()) + " quantized layers raised (the limit): worst " + e.worst;
   return result;
 }
 

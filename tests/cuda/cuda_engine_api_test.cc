@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <random>
 #include <thread>
 #include <vector>
@@ -105,53 +106,97 @@ EngineOptions cuda(const std::string& precision, int64_t max_batch) {
   return o;
 }
 
-// A tuned FP16 build's plan, written and read back, builds again with every tuned node
-// (cuDNN engines, the own small-channel kernels, cuBLASLt) taking the plan's choice untimed,
-// and the outputs are bit-identical; a choice cuDNN does not offer fails the build naming it.
+// Calibrated ranges of the lung model's quantized activations from two random images
+// (synthetic), 0.95 of each maximum.
+std::map<std::string, float> random_ranges(const Model& model) {
+  EngineOptions base;
+  base.max_batch = 1;
+  std::map<std::string, float> amax;
+  auto calib = engine::Calibrator::make(model, base);
+  EXPECT_TRUE(calib.is_ok()) << calib.status().to_string();
+  if (!calib.is_ok()) return amax;
+  for (uint32_t seed : {21u, 22u}) {
+    auto x = random_input(256 * 256, seed);
+    TensorView in{DType::kFloat32, {1, 1, 256, 256}, x.data()};
+    EXPECT_TRUE((*calib)->add({in}).is_ok());
+  }
+  for (const auto& entry : (*calib)->histograms()) {
+    amax[entry.first] = static_cast<float>(0.95 * entry.second.max());
+  }
+  return amax;
+}
+
+// A tuned build's plan (FP16, INT8, FP8), written and read back, builds again with every
+// tuned node (cuDNN engines 16- or 8-bit, the own small-channel kernels, cuBLASLt) taking the
+// plan's choice untimed, the ranges coming from the plan (as `--plan` passes them), every
+// node in the same precision, and the outputs bit-identical; a choice cuDNN does not offer
+// fails the build naming it.
 TEST(CudaEngine, PlanRepeatsTheTunedChoicesUntimed) {
   if (!have_gpu()) GTEST_SKIP() << "no GPU";
   const std::vector<float> input = random_input(2 * 256 * 256, 41);
   auto model = Model::load(lung_model());
   ASSERT_TRUE(model.is_ok()) << model.status().to_string();
-  EngineOptions o = cuda("fp16", 2);
-  o.autotune = true;
-  o.input_shapes = {{"image", {-1, 1, 256, 256}}};
-  auto tuned = Engine::build(**model, o);
-  ASSERT_TRUE(tuned.is_ok()) << tuned.status().to_string();
-  auto plan = (*tuned)->plan();
-  ASSERT_TRUE(plan.is_ok()) << plan.status().to_string();
-  ASSERT_FALSE(plan->choices.empty());
-  EXPECT_NE(plan->device.find("cuda: "), std::string::npos) << plan->device;
-  const std::string file = testing::temp_dir("cuda_plan") + "/lung_fp16.plan";
-  ASSERT_TRUE(write_plan(*plan, file).is_ok());
-  auto read = read_plan(file);
-  ASSERT_TRUE(read.is_ok()) << read.status().to_string();
-  ASSERT_TRUE(check_plan(*read, **model, o).is_ok());
-  o.plan = std::make_shared<Plan>(*read);
-  auto again = Engine::build(**model, o);
-  ASSERT_TRUE(again.is_ok()) << again.status().to_string();
-  for (const TunedNode& n : (*again)->tuning_report().nodes) {
-    for (const TunedCandidate& c : n.candidates) EXPECT_EQ(c.ms, 0.0) << n.node << " " << c.impl;
+  const std::map<std::string, float> ranges = random_ranges(**model);
+  for (const char* precision : {"fp16", "int8", "fp8"}) {
+    SCOPED_TRACE(precision);
+    const bool eight = std::string(precision) != "fp16";
+    EngineOptions o = cuda(precision, 2);
+    o.autotune = true;
+    o.input_shapes = {{"image", {-1, 1, 256, 256}}};
+    if (eight) o.activation_amax = ranges;
+    auto tuned = Engine::build(**model, o);
+    ASSERT_TRUE(tuned.is_ok()) << tuned.status().to_string();
+    auto plan = (*tuned)->plan();
+    ASSERT_TRUE(plan.is_ok()) << plan.status().to_string();
+    ASSERT_FALSE(plan->choices.empty());
+    EXPECT_NE(plan->device.find("cuda: "), std::string::npos) << plan->device;
+    const std::map<std::string, float> none;
+    EXPECT_EQ(plan->activation_amax, eight ? ranges : none);
+    const std::string file =
+        testing::temp_dir("cuda_plan") + "/lung_" + std::string(precision) + ".plan";
+    ASSERT_TRUE(write_plan(*plan, file).is_ok());
+    auto read = read_plan(file);
+    ASSERT_TRUE(read.is_ok()) << read.status().to_string();
+    ASSERT_TRUE(check_plan(*read, **model, o).is_ok());
+    EngineOptions from_plan = o;
+    from_plan.activation_amax = read->activation_amax;  // as `--plan` does
+    from_plan.plan = std::make_shared<Plan>(*read);
+    auto again = Engine::build(**model, from_plan);
+    ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+    for (const TunedNode& n : (*again)->tuning_report().nodes) {
+      for (const TunedCandidate& c : n.candidates) EXPECT_EQ(c.ms, 0.0) << n.node << " " << c.impl;
+    }
+    auto replanned = (*again)->plan();
+    ASSERT_TRUE(replanned.is_ok());
+    EXPECT_EQ(replanned->choices, plan->choices);
+    const auto& before = (*tuned)->build_report().nodes;
+    const auto& after = (*again)->build_report().nodes;
+    ASSERT_EQ(before.size(), after.size());
+    int low = 0;
+    for (size_t i = 0; i < before.size(); ++i) {
+      EXPECT_EQ(before[i].precision, after[i].precision) << before[i].node;
+      low += before[i].precision == precision;
+    }
+    std::printf("%s: %zu tuned choices, %d nodes in %s\n", precision, plan->choices.size(), low,
+                precision);
+    auto run = [&](Engine& e) {
+      std::vector<float> y(2 * 3 * 256 * 256);
+      TensorView in{DType::kFloat32, {2, 1, 256, 256}, const_cast<float*>(input.data())};
+      TensorView out{DType::kFloat32, {2, 3, 256, 256}, y.data()};
+      EXPECT_TRUE(e.run({in}, {out}).is_ok());
+      return y;
+    };
+    EXPECT_EQ(run(**tuned), run(**again));
+    if (eight) continue;
+    Plan bad = *read;
+    bad.choices.begin()->second = "no such engine|";
+    from_plan.plan = std::make_shared<Plan>(bad);
+    auto refused = Engine::build(**model, from_plan);
+    ASSERT_FALSE(refused.is_ok());
+    EXPECT_EQ(refused.status().code(), StatusCode::kNotSupported);
+    EXPECT_NE(refused.status().message().find("no such engine"), std::string::npos)
+        << refused.status().to_string();
   }
-  auto replanned = (*again)->plan();
-  ASSERT_TRUE(replanned.is_ok());
-  EXPECT_EQ(replanned->choices, plan->choices);
-  auto run = [&](Engine& e) {
-    std::vector<float> y(2 * 3 * 256 * 256);
-    TensorView in{DType::kFloat32, {2, 1, 256, 256}, const_cast<float*>(input.data())};
-    TensorView out{DType::kFloat32, {2, 3, 256, 256}, y.data()};
-    EXPECT_TRUE(e.run({in}, {out}).is_ok());
-    return y;
-  };
-  EXPECT_EQ(run(**tuned), run(**again));
-  Plan bad = *read;
-  bad.choices.begin()->second = "no such engine|";
-  o.plan = std::make_shared<Plan>(bad);
-  auto refused = Engine::build(**model, o);
-  ASSERT_FALSE(refused.is_ok());
-  EXPECT_EQ(refused.status().code(), StatusCode::kNotSupported);
-  EXPECT_NE(refused.status().message().find("no such engine"), std::string::npos)
-      << refused.status().to_string();
 }
 
 TEST(CudaEngine, NoGpuIsAClearError) {
@@ -213,16 +258,7 @@ TEST(CudaEngine, EightBitConvolutionsFollowTheReferenceArithmetic) {
   ASSERT_TRUE(model.is_ok()) << model.status().to_string();
   EngineOptions base;
   base.max_batch = 1;
-  auto calib = engine::Calibrator::make(**model, base);
-  ASSERT_TRUE(calib.is_ok()) << calib.status().to_string();
-  for (uint32_t seed : {21u, 22u}) {
-    auto x = random_input(256 * 256, seed);
-    TensorView in{DType::kFloat32, {1, 1, 256, 256}, x.data()};
-    ASSERT_TRUE((*calib)->add({in}).is_ok());
-  }
-  for (const auto& entry : (*calib)->histograms()) {
-    base.activation_amax[entry.first] = static_cast<float>(0.95 * entry.second.max());
-  }
+  base.activation_amax = random_ranges(**model);
   EngineOptions ref32 = base;
   ref32.device = "reference";
   auto fp32 = run_lung(ref32, 1, input);

@@ -4,7 +4,10 @@
 // "max", quantizing that layer wipes out the small channels. Calibration on the 3-slice CT
 // fixture, the gate on the 20-slice one: at the default gate (Dice >= 0.99 against FP32) it
 // raises exactly that layer and passes; at 99.99% it refuses the plan, saying why; an
-// unsensitized twin passes untouched.
+// unsensitized twin passes untouched. With ground truth attached (FP32's own label map
+// written as NIfTI and read back through eval::read_masks), the scores against it are
+// FP32's exactly 1 and the candidate's equal to its scores against FP32; ground truth on
+// another grid is refused naming the file.
 #include "segment/int8_build.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "image/label_nifti.h"
 #include "segment/segment_study.h"
 #include "testing/test_data.h"
 
@@ -150,6 +154,47 @@ TEST_F(Int8Gate, WithoutTheSensitizedChannelEveryLayerStaysInt8) {
   EXPECT_TRUE(gate->node_precision.empty());
   EXPECT_TRUE(gate->layers.empty());  // no ranking needed
   std::printf("plain: %s\n", gate->reason.c_str());
+}
+
+TEST_F(Int8Gate, GroundTruthScoresTheCandidateNextToFp32) {
+  Package p = make_package("sensitive");
+  ASSERT_NE(p.model, nullptr);
+  prepare(p);
+  ASSERT_EQ(val_.size(), 1u);
+  // FP32's label map of the validation series, as a NIfTI file: the ground truth.
+  EngineOptions fp32 = options_;
+  fp32.precision = "fp32";
+  fp32.activation_amax.clear();
+  auto engine = build_segmentation_engine(*p.model, p.spec, fp32);
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  auto map = segment_volume(**engine, val_[0].volume.image, val_[0].volume.native, p.spec);
+  ASSERT_TRUE(map.is_ok()) << map.status().to_string();
+  const std::string truth = testing::temp_dir("int8_gate_truth") + "/fp32.nii.gz";
+  ASSERT_TRUE(write_label_nifti(*map, truth).is_ok());
+  Status st = attach_truth(val_[0], truth, {1, 2});
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+
+  auto gate = run_gate(*p.model, p.spec, options_, val_, GateOptions());
+  ASSERT_TRUE(gate.is_ok()) << gate.status().to_string();
+  EXPECT_TRUE(gate->passed) << gate->reason;
+  EXPECT_EQ(gate->node_precision, (std::map<std::string, std::string>{{"conv2", "fp32"}}));
+  ASSERT_EQ(gate->series.size(), 1u);
+  const GateSeries& s = gate->series[0];
+  ASSERT_EQ(s.truth_dice.size(), 2u);  // "bright" and "dark"
+  for (const auto& d : s.truth_dice) {
+    EXPECT_EQ(s.fp32_truth_dice.at(d.first), 1.0) << d.first;
+    EXPECT_EQ(s.fp32_truth_iou.at(d.first), 1.0) << d.first;
+    EXPECT_NEAR(d.second, s.dice.at(d.first), 1e-12) << d.first;
+    EXPECT_NEAR(s.truth_iou.at(d.first), s.iou.at(d.first), 1e-12) << d.first;
+  }
+
+  // The 3-slice fixture's grid is not the 20-slice one's.
+  auto other = prepare_series({fixture("dcmqi-ct3slice")}, p.package, 2, nullptr);
+  ASSERT_TRUE(other.is_ok()) << other.status().to_string();
+  st = attach_truth((*other)[0], truth, {1, 2});
+  EXPECT_FALSE(st.is_ok());
+  EXPECT_NE(st.to_string().find(truth), std::string::npos) << st.to_string();
+  EXPECT_FALSE((*other)[0].truth.has_value());
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 //     [--precision fp32|tf32|fp16|bf16|int8|fp8]
 //     [--keep PRECISION:NODE,...] [--batch N|MIN..MAX] [--autotune on|off]
 //     [--calib DICOM_DIR... [--calib-method entropy|percentile|max] [--percentile P]]
-//     [--val DICOM_DIR... [--gate 0.99] [--max-raised N]]
+//     [--val DICOM_DIR... [--val-gt LABELS...] [--gate 0.99] [--max-raised N]]
 //     [--allow-host-fallback] [--threads N] -o PLAN
 //
 // int8 (cpu, cuda, reference) and fp8 E4M3 (cuda, reference): the model runs in FP32 on the
@@ -10,7 +10,10 @@
 // series through the package's own preprocessing, and each quantized activation's range is
 // picked by --calib-method (percentile 99.99 by default); the ranges are cached in PLAN.calib.json
 // and reused while the model, method and series stay the same. With --val the accuracy gate
-// compares the 8-bit masks with FP32's per label and series (Dice >= --gate), raises the most
+// compares the 8-bit masks with FP32's per label and series (Dice >= --gate) and, with
+// --val-gt (one ground-truth file per --val folder, each folder one series; "-" for none:
+// a label map, DICOM SEG or RTSTRUCT, labels paired by value), checks that the 8-bit masks
+// keep --gate of FP32's Dice against it; it raises the most
 // sensitive layers (to fp16 on cuda, fp32 on the host devices) until it passes (at most
 // --max-raised, default half), and refuses
 // the plan (exit 1, nothing written) when it cannot; the plan records its verdict.
@@ -47,7 +50,7 @@ struct BuildArgs {
   std::string autotune = "on";
   bool allow_host_fallback = false;
   int threads = 0;
-  std::vector<std::string> calib, val;
+  std::vector<std::string> calib, val, val_gt;
   std::string calib_method = "percentile";
   double percentile = 99.99;
   double gate = 0.99;
@@ -174,15 +177,44 @@ int run(const BuildArgs& args) {
     if (!amax.is_ok()) return fail(amax.status().to_string());
     eopt.activation_amax = *amax;
     if (!args.val.empty()) {
-      std::vector<std::string> problems;
-      auto val = prepare_series(args.val, *package, args.threads, &problems);
-      for (const std::string& p : problems)
-        std::fprintf(stderr, "medinfer build: --val: %s\n", p.c_str());
-      if (!val.is_ok()) return fail(val.status().to_string());
+      if (!args.val_gt.empty() && args.val_gt.size() != args.val.size()) {
+        return usage("--val-gt: one ground truth per --val folder ('-' for none): " +
+                     std::to_string(args.val_gt.size()) + " for " +
+                     std::to_string(args.val.size()) + " folders");
+      }
+      // With ground truth, each folder on its own (one series each, in the given order).
+      std::vector<std::vector<std::string>> groups;
+      if (args.val_gt.empty()) {
+        groups.push_back(args.val);
+      } else {
+        for (const std::string& dir : args.val) groups.push_back({dir});
+      }
+      std::vector<int> labels;
+      for (const SegmentInfo& l : spec->labels) labels.push_back(l.label);
+      std::vector<PreparedSeries> val;
+      for (size_t g = 0; g < groups.size(); ++g) {
+        std::vector<std::string> problems;
+        auto got = prepare_series(groups[g], *package, args.threads, &problems);
+        for (const std::string& p : problems)
+          std::fprintf(stderr, "medinfer build: --val: %s\n", p.c_str());
+        if (!got.is_ok()) return fail(got.status().to_string());
+        if (!args.val_gt.empty()) {
+          if (got->size() != 1) {
+            return usage("--val-gt: --val " + groups[g][0] + " holds " +
+                         std::to_string(got->size()) +
+                         " series; with ground truth, one per folder");
+          }
+          if (args.val_gt[g] != "-") {
+            Status st = attach_truth(got->front(), args.val_gt[g], labels);
+            if (!st.is_ok()) return fail(st.to_string());
+          }
+        }
+        for (PreparedSeries& s : *got) val.push_back(std::move(s));
+      }
       GateOptions gopt;
       gopt.min_dice = args.gate;
       gopt.max_raised = args.max_raised;
-      auto gate = run_gate(**model, *spec, eopt, *val, gopt);
+      auto gate = run_gate(**model, *spec, eopt, val, gopt);
       if (!gate.is_ok()) return fail(gate.status().to_string());
       for (const GateLayer& l : gate->layers) {
         std::printf("[I] gate: %-40s output error %.3g%s\n", l.node.c_str(), l.error,
@@ -193,6 +225,11 @@ int run(const BuildArgs& args) {
         for (const auto& d : gs.dice) {
           std::printf(" %s Dice %.4f IoU %.4f;", d.first.c_str(), d.second, gs.iou.at(d.first));
         }
+        for (const auto& d : gs.truth_dice) {
+          std::printf(" against ground truth: %s Dice %.4f IoU %.4f (fp32 %.4f / %.4f);",
+                      d.first.c_str(), d.second, gs.truth_iou.at(d.first),
+                      gs.fp32_truth_dice.at(d.first), gs.fp32_truth_iou.at(d.first));
+        }
         std::printf("\n");
       }
       if (!gate->passed) return fail("the plan is refused: " + gate->reason);
@@ -200,8 +237,9 @@ int run(const BuildArgs& args) {
                   gate->reason.c_str(), gate->logit_error);
       char err[32];
       std::snprintf(err, sizeof err, "%.3g", gate->logit_error);
-      verdict = "Dice >= " + std::to_string(args.gate) + " against fp32: " + gate->reason +
-                "; largest logit error " + err + " of the fp32 range";
+      verdict = "Dice >= " + std::to_string(args.gate) + " against fp32" +
+                (args.val_gt.empty() ? "" : " (and of fp32's against ground truth)") + ": " +
+                gate->reason + "; largest logit error " + err + " of the fp32 range";
       raised = gate->node_precision;
       for (const auto& entry : raised) eopt.node_precision[entry.first] = entry.second;
     } else {
@@ -261,6 +299,9 @@ RunFn register_build(CLI::App& app) {
       ->check(CLI::IsMember({"entropy", "percentile", "max"}));
   app.add_option("--percentile", args->percentile, "--calib-method percentile: P (99.99)");
   app.add_option("--val", args->val, "int8, fp8: DICOM folders for the accuracy gate");
+  app.add_option("--val-gt", args->val_gt,
+                 "int8, fp8: ground truth per --val folder, in order (label map, DICOM SEG or "
+                 "RTSTRUCT; labels paired by value; '-' for none)");
   app.add_option("--gate", args->gate,
                  "the gate: Dice against fp32 per label and series (default 0.99)");
   app.add_option("--max-raised", args->max_raised,
