@@ -201,6 +201,10 @@ Result<StepPlan> build_conv(const StepBuild& b) {
     used = ConvQuant{};
     fp16_why = "the plan chose cuDNN's fp16 engine (faster than its 8-bit ones when tuned)";
     cudnn = ConvOp::build(b.cudnn, p, e, io, false, true, b.tuning, &engine);
+    // Recorded under the plan's name again, so that a plan made from this build replays it.
+    for (size_t i = tuned_before; b.tuning != nullptr && i < b.tuning->size(); ++i) {
+      (*b.tuning)[i].impl = kFp16 + (*b.tuning)[i].impl;
+    }
   } else {
     cudnn = ConvOp::build(b.cudnn, p, e, io, b.precision == Precision::kTF32, b.autotune, b.tuning,
                           b.choice, quant);
