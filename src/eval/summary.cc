@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/atomic_write.h"
+
 namespace medinfer::eval {
 namespace {
 
@@ -16,12 +18,9 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
+// Readers (and a resumed run) see the old summary or the whole new one, never a part.
 Status write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return io_error(path + ": cannot write the summary");
-  return Status::ok();
+  return write_file_atomically(path, text);
 }
 
 template <typename T>
@@ -117,7 +116,82 @@ std::string summary_json(const RunSummary& run) {
                            {"code", status_code_name(f.status.code())},
                            {"error", f.status.message()}});
   }
+  if (run.pipeline) {
+    const PipelineStats& p = *run.pipeline;
+    nlohmann::ordered_json pj;
+    pj["wall_seconds"] = p.wall_s;
+    pj["max_series_in_flight"] = p.max_in_flight;
+    pj["slices"] = p.slices;
+    pj["slices_per_second"] = p.wall_s > 0 ? static_cast<double>(p.slices) / p.wall_s : 0.0;
+    pj["resumed"] = p.resumed;
+    pj["engine_busy_fraction"] = p.engine_busy;
+    pj["stages"] = nlohmann::ordered_json::array();
+    for (const PipelineStage& s : p.stages) {
+      pj["stages"].push_back(
+          {{"name", s.name}, {"workers", s.workers}, {"busy_seconds", s.busy_s}});
+    }
+    pj["queues"] = nlohmann::ordered_json::array();
+    for (const PipelineQueue& q : p.queues) {
+      pj["queues"].push_back({{"name", q.name},
+                              {"capacity", q.capacity},
+                              {"max_depth", q.max_depth},
+                              {"mean_depth", q.mean_depth}});
+    }
+    j["pipeline"] = pj;
+  }
   return j.dump(2) + "\n";
+}
+
+namespace {
+StatusCode status_code_from_name(const std::string& name) {
+  for (StatusCode c :
+       {StatusCode::kInvalidArgument, StatusCode::kCorrupt, StatusCode::kNotSupported,
+        StatusCode::kIOError, StatusCode::kOutOfMemory, StatusCode::kInternal}) {
+    if (name == status_code_name(c)) return c;
+  }
+  return StatusCode::kInternal;
+}
+}  // namespace
+
+Result<RunSummary> parse_summary_json(const std::string& text, const std::string& path) {
+  RunSummary run;
+  try {
+    const auto j = nlohmann::ordered_json::parse(text);
+    if (j.value("schema", "") != "medinfer.summary/1") {
+      return corrupt(path + ": not a medinfer.summary/1 file");
+    }
+    run.medinfer_version = j.at("medinfer_version").get<std::string>();
+    for (const auto& st : j.at("studies")) {
+      StudySummary s;
+      s.input = st.at("input").get<std::string>();
+      s.study_uid = st.at("study_uid").get<std::string>();
+      const auto& se = st.at("series");
+      s.series_uid = se.at("uid").get<std::string>();
+      s.series_description = se.at("description").get<std::string>();
+      s.modality = se.at("modality").get<std::string>();
+      s.dims = se.at("dims").get<std::array<int64_t, 3>>();
+      s.spacing = se.at("spacing_mm").get<std::array<double, 3>>();
+      s.model = st.at("model").get<std::string>();
+      s.device = st.at("device").get<std::string>();
+      for (const auto& l : st.at("labels")) {
+        s.volumes.push_back({l.at("label").get<int>(), l.at("name").get<std::string>(),
+                             l.at("voxels").get<int64_t>(), l.at("volume_ml").get<double>()});
+      }
+      for (const auto& [stage, sec] : st.at("seconds").items())
+        s.stages.add(stage, sec.get<double>());
+      s.outputs = st.at("outputs").get<std::vector<std::string>>();
+      s.warnings = st.at("warnings").get<std::vector<std::string>>();
+      run.studies.push_back(std::move(s));
+    }
+    for (const auto& f : j.at("failed")) {
+      run.failed.push_back({f.at("input").get<std::string>(),
+                            Status(status_code_from_name(f.at("code").get<std::string>()),
+                                   f.at("error").get<std::string>())});
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return corrupt(path + ": " + e.what());
+  }
+  return run;
 }
 
 std::string summary_markdown(const RunSummary& run) {
@@ -157,6 +231,23 @@ std::string summary_markdown(const RunSummary& run) {
       std::string msg = f.status.to_string();
       for (char& c : msg) c = c == '|' ? '/' : c == '\n' ? ' ' : c;
       md << "| " << f.input << " | " << msg << " |\n";
+    }
+  }
+  if (run.pipeline) {
+    const PipelineStats& p = *run.pipeline;
+    md << "\n## Pipeline\n\n";
+    md << fixed(p.wall_s, 2) << " s wall, " << p.slices << " slices ("
+       << fixed(p.wall_s > 0 ? static_cast<double>(p.slices) / p.wall_s : 0.0, 1)
+       << " slices/s), at most " << p.max_in_flight << " series in memory at once";
+    if (p.resumed > 0) md << ", " << p.resumed << " series kept from an earlier run (--resume)";
+    md << "; engine busy " << fixed(100.0 * p.engine_busy, 1) << "% of the wall time.\n\n";
+    md << "| stage | workers | busy (s) |\n|---|---:|---:|\n";
+    for (const PipelineStage& s : p.stages)
+      md << "| " << s.name << " | " << s.workers << " | " << fixed(s.busy_s, 3) << " |\n";
+    md << "\n| queue | capacity | max depth | mean depth |\n|---|---:|---:|---:|\n";
+    for (const PipelineQueue& q : p.queues) {
+      md << "| " << q.name << " | " << q.capacity << " | " << q.max_depth << " | "
+         << fixed(q.mean_depth, 2) << " |\n";
     }
   }
   return md.str();

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,10 +53,34 @@ struct FailedStudy {
   Status status;
 };
 
+// How a pipelined run went (src/pipeline): each stage's busy time summed over its workers,
+// the queues between stages, and how many series it held at once.
+struct PipelineStage {
+  std::string name;  // "decode+preprocess", "engine", "postprocess+write"
+  int workers = 0;
+  double busy_s = 0;  // summed over the workers
+};
+struct PipelineQueue {
+  std::string name;  // "to engine", "to writers"
+  size_t capacity = 0;
+  size_t max_depth = 0;
+  double mean_depth = 0;  // time-weighted
+};
+struct PipelineStats {
+  double wall_s = 0;
+  int max_in_flight = 0;   // series held in memory at once, at most (the memory bound)
+  int64_t slices = 0;      // slices of the series segmented in this run
+  int64_t resumed = 0;     // series whose complete outputs an earlier run left (--resume)
+  double engine_busy = 0;  // engine stage busy time / wall time
+  std::vector<PipelineStage> stages;
+  std::vector<PipelineQueue> queues;
+};
+
 struct RunSummary {
   std::string medinfer_version = "0.1.0";
   std::vector<StudySummary> studies;
   std::vector<FailedStudy> failed;
+  std::optional<PipelineStats> pipeline;  // pipelined runs only
 };
 
 // Volume of one voxel of `grid` in mm^3 (exact for sheared grids as well).
@@ -66,6 +91,9 @@ std::vector<LabelVolume> label_volumes(const SegmentMasks& masks);
 Result<std::vector<LabelVolume>> label_volumes(const LabelMap& map);
 
 std::string summary_json(const RunSummary& run);  // schema "medinfer.summary/1", indented
+// Reads summary_json's output back (the studies and failures; not the pipeline section).
+// `path` names the text in errors (kCorrupt: not JSON, another schema, a field missing).
+Result<RunSummary> parse_summary_json(const std::string& text, const std::string& path);
 std::string summary_markdown(const RunSummary& run);
 // Writes either file when its path is non-empty; errors name the file.
 Status write_summary(const RunSummary& run, const std::string& json_path,

@@ -1,4 +1,4 @@
-// segment_study: decode, preprocess, infer, postprocess, write (segment_study.h).
+// prepare_study, infer_study, finish_study and segment_study (segment_study.h).
 #include "segment/segment_study.h"
 
 #include <filesystem>
@@ -36,18 +36,17 @@ Result<SegmentationSpec> spec_from_package(const ModelPackage& p) {
   return s;
 }
 
-Result<eval::StudySummary> segment_study(const dicom::SeriesInfo& series,
-                                         const ModelPackage& package, Engine& engine,
-                                         const SegmentationSpec& spec, const StudyOptions& options,
-                                         double read_s) {
-  const std::string name =
-      series.series_uid.empty() ? series.images.front().path : series.series_uid;
+Result<PreparedStudy> prepare_study(const dicom::SeriesInfo& series, const ModelPackage& package,
+                                    const StudyOptions& options, double read_s) {
+  PreparedStudy study;
+  study.name = series.series_uid.empty() ? series.images.front().path : series.series_uid;
+  const std::string& name = study.name;
   if (!package.modality.empty() && series.modality != package.modality) {
     return invalid_argument(
         "series " + name + " is " + (series.modality.empty() ? "of no modality" : series.modality) +
         "; model " + package.name + " (" + package.json_path + ") segments " + package.modality);
   }
-  eval::StudySummary sum;
+  eval::StudySummary& sum = study.summary;
   sum.study_uid = series.study_uid;
   sum.series_uid = series.series_uid;
   sum.series_description = series.description;
@@ -61,27 +60,51 @@ Result<eval::StudySummary> segment_study(const dicom::SeriesInfo& series,
   load_opt.threads = options.threads;
   auto hu = dicom::load(series, load_opt);
   if (!hu.is_ok()) return in_stage(hu.status(), name, "decode");
+  study.hu = std::move(*hu);
   sum.stages.add("decode", t.seconds());
-  sum.dims = hu->geometry().dims;
-  sum.spacing = hu->geometry().spacing;
+  sum.dims = study.hu.geometry().dims;
+  sum.spacing = study.hu.geometry().spacing;
 
   t.reset();
-  auto prepared = preprocess(package, *hu, options.threads);
+  auto prepared = preprocess(package, study.hu, options.threads);
   if (!prepared.is_ok()) return in_stage(prepared.status(), name, "preprocess");
+  study.prepared = std::move(*prepared);
   sum.stages.add("preprocess", t.seconds());
+  return study;
+}
 
-  SegmentationTimings timings;
-  auto map = segment_volume(engine, prepared->image, prepared->native, spec, &timings);
-  if (!map.is_ok()) return in_stage(map.status(), name, "inference");
-  sum.stages.add("infer", timings.infer_s);
-  sum.stages.add("postprocess", timings.postprocess_s);
+Status infer_study(Engine& engine, const SegmentationSpec& spec, PreparedStudy& study) {
+  Timer t;
+  auto probabilities = predict_probabilities(engine, study.prepared.image, spec);
+  if (!probabilities.is_ok()) return in_stage(probabilities.status(), study.name, "inference");
+  study.probabilities = std::move(*probabilities);
+  study.prepared.image = Volume();  // the engine's input is no longer needed
+  study.summary.stages.add("infer", t.seconds());
+  return Status::ok();
+}
+
+Result<eval::StudySummary> finish_study(PreparedStudy&& study, const dicom::SeriesInfo& series,
+                                        const ModelPackage& package, const SegmentationSpec& spec,
+                                        const StudyOptions& options) {
+  const std::string& name = study.name;
+  eval::StudySummary sum = std::move(study.summary);
+  Timer t;
+  auto model_space = labels_from_probabilities(study.probabilities, spec);
+  if (!model_space.is_ok()) return in_stage(model_space.status(), name, "postprocess");
+  study.probabilities.clear();
+  LabelMap map;
+  map.segments = std::move(model_space->segments);
+  auto native = resample_labels_nearest(model_space->labels, study.prepared.native);
+  if (!native.is_ok()) return in_stage(native.status(), name, "postprocess");
+  map.labels = std::move(*native);
+  sum.stages.add("postprocess", t.seconds());
 
   t.reset();
   std::error_code ec;
   std::filesystem::create_directories(options.out_dir, ec);
   if (ec) return io_error(options.out_dir + ": cannot create: " + ec.message());
-  MI_ASSIGN_OR_RETURN(SegmentMasks masks, to_segment_masks(*map));
-  MI_ASSIGN_OR_RETURN(sum.volumes, eval::label_volumes(*map));
+  MI_ASSIGN_OR_RETURN(SegmentMasks masks, to_segment_masks(map));
+  MI_ASSIGN_OR_RETURN(sum.volumes, eval::label_volumes(map));
   std::string no_seg;  // why a SEG cannot reference this series, if it cannot
   for (const dicom::ImageInfo& im : series.images) {
     if (im.sop_instance_uid.empty() || im.sop_class_uid.empty() || im.study_uid.empty() ||
@@ -105,19 +128,29 @@ Result<eval::StudySummary> segment_study(const dicom::SeriesInfo& series,
   }
   if (options.write_nifti) {
     const std::string path = options.out_dir + "/labels.nii.gz";
-    Status st = write_label_nifti(*map, path);
+    Status st = write_label_nifti(map, path);
     if (!st.is_ok()) return in_stage(st, name, "write");
     sum.outputs.push_back(path);
   }
   if (options.write_png) {
     eval::OverlayOptions png_opt;
     png_opt.contour_px = 2;  // visible at a glance on a 512 x 512 slice
-    auto files = eval::write_overlays(*hu, masks, options.out_dir + "/png", png_opt);
+    auto files = eval::write_overlays(study.hu, masks, options.out_dir + "/png", png_opt);
     if (!files.is_ok()) return in_stage(files.status(), name, "write");
     for (const auto& f : *files) sum.outputs.push_back(f.path);
   }
+  study.hu = Volume();
   sum.stages.add("write", t.seconds());
   return sum;
+}
+
+Result<eval::StudySummary> segment_study(const dicom::SeriesInfo& series,
+                                         const ModelPackage& package, Engine& engine,
+                                         const SegmentationSpec& spec, const StudyOptions& options,
+                                         double read_s) {
+  MI_ASSIGN_OR_RETURN(PreparedStudy study, prepare_study(series, package, options, read_s));
+  MI_RETURN_IF_ERROR(infer_study(engine, spec, study));
+  return finish_study(std::move(study), series, package, spec, options);
 }
 
 }  // namespace medinfer

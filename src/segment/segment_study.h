@@ -1,16 +1,23 @@
-// One DICOM series through the whole CPU path: decode to HU, the model package's
-// preprocessing, inference and postprocessing (segment.h), and the outputs a user asked for
-// (DICOM SEG, NIfTI label map, PNG overlays), with the time each stage took. `medinfer
-// segment` runs it per input series; the staged GPU pipeline will run the same stages
-// concurrently.
+// One DICOM series through the whole path: decode to HU, the model package's preprocessing,
+// inference and postprocessing (segment.h), and the outputs a user asked for (DICOM SEG,
+// NIfTI label map, PNG overlays), with the time each stage took.
 //
-// Output files, under options.out_dir (created): seg.dcm, labels.nii.gz, png/*.png, and the
-// study's summary.json / summary.md.
+// Two ways to run it:
+//  - segment_study(): the stages one after the other (the sequential path);
+//  - the same stages one at a time, so that a pipeline (src/pipeline) runs them on different
+//    threads for different series: prepare_study (decode + preprocess), infer_study (the
+//    engine), finish_study (postprocess + write). segment_study() is exactly these three in
+//    a row, so both paths give the same outputs, bit for bit.
 //
-// Thread safety: the Engine is used by one call at a time; everything else is per call.
+// Output files, under options.out_dir (created): seg.dcm, labels.nii.gz, png/*.png. The
+// caller writes the study's summary.json / summary.md.
+//
+// Thread safety: the Engine is used by one call at a time; everything else is per call, and
+// prepare_study / finish_study may run concurrently on distinct series and out_dirs.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "eval/summary.h"
 #include "medinfer/dicom.h"
@@ -33,9 +40,31 @@ struct StudyOptions {
 // blending, TTA, activation, components, labels).
 Result<SegmentationSpec> spec_from_package(const ModelPackage& package);
 
-// Segments `series` (an image series from dicom::scan) and writes the outputs. `read_s`
-// is the time the scan that found it took (the summary's "read" stage). Errors name the
-// series and the stage; a series of another modality than the package's is refused.
+// A series decoded and preprocessed, on its way to the engine. `summary` holds the series'
+// fields and the stages so far ("read", "decode", "preprocess").
+struct PreparedStudy {
+  std::string name;  // the series UID, or its first file when it has none (for errors)
+  eval::StudySummary summary;
+  Volume hu;                // the series in HU on its native grid (the PNG overlays' background)
+  PreparedVolume prepared;  // model space
+  std::vector<Volume> probabilities;  // infer_study's output, on prepared.image's grid
+};
+
+// Decode + preprocess. `read_s` is the time the scan that found the series took (the
+// summary's "read" stage). Errors name the series and the stage; a series of another
+// modality than the package's is refused.
+Result<PreparedStudy> prepare_study(const dicom::SeriesInfo& series, const ModelPackage& package,
+                                    const StudyOptions& options, double read_s = 0);
+// The engine's part: predict_probabilities on study.prepared.image into study.probabilities
+// (stage "infer"). `engine` must come from build_segmentation_engine with `spec`.
+Status infer_study(Engine& engine, const SegmentationSpec& spec, PreparedStudy& study);
+// Labels, component rules and resampling to the native grid ("postprocess"), then the
+// outputs under options.out_dir ("write"). Frees the study's volumes as it goes.
+Result<eval::StudySummary> finish_study(PreparedStudy&& study, const dicom::SeriesInfo& series,
+                                        const ModelPackage& package, const SegmentationSpec& spec,
+                                        const StudyOptions& options);
+
+// The three in a row.
 Result<eval::StudySummary> segment_study(const dicom::SeriesInfo& series,
                                          const ModelPackage& package, Engine& engine,
                                          const SegmentationSpec& spec, const StudyOptions& options,

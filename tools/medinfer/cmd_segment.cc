@@ -1,6 +1,8 @@
 // medinfer segment -i INPUT... -o OUTDIR -m MODEL_DIR [--device cpu|cuda[:N]]
 //     [--precision fp32|tf32|fp16|bf16] [--allow-host-fallback] [--autotune on|off]
 //                  [--batch N] [--format seg,nifti,png] [--threads N] [--plan PLAN]
+//                  [--resume] [--quiet] [--decode-workers N] [--write-workers N]
+//                  [--max-in-flight N]
 //
 // --plan PLAN (medinfer build writes one): the engine is built from the plan, untuned, with
 // the plan's device, precision and batch for the flags not given; a missing, damaged or
@@ -9,11 +11,21 @@
 // Every image series found under the inputs (folders or files, scanned recursively) is
 // segmented with the model package and written to OUTDIR/<SeriesInstanceUID>/ (seg.dcm,
 // labels.nii.gz, png/, summary.json, summary.md); OUTDIR/summary.{json,md} cover the whole
-// run, including the series that failed and why. One bad series does not stop the others.
+// run, including the series that failed and why, and how the pipeline went (stage busy
+// times, queue depths). One bad series does not stop the others; a series found twice is
+// segmented once.
+// The series run through the overlapped pipeline (src/pipeline/segment_pipeline.h): decode
+// and preprocessing workers, the engine, postprocessing and writing workers, at most
+// --max-in-flight series in memory. A series' folder appears only complete (written under
+// OUTDIR/.<name>.partial, then renamed); --resume keeps complete folders of an earlier run.
+// Progress goes to stderr: a bar on a terminal, one line per series otherwise, none with
+// --quiet.
 // Exit status: 0 when every series was segmented, 1 when any failed or none was found.
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -22,6 +34,7 @@
 #include "core/timer.h"
 #include "medinfer/dicom.h"
 #include "medinfer/model.h"
+#include "pipeline/segment_pipeline.h"
 #include "plan_option.h"
 #include "segment/segment_study.h"
 
@@ -40,6 +53,11 @@ struct SegmentArgs {
   std::string formats = "seg,nifti,png";
   int threads = 0;
   std::string plan;
+  bool resume = false;
+  bool quiet = false;
+  int decode_workers = 2;
+  int write_workers = 2;
+  int max_in_flight = 4;
 };
 
 int fail(const std::string& message) {
@@ -112,7 +130,24 @@ int run(const SegmentArgs& args, const CLI::App& app) {
   });
   if (!engine.is_ok()) return fail(engine.status().to_string());
 
-  eval::RunSummary run;
+  std::error_code ec;
+  std::filesystem::create_directories(args.output, ec);
+  if (ec) return fail(args.output + ": cannot create the output folder: " + ec.message());
+
+  // Scan every input first: the series to do, in input order, and what cannot be done.
+  struct Entry {
+    std::optional<eval::FailedStudy> failed;  // this, or the job `job`
+    size_t job = 0;
+  };
+  std::vector<Entry> entries;
+  std::vector<dicom::ScanResult> scans;
+  scans.reserve(args.inputs.size());
+  std::vector<pipeline::SeriesJob> jobs;
+  std::map<std::string, std::string> seen;  // series UID -> the input it was found in
+  const auto refuse = [&](const std::string& what, const Status& why) {
+    std::fprintf(stderr, "medinfer segment: %s: %s\n", what.c_str(), why.message().c_str());
+    entries.push_back({eval::FailedStudy{what, why}, 0});
+  };
   int found = 0;
   for (const std::string& input : args.inputs) {
     Timer t;
@@ -120,13 +155,15 @@ int run(const SegmentArgs& args, const CLI::App& app) {
     sopt.threads = args.threads;
     auto scan = dicom::scan({input}, sopt);
     if (!scan.is_ok()) {
-      run.failed.push_back({input, scan.status()});
       std::fprintf(stderr, "medinfer segment: %s\n", scan.status().to_string().c_str());
+      entries.push_back({eval::FailedStudy{input, scan.status()}, 0});
       continue;
     }
     const double read_s = t.seconds();
+    scans.push_back(std::move(*scan));
+    const dicom::ScanResult& sr = scans.back();
     int here = 0;
-    for (const dicom::SeriesInfo& series : scan->series) {
+    for (const dicom::SeriesInfo& series : sr.series) {
       if (series.object_kind != "image") continue;
       ++here;
       ++found;
@@ -134,48 +171,79 @@ int run(const SegmentArgs& args, const CLI::App& app) {
       if (!series.loadable) {
         std::string why = "cannot be assembled into a volume";
         for (const auto& p : series.problems) why += "; " + p;
-        run.failed.push_back({label, invalid_argument(why)});
-        std::fprintf(stderr, "medinfer segment: %s: %s\n", label.c_str(), why.c_str());
+        refuse(label, invalid_argument(why));
         continue;
       }
-      study.out_dir =
-          args.output + "/" +
-          (series.series_uid.empty() ? "series" + std::to_string(found) : series.series_uid);
-      auto sum = segment_study(series, *package, **engine, *spec, study, read_s);
-      if (!sum.is_ok()) {
-        run.failed.push_back({label, sum.status()});
-        std::fprintf(stderr, "medinfer segment: %s\n", sum.status().to_string().c_str());
-        continue;
+      if (!series.series_uid.empty()) {
+        auto [it, fresh] = seen.emplace(series.series_uid, input);
+        if (!fresh) {
+          refuse(label, invalid_argument("the same series was found in " + it->second +
+                                         "; it is segmented once"));
+          continue;
+        }
       }
-      sum->input = input;
-      eval::RunSummary one;
-      one.studies.push_back(*sum);
-      Status st =
-          eval::write_summary(one, study.out_dir + "/summary.json", study.out_dir + "/summary.md");
-      if (!st.is_ok()) {
-        run.failed.push_back({label, st});
-        continue;
-      }
-      std::printf("%s: %s %s,", study.out_dir.c_str(), series.modality.c_str(),
-                  series.description.empty() ? "series" : series.description.c_str());
-      for (const auto& v : sum->volumes) std::printf(" %s %.1f mL", v.name.c_str(), v.ml);
-      std::printf("; %.2f s\n", sum->stages.total());
-      run.studies.push_back(std::move(*sum));
+      jobs.push_back(
+          {input, &series,
+           series.series_uid.empty() ? "series" + std::to_string(found) : series.series_uid,
+           read_s});
+      entries.push_back({std::nullopt, jobs.size() - 1});
     }
     if (here == 0) {
-      run.failed.push_back(
-          {input, invalid_argument(input + ": no image series (" +
-                                   std::to_string(scan->files_seen) + " file(s) seen, " +
-                                   std::to_string(scan->rejects.size()) + " rejected)")});
-      std::fprintf(stderr, "medinfer segment: %s: no image series\n", input.c_str());
+      refuse(input, invalid_argument(input + ": no image series (" + std::to_string(sr.files_seen) +
+                                     " file(s) seen, " + std::to_string(sr.rejects.size()) +
+                                     " rejected)"));
     }
   }
-  std::error_code ec;
-  std::filesystem::create_directories(args.output, ec);
+
+  int64_t total_slices = 0;
+  for (const auto& job : jobs) total_slices += job.series->slice_count;
+  pipeline::Progress progress(pipeline::progress_mode_for(stderr, args.quiet),
+                              static_cast<int64_t>(jobs.size()), total_slices);
+  pipeline::PipelineOptions popt;
+  popt.out_root = args.output;
+  popt.study = study;
+  popt.decode_workers = args.decode_workers;
+  popt.write_workers = args.write_workers;
+  popt.max_in_flight = args.max_in_flight;
+  popt.resume = args.resume;
+  popt.progress = &progress;
+  pipeline::PipelineRun result = pipeline::run_segment_pipeline(jobs, *package, **engine, sp, popt);
+  progress.finish();
+
+  eval::RunSummary run;
+  for (const Entry& e : entries) {
+    if (e.failed) {
+      run.failed.push_back(*e.failed);
+      continue;
+    }
+    const pipeline::SeriesJob& job = jobs[e.job];
+    pipeline::JobResult& r = result.results[e.job];
+    if (!r.summary) {
+      std::fprintf(stderr, "medinfer segment: %s\n", r.status.to_string().c_str());
+      run.failed.push_back({job.input + " (series " + job.series->series_uid + ")", r.status});
+      continue;
+    }
+    if (!args.quiet) {
+      std::printf("%s/%s: %s %s,", args.output.c_str(), job.name.c_str(),
+                  job.series->modality.c_str(),
+                  job.series->description.empty() ? "series" : job.series->description.c_str());
+      for (const auto& v : r.summary->volumes) std::printf(" %s %.1f mL", v.name.c_str(), v.ml);
+      if (r.resumed) {
+        std::printf("; kept from an earlier run\n");
+      } else {
+        std::printf("; %.2f s\n", r.summary->stages.total());
+      }
+    }
+    run.studies.push_back(std::move(*r.summary));
+  }
+  run.pipeline = result.stats;
   Status st = eval::write_summary(run, args.output + "/summary.json", args.output + "/summary.md");
   if (!st.is_ok()) return fail(st.to_string());
-  std::printf("segmented %zu series, %zu failed; summary: %s/summary.md\n", run.studies.size(),
-              run.failed.size(), args.output.c_str());
+  std::printf(
+      "segmented %zu series (%lld kept from an earlier run), %zu failed; summary: "
+      "%s/summary.md\n",
+      run.studies.size(), static_cast<long long>(result.stats.resumed), run.failed.size(),
+      args.output.c_str());
   return run.failed.empty() && !run.studies.empty() ? 0 : 1;
 }
 
@@ -204,6 +272,22 @@ RunFn register_segment(CLI::App& app) {
   app.add_option("--plan", args->plan,
                  "Build from this plan (medinfer build), untuned; when it is missing or does not "
                  "fit, build anew and write it here");
+  app.add_flag("--resume", args->resume,
+               "Keep the complete outputs of an earlier run into OUTDIR and do only the rest "
+               "(a series' folder appears only when all its outputs are written)");
+  app.add_flag("-q,--quiet", args->quiet,
+               "No progress (a bar on a terminal, a line per series otherwise) and no "
+               "per-series result lines; errors are still printed");
+  app.add_option("--decode-workers", args->decode_workers,
+                 "Series read, decoded and preprocessed concurrently (default 2)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--write-workers", args->write_workers,
+                 "Series postprocessed and written concurrently (default 2)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--max-in-flight", args->max_in_flight,
+                 "Series held in memory at once, from decode to written (default 4): the "
+                 "memory bound")
+      ->check(CLI::Range(1, 1024));
   return [args, &app] { return run(*args, app); };
 }
 

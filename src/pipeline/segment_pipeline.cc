@@ -1,0 +1,191 @@
+// run_segment_pipeline (segment_pipeline.h).
+#include "pipeline/segment_pipeline.h"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <semaphore>
+#include <thread>
+
+#include "core/timer.h"
+#include "pipeline/bounded_queue.h"
+#include "pipeline/study_folder.h"
+
+namespace medinfer::pipeline {
+namespace {
+
+struct InFlight {
+  size_t job = 0;
+  PreparedStudy study;
+};
+
+// Adds seconds to a shared total.
+class BusyClock {
+ public:
+  void add(double s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    total_ += s;
+  }
+  double total() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return total_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  double total_ = 0;
+};
+
+// Output paths under the partial folder are recorded under the final one.
+void rename_outputs(eval::StudySummary& sum, const StudyFolder& folder) {
+  for (std::string& path : sum.outputs) {
+    if (path.rfind(folder.partial_dir, 0) == 0) {
+      path = folder.final_dir + path.substr(folder.partial_dir.size());
+    }
+  }
+}
+
+// Postprocess, write into the partial folder, write the study's summary, commit.
+Result<eval::StudySummary> write_study(PreparedStudy&& study, const SeriesJob& job,
+                                       const ModelPackage& package, const SegmentationSpec& spec,
+                                       const PipelineOptions& options) {
+  const StudyFolder folder = study_folder(options.out_root, job.name);
+  MI_RETURN_IF_ERROR(clear_partial(folder));
+  StudyOptions so = options.study;
+  so.out_dir = folder.partial_dir;
+  auto sum = finish_study(std::move(study), *job.series, package, spec, so);
+  if (!sum.is_ok()) {
+    (void)clear_partial(folder);
+    return sum.status();
+  }
+  sum->input = job.input;
+  rename_outputs(*sum, folder);
+  eval::RunSummary one;
+  one.studies.push_back(*sum);
+  Status st = eval::write_summary(one, folder.partial_dir + "/summary.json",
+                                  folder.partial_dir + "/summary.md");
+  if (st.is_ok()) st = commit_study_folder(folder);
+  if (!st.is_ok()) {
+    (void)clear_partial(folder);
+    return st;
+  }
+  return sum;
+}
+
+}  // namespace
+
+PipelineRun run_segment_pipeline(const std::vector<SeriesJob>& jobs, const ModelPackage& package,
+                                 Engine& engine, const SegmentationSpec& spec,
+                                 const PipelineOptions& options) {
+  Timer wall;
+  PipelineRun run;
+  run.results.resize(jobs.size());
+  const int decoders = std::max(1, options.decode_workers);
+  const int writers = std::max(1, options.write_workers);
+  const int in_flight = std::max(1, options.max_in_flight);
+  std::mutex result_mu;  // run.results, run.stats.slices
+  const auto done = [&](size_t i, JobResult r) {
+    const SeriesJob& job = jobs[i];
+    const bool ok = r.status.is_ok();
+    {
+      std::lock_guard<std::mutex> lock(result_mu);
+      if (ok && !r.resumed) run.stats.slices += job.series->slice_count;
+      run.results[i] = std::move(r);
+    }
+    if (options.progress != nullptr) {
+      options.progress->series_done(job.name, ok ? job.series->slice_count : 0, ok);
+    }
+  };
+
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (options.resume) {
+      auto kept = complete_study(study_folder(options.out_root, jobs[i].name),
+                                 jobs[i].series->series_uid, jobs[i].input);
+      if (kept) {
+        ++run.stats.resumed;
+        done(i, {std::move(kept), Status::ok(), true});
+        continue;
+      }
+    }
+    todo.push_back(i);
+  }
+
+  std::counting_semaphore<> tokens(in_flight);
+  BoundedQueue<InFlight> to_engine(static_cast<size_t>(in_flight));
+  BoundedQueue<InFlight> to_writers(static_cast<size_t>(in_flight));
+  BusyClock decode_busy, engine_busy, write_busy;
+  std::atomic<size_t> next{0};
+  std::atomic<int> decoders_left{decoders};
+
+  std::vector<std::thread> threads;
+  for (int w = 0; w < decoders; ++w) {
+    threads.emplace_back([&] {
+      for (size_t k; (k = next.fetch_add(1)) < todo.size();) {
+        const size_t i = todo[k];
+        tokens.acquire();
+        Timer t;
+        auto prepared =
+            prepare_study(*jobs[i].series, package, options.study, jobs[i].read_s);
+        decode_busy.add(t.seconds());
+        if (!prepared.is_ok()) {
+          tokens.release();
+          done(i, {std::nullopt, prepared.status(), false});
+          continue;
+        }
+        to_engine.push(InFlight{i, std::move(*prepared)});
+      }
+      if (decoders_left.fetch_sub(1) == 1) to_engine.close();
+    });
+  }
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&] {
+      while (std::optional<InFlight> item = to_writers.pop()) {
+        const size_t i = item->job;
+        Timer t;
+        auto sum = write_study(std::move(item->study), jobs[i], package, spec, options);
+        item.reset();  // the study's memory goes before its token
+        write_busy.add(t.seconds());
+        tokens.release();
+        if (sum.is_ok()) {
+          done(i, {std::move(*sum), Status::ok(), false});
+        } else {
+          done(i, {std::nullopt, sum.status(), false});
+        }
+      }
+    });
+  }
+  // The engine: on this thread, one series at a time, in the order they were decoded.
+  while (std::optional<InFlight> item = to_engine.pop()) {
+    Timer t;
+    Status st = infer_study(engine, spec, item->study);
+    engine_busy.add(t.seconds());
+    if (!st.is_ok()) {
+      const size_t i = item->job;
+      item.reset();
+      tokens.release();
+      done(i, {std::nullopt, st, false});
+      continue;
+    }
+    to_writers.push(std::move(*item));
+  }
+  to_writers.close();
+  for (std::thread& th : threads) th.join();
+
+  eval::PipelineStats& s = run.stats;
+  s.wall_s = wall.seconds();
+  s.max_in_flight = in_flight;
+  s.engine_busy = s.wall_s > 0 ? engine_busy.total() / s.wall_s : 0.0;
+  s.stages = {{"decode+preprocess", decoders, decode_busy.total()},
+              {"engine", 1, engine_busy.total()},
+              {"postprocess+write", writers, write_busy.total()}};
+  for (const auto& [name, q] :
+       {std::pair<const char*, const BoundedQueue<InFlight>*>{"to engine", &to_engine},
+        {"to writers", &to_writers}}) {
+    const QueueDepth d = q->depth();
+    s.queues.push_back({name, d.capacity, d.max, d.mean});
+  }
+  return run;
+}
+
+}  // namespace medinfer::pipeline
