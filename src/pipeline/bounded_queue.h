@@ -77,7 +77,8 @@ class BoundedQueue {
   using Clock = std::chrono::steady_clock;
   void account() {  // under mu_, before the depth changes
     const auto now = Clock::now();
-    weighted_ += static_cast<double>(items_.size()) * std::chrono::duration<double>(now - last_).count();
+    weighted_ +=
+        static_cast<double>(items_.size()) * std::chrono::duration<double>(now - last_).count();
     last_ = now;
   }
 

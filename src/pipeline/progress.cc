@@ -24,8 +24,7 @@ ProgressMode progress_mode_for(std::FILE* stream, bool quiet) {
   return isatty(fileno(stream)) ? ProgressMode::kBar : ProgressMode::kLines;
 }
 
-Progress::Progress(ProgressMode mode, int64_t total_series, int64_t total_slices,
-                   std::FILE* stream)
+Progress::Progress(ProgressMode mode, int64_t total_series, int64_t total_slices, std::FILE* stream)
     : mode_(mode), total_series_(total_series), total_slices_(total_slices), stream_(stream) {
   start_ = last_draw_ = std::chrono::steady_clock::now();
 }

@@ -125,8 +125,7 @@ PipelineRun run_segment_pipeline(const std::vector<SeriesJob>& jobs, const Model
         const size_t i = todo[k];
         tokens.acquire();
         Timer t;
-        auto prepared =
-            prepare_study(*jobs[i].series, package, options.study, jobs[i].read_s);
+        auto prepared = prepare_study(*jobs[i].series, package, options.study, jobs[i].read_s);
         decode_busy.add(t.seconds());
         if (!prepared.is_ok()) {
           tokens.release();

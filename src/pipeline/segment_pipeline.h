@@ -49,11 +49,11 @@ struct SeriesJob {
 
 struct PipelineOptions {
   std::string out_root;
-  StudyOptions study;       // outputs, device and threads (out_dir is set per series)
-  int decode_workers = 2;   // series decoded and preprocessed concurrently
-  int write_workers = 2;    // series postprocessed and written concurrently
-  int max_in_flight = 4;    // series held in memory at once (>= 1; the memory bound)
-  bool resume = false;      // keep the complete outputs of an earlier run
+  StudyOptions study;            // outputs, device and threads (out_dir is set per series)
+  int decode_workers = 2;        // series decoded and preprocessed concurrently
+  int write_workers = 2;         // series postprocessed and written concurrently
+  int max_in_flight = 4;         // series held in memory at once (>= 1; the memory bound)
+  bool resume = false;           // keep the complete outputs of an earlier run
   Progress* progress = nullptr;  // told of every series done, may be null
 };
 

@@ -1,7 +1,8 @@
 // Model parity: medinfer's outputs against ONNX Runtime's on random inputs, for every model
 // in tests/fixtures/models/manifest.json (small MONAI and torchvision networks exported by
-// tools/models/export_models.py) and the benchmark 2D UNet of tools/models/make_unet2d.py at
-// 64x64, on every CPU backend ("reference", "cpu"), with the batch dimension at 2.
+// tools/models/export_models.py), the benchmark 2D UNet of tools/models/make_unet2d.py at
+// 64x64 and the KiTS19-shaped 3-D UNet of tools/models/make_unet3d.py at 32^3 (random
+// weights), on every CPU backend ("reference", "cpu"), with the batch dimension at 2.
 // Passes when max|medinfer - ORT| / max|ORT| <= 1e-4 for every output. Each measured value
 // goes to <build>/model_parity/<model>.<device>.json (docs/MODELS.md quotes them).
 #include <gtest/gtest.h>
@@ -27,7 +28,9 @@ using json = nlohmann::json;
 
 constexpr double kMaxRelativeError = 1e-4;
 constexpr int64_t kBatch = 2;
-const char* const kGeneratedUnet = "unet2d_64";  // made by make_unet2d.py at test time
+// Made at test time: name -> generator script and its size argument.
+const std::map<std::string, std::pair<std::string, int>> kGenerated = {
+    {"unet2d_64", {"make_unet2d.py", 64}}, {"unet3d_32", {"make_unet3d.py", 32}}};
 
 std::string fixtures() {
   return source_dir() + "/tests/fixtures/models";
@@ -48,7 +51,8 @@ void PrintTo(const ParityCase& c, std::ostream* os) {
 }
 
 std::vector<ParityCase> parity_cases() {
-  std::vector<std::string> models = {kGeneratedUnet};
+  std::vector<std::string> models;
+  for (const auto& entry : kGenerated) models.push_back(entry.first);
   const json m = manifest();
   if (m.is_object() && m.contains("models")) {
     for (const auto& [name, entry] : m["models"].items()) models.push_back(name);
@@ -80,12 +84,13 @@ const Reference& reference_for(const std::string& model, const std::string& user
   Reference& r = cache[key];
   const std::string dir = temp_dir("model_parity/" + key);
   std::string output;
-  if (model == kGeneratedUnet) {
-    r.model_path = dir + "/unet2d_64.onnx";
-    const std::string cmd = python() + " " + source_dir() +
-                            "/tools/models/make_unet2d.py --size 64 --seed 0 --out " + r.model_path;
+  if (kGenerated.count(model) != 0) {
+    const auto& [script, size] = kGenerated.at(model);
+    r.model_path = dir + "/" + model + ".onnx";
+    const std::string cmd = python() + " " + source_dir() + "/tools/models/" + script + " --size " +
+                            std::to_string(size) + " --seed 0 --out " + r.model_path;
     if (run_command(cmd, &output) != 0) {
-      r.error = "make_unet2d.py failed: " + output;
+      r.error = script + " failed: " + output;
       return r;
     }
   } else {
@@ -125,7 +130,7 @@ TEST_P(ModelParity, MatchesOnnxRuntime) {
   const ParityCase& c = GetParam();
   const Reference& ref = reference_for(c.model, c.device);
   if (!ref.skip.empty()) {
-    if (under_ci() && c.model != kGeneratedUnet &&
+    if (under_ci() && kGenerated.count(c.model) == 0 &&
         manifest()["models"][c.model].value("committed", true)) {
       FAIL() << "missing fixture: " << ref.skip;
     }

@@ -33,8 +33,9 @@ constexpr int kSeries = 6;
 std::vector<std::string> segment_args(const std::vector<std::string>& inputs,
                                       const std::string& out,
                                       const std::vector<std::string>& extra) {
-  std::vector<std::string> a = {testing::cli(), "segment", "-o", out, "-m",
-                                testing::source_dir() + "/models/lung-ct-2d", "--device", "cpu"};
+  std::vector<std::string> a = {
+      testing::cli(), "segment", "-o", out, "-m", testing::source_dir() + "/models/lung-ct-2d",
+      "--device",     "cpu"};
   for (const auto& in : inputs) {
     a.push_back("-i");
     a.push_back(in);
@@ -154,8 +155,12 @@ TEST_F(CliPipeline, MemoryStaysWithinTheInFlightBoundOnManyMoreSeries) {
   // CPU, its build included) is the same in all three.
   const std::vector<std::string> two(inputs_.begin(), inputs_.begin() + 2);
   const auto flags = [](int bound) {
-    return std::vector<std::string>{"--quiet",          "--max-in-flight", std::to_string(bound),
-                                    "--decode-workers", "6",               "--write-workers",
+    return std::vector<std::string>{"--quiet",
+                                    "--max-in-flight",
+                                    std::to_string(bound),
+                                    "--decode-workers",
+                                    "6",
+                                    "--write-workers",
                                     "1"};
   };
   const Exit small = wait_for(spawn(segment_args(two, tmp + "/two", flags(2)), tmp + "/two.log"));
@@ -186,8 +191,8 @@ TEST_F(CliPipeline, ProgressLinesOutsideATerminalAndNoneWhenQuiet) {
   }
   EXPECT_NE(reference_log_.find("slices/s"), std::string::npos);
   const std::string tmp = testing::temp_dir("cli_pipeline_quiet");
-  const Exit e = wait_for(spawn(segment_args({inputs_[0]}, tmp + "/out", {"--quiet"}),
-                                tmp + "/quiet.log"));
+  const Exit e =
+      wait_for(spawn(segment_args({inputs_[0]}, tmp + "/out", {"--quiet"}), tmp + "/quiet.log"));
   ASSERT_EQ(e.status, 0);
   const std::string log = slurp(tmp + "/quiet.log");
   EXPECT_EQ(log.find("medinfer: done"), std::string::npos) << log;

@@ -54,10 +54,10 @@ std::string seg_pixels(const std::string& path, std::string* frames) {
 std::vector<std::string> replicate_series(const std::string& src, const std::string& dst,
                                           int copies) {
   std::string output;
-  const int rc = run_command("'" + python() + "' '" + source_dir() +
-                                 "/bench/replicate_series.py' '" + src + "' '" + dst +
-                                 "' --copies " + std::to_string(copies),
-                             &output);
+  const int rc =
+      run_command("'" + python() + "' '" + source_dir() + "/bench/replicate_series.py' '" + src +
+                      "' '" + dst + "' --copies " + std::to_string(copies),
+                  &output);
   EXPECT_EQ(rc, 0) << output;
   std::vector<std::string> dirs;
   for (int c = 0; c < copies; ++c) {

@@ -42,8 +42,7 @@ TEST(Progress, TheBarRedrawsInPlaceAndEndsWithTheTotal) {
   p.finish();
   const std::string out = written(f);
   EXPECT_EQ(out.rfind("\r[", 0), 0u) << out;
-  EXPECT_NE(out.find("[########################] 2/2 series, 20 slices"), std::string::npos)
-      << out;
+  EXPECT_NE(out.find("[########################] 2/2 series, 20 slices"), std::string::npos) << out;
   EXPECT_NE(out.find("done in "), std::string::npos) << out;
   EXPECT_EQ(out.back(), '\n');
   EXPECT_EQ(out.find("medinfer: done"), std::string::npos) << "no plain lines on a terminal";

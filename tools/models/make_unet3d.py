@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""The benchmark 3-D UNet, shaped like MLPerf's KiTS19 network, as ONNX, built with the onnx
+package alone (no PyTorch). Random weights: a benchmark and test model, not a trained one.
+
+Layout (MLPerf Training/Inference 3d-unet, KiTS19):
+
+  input block:  [Conv 3x3x3 pad 1 (no bias) -> InstanceNormalization -> Relu] x 2, 1 -> 32
+  down blocks:  32->64, 64->128, 128->256, 256->320, then the bottleneck 320->320:
+                Conv 3x3x3 stride 2 pad 1 -> IN -> Relu, Conv 3x3x3 pad 1 -> IN -> Relu
+  up blocks:    320->320, 320->256, 256->128, 128->64, 64->32:
+                ConvTranspose 2x2x2 stride 2 (with bias), Concat([upsampled, skip], axis=1),
+                [Conv 3x3x3 pad 1 -> IN -> Relu] x 2 (2*out -> out, out -> out)
+  head:         Conv 1x1x1 (with bias) 32 -> 3 channels (logits, no activation)
+
+  input  "image"  float32 [N, 1, D, H, W]   (N dynamic; D = H = W = 128 for the benchmark)
+  output "logits" float32 [N, 3, D, H, W]
+
+Parameters: 31,190,243 (31.2 M). Compute: 954.6 GFLOP per 128^3 patch (convolutions and
+transposed convolutions, 2 FLOP per multiply-add). Sizes must be multiples of 32 (5
+stride-2 levels).
+
+Weights are random (He-normal convolutions, IN affine terms near identity), drawn from
+numpy's default_rng(seed), so a seed gives the same file byte for byte.
+
+Usage:
+  python tools/models/make_unet3d.py --out unet3d.onnx [--size 128] [--seed 0] [--opset 17]
+"""
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+FEATURES = (32, 64, 128, 256, 320, 320)  # input block, four down blocks, the bottleneck
+IN_CHANNELS = 1
+OUT_CHANNELS = 3
+
+
+class Builder:
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+        self.nodes = []
+        self.inits = []
+        self.params = 0
+        self.macs_per_voxel = 0.0  # multiply-adds per input voxel (scaled by the level's volume)
+        self.count = 0
+
+    def _name(self, prefix):
+        self.count += 1
+        return f"{prefix}_{self.count}"
+
+    def _init(self, name, array):
+        self.inits.append(numpy_helper.from_array(array.astype(np.float32), name))
+        self.params += array.size
+
+    def conv(self, x, cin, cout, k, stride, out_scale, bias):
+        """out_scale: the output's volume relative to the input patch (1, 1/8, ...)."""
+        name = self._name("conv")
+        std = np.sqrt(2.0 / (cin * k ** 3))
+        self._init(name + ".weight", self.rng.normal(0.0, std, (cout, cin, k, k, k)))
+        inputs = [x, name + ".weight"]
+        if bias:
+            self._init(name + ".bias", self.rng.normal(0.0, 0.01, (cout,)))
+            inputs.append(name + ".bias")
+        pad = k // 2
+        self.nodes.append(
+            helper.make_node("Conv", inputs, [name], name=name, kernel_shape=[k] * 3,
+                             pads=[pad] * 6, strides=[stride] * 3))
+        self.macs_per_voxel += out_scale * cin * cout * k ** 3
+        return name
+
+    def in_relu(self, x, c):
+        name = self._name("in")
+        self._init(name + ".scale", self.rng.uniform(0.8, 1.2, (c,)))
+        self._init(name + ".shift", self.rng.normal(0.0, 0.05, (c,)))
+        self.nodes.append(
+            helper.make_node("InstanceNormalization", [x, name + ".scale", name + ".shift"],
+                             [name], name=name, epsilon=1e-5))
+        relu = self._name("relu")
+        self.nodes.append(helper.make_node("Relu", [name], [relu], name=relu))
+        return relu
+
+    def block(self, x, cin, cout, stride, out_scale):
+        x = self.in_relu(self.conv(x, cin, cout, 3, stride, out_scale, bias=False), cout)
+        return self.in_relu(self.conv(x, cout, cout, 3, 1, out_scale, bias=False), cout)
+
+    def up(self, x, cin, cout, out_scale):
+        name = self._name("up")
+        std = np.sqrt(1.0 / cin)
+        # ConvTranspose weight layout: [C_in, C_out / group, kD, kH, kW].
+        self._init(name + ".weight", self.rng.normal(0.0, std, (cin, cout, 2, 2, 2)))
+        self._init(name + ".bias", self.rng.normal(0.0, 0.01, (cout,)))
+        self.nodes.append(
+            helper.make_node("ConvTranspose", [x, name + ".weight", name + ".bias"], [name],
+                             name=name, kernel_shape=[2] * 3, strides=[2] * 3))
+        # Each input voxel feeds a 2x2x2 output block: cin*cout*8 per input voxel.
+        self.macs_per_voxel += (out_scale / 8.0) * cin * cout * 8
+        return name
+
+    def concat(self, a, b):
+        name = self._name("cat")
+        self.nodes.append(helper.make_node("Concat", [a, b], [name], name=name, axis=1))
+        return name
+
+
+def build(size, seed, opset):
+    if size % 32 != 0:
+        raise ValueError(f"--size must be a multiple of 32 (5 stride-2 levels), not {size}")
+    b = Builder(seed)
+    x = b.block("image", IN_CHANNELS, FEATURES[0], 1, 1.0)
+    skips = [x]
+    for level in range(1, len(FEATURES)):
+        x = b.block(x, FEATURES[level - 1], FEATURES[level], 2, 1.0 / 8 ** level)
+        skips.append(x)
+    cin = FEATURES[-1]
+    for level in range(len(FEATURES) - 2, -1, -1):
+        f = FEATURES[level]  # 320 (the bottleneck's skip level), 256, 128, 64, 32
+        scale = 1.0 / 8 ** level
+        x = b.up(x, cin, f, scale)
+        x = b.concat(x, skips[level])
+        x = b.block(x, 2 * f, f, 1, scale)
+        cin = f
+    head = b.conv(x, cin, OUT_CHANNELS, 1, 1, 1.0, bias=True)
+    b.nodes.append(helper.make_node("Identity", [head], ["logits"], name="logits"))
+
+    shape = ["N", IN_CHANNELS, size, size, size]
+    graph = helper.make_graph(
+        b.nodes, "unet3d",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
+                                       ["N", OUT_CHANNELS, size, size, size])],
+        b.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="medinfer tools/models/make_unet3d.py")
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model, b.params, b.macs_per_voxel
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, help="output .onnx path")
+    ap.add_argument("--size", type=int, default=128, help="patch edge (default 128)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--opset", type=int, default=17)
+    ap.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = ap.parse_args()
+    model, params, macs_per_voxel = build(args.size, args.seed, args.opset)
+    onnx.save(model, args.out)
+    gflop = 2.0 * macs_per_voxel * args.size ** 3 / 1e9
+    gflop_128 = 2.0 * macs_per_voxel * 128 ** 3 / 1e9
+    summary = {"path": args.out, "size": args.size, "params": int(params),
+               "gflop_per_patch": round(gflop, 3), "gflop_per_patch_128": round(gflop_128, 3),
+               "seed": args.seed, "opset": args.opset, "weights": "random"}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{args.out}: {params:,} parameters ({params / 1e6:.2f} M), "
+              f"{gflop:.2f} GFLOP per {args.size}^3 patch ({gflop_128:.1f} at 128^3); "
+              "random weights")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
