@@ -15,9 +15,10 @@
 #                             3 GB) in $MEDINFER_VENV (default: .venv in the repository, so
 #                             that `make clean` keeps it).
 #
-# GPU build (both modes, when nvcc is found): the header-only libraries that only PyPI ships
+# GPU build (both modes, when nvcc is found): what only PyPI ships
 # are fetched, pinned, into $MEDINFER_DEPS (default: .deps in the repository): the cuDNN
-# frontend's C++ headers (nvidia-cudnn-frontend) and CUTLASS (nvidia-cutlass), with
+# frontend's C++ headers (nvidia-cudnn-frontend), CUTLASS (nvidia-cutlass), nvImageCodec
+# (nvidia-nvimgcodec-cu13: header, library, decoder extensions) and nvJPEG2000, with
 # python3-pip to fetch them. The CUDA toolkit and cuDNN themselves are not installed here: a
 # GPU build needs them already present (README, "GPU build").
 # Run as root or with sudo available. Network steps are retried.
@@ -103,10 +104,51 @@ PY
   rm -rf "$tmp"
   touch "$dest/.complete"
 }
+# fetch_nvimgcodec DEST: nvImageCodec 0.9.0.20 (C API header, libnvimgcodec.so.0 and the
+# decoder extensions medinfer uses: nvJPEG, nvJPEG2000, libjpeg-turbo, OpenCV) and the
+# nvJPEG2000 library 0.11.0.51 its extension loads, from their PyPI wheels, into DEST: lib/
+# holds the libraries and lib/extensions/ the extensions (whose run path looks in ..).
+fetch_nvimgcodec() {
+  local dest=$1 tmp
+  [ -f "$dest/.complete" ] && return 0
+  echo "setup: nvidia-nvimgcodec-cu13 0.9.0.20 and nvidia-nvjpeg2k-cu13 0.11.0.51 into $dest"
+  tmp=$(mktemp -d)
+  retry 3 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
+    --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 \
+    --platform manylinux2014_x86_64 -d "$tmp" nvidia-nvimgcodec-cu13==0.9.0.20 \
+    nvidia-nvjpeg2k-cu13==0.11.0.51
+  rm -rf "$dest" && mkdir -p "$dest"
+  python3 - "$tmp" "$dest" <<'PY'
+import glob, os, pathlib, sys, zipfile
+tmp, dest = sys.argv[1], pathlib.Path(sys.argv[2])
+want = {  # wheel path -> where it goes under DEST
+    "nvidia/nvimgcodec/include/nvimgcodec.h": "include/nvimgcodec.h",
+    "nvidia/nvimgcodec/include/nvimgcodec_version.h": "include/nvimgcodec_version.h",
+    "nvidia/nvimgcodec/libnvimgcodec.so.0": "lib/libnvimgcodec.so.0",
+    "nvidia/nvjpeg2k/lib/libnvjpeg2k.so.0": "lib/libnvjpeg2k.so.0",
+}
+for ext in ("nvjpeg", "nvjpeg2k", "jpeg_turbo", "opencv"):
+    want[f"nvidia/nvimgcodec/extensions/lib{ext}_ext.so.0.9.0"] = f"lib/extensions/lib{ext}_ext.so.0.9.0"
+for wheel in glob.glob(os.path.join(tmp, "*.whl")):
+    with zipfile.ZipFile(wheel) as z:
+        for n in z.namelist():
+            if n in want:
+                out = dest / want.pop(n)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(z.read(n))
+                out.chmod(0o755 if ".so" in n else 0o644)
+if want:
+    sys.exit(f"setup: not found in the wheels: {sorted(want)}")
+PY
+  ln -sf libnvimgcodec.so.0 "$dest/lib/libnvimgcodec.so"
+  rm -rf "$tmp"
+  touch "$dest/.complete"
+}
 if [ -n "$nvcc" ]; then
   deps=${MEDINFER_DEPS:-$here/.deps}
   fetch_headers nvidia-cudnn-frontend 1.32.0 include/ "$deps/cudnn-frontend-1.32.0"
   fetch_headers nvidia-cutlass 4.2.0.0 cutlass_library/source/include/ "$deps/cutlass-4.2.0.0"
+  fetch_nvimgcodec "$deps/nvimgcodec-0.9.0.20"
 fi
 
 if [ "$mode" = test ]; then

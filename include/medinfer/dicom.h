@@ -171,12 +171,25 @@ enum class ReadMethod {
   kMmap,
 };
 
+// Who decodes compressed frames. The values are the same whichever does (tested frame by
+// frame against the CPU decoders on the conformance corpora).
+enum class FrameDecoder {
+  kCpu,  // DCMTK, OpenJPEG, ... on the CPU threads
+  // nvImageCodec on the GPU (nvJPEG, nvJPEG2000) for the grayscale JPEG, JPEG 2000 and HTJ2K
+  // frames it takes, batched per series; every other frame, and every frame when this build
+  // or machine has no GPU decoder, on the CPU as kCpu.
+  kGpu,
+  kNvImageCodecCpu,  // as kGpu through nvImageCodec's CPU back ends (tests, no GPU needed)
+};
+
 struct LoadOptions {
   DType output = DType::kFloat32;        // kFloat32, or kInt16 when every value fits exactly
   bool apply_rescale = true;             // stored values * slope + intercept (HU for CT)
   bool allow_irregular_spacing = false;  // else gaps and uneven spacing fail the load
   int threads = 0;                       // 0 = all; at most the hardware threads
   ReadMethod read_method = ReadMethod::kAuto;
+  FrameDecoder decoder = FrameDecoder::kCpu;
+  int device = 0;  // the GPU of FrameDecoder::kGpu
 };
 
 // Orders the frames of `series` by position along the slice normal, checks that they form

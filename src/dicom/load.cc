@@ -10,6 +10,7 @@
 #include "dicom/dataset.h"
 #include "dicom/frame_decode.h"
 #include "dicom/load_native.h"
+#include "dicom/nvimgcodec_decoder.h"
 #include "dicom/sample_convert.h"
 #include "medinfer/dicom.h"
 
@@ -39,6 +40,63 @@ std::vector<Task> make_tasks(const SeriesInfo& series, const VolumePlan& plan, i
   return tasks;
 }
 
+// The frames nvImageCodec takes, decoded in batches and converted into `dst`; `done` marks
+// the slices it wrote. Frames it refuses are left to the CPU path (which reports real
+// corruption with its own message).
+constexpr size_t kDecodeBatch = 32;
+Status decode_batched(NvImageCodecDecoder& dec, const SeriesInfo& series, const VolumePlan& plan,
+                      const LoadOptions& options, void* dst, size_t slice_voxels,
+                      std::vector<char>& done, int threads) {
+  std::vector<size_t> todo;
+  for (size_t s = 0; s < plan.slices.size(); ++s) {
+    if (NvImageCodecDecoder::handles(series.images[plan.slices[s].image])) todo.push_back(s);
+  }
+  std::vector<std::unique_ptr<uint8_t[]>> raw(std::min(kDecodeBatch, todo.size()));
+  std::vector<size_t> raw_bytes(raw.size(), 0);
+  for (size_t b0 = 0; b0 < todo.size(); b0 += kDecodeBatch) {
+    const size_t nb = std::min(kDecodeBatch, todo.size() - b0);
+    std::vector<FrameJob> jobs(nb);
+    for (size_t j = 0; j < nb; ++j) {
+      const SliceRef& ref = plan.slices[todo[b0 + j]];
+      const ImageInfo& im = series.images[ref.image];
+      const size_t bytes = frame_bytes(im);
+      if (raw_bytes[j] < bytes) {
+        raw[j].reset(new (std::nothrow) uint8_t[bytes]);
+        if (!raw[j]) return out_of_memory(im.path + ": cannot allocate a frame buffer");
+        raw_bytes[j] = bytes;
+      }
+      jobs[j] = {&im, ref.frame, raw[j].get(), bytes};
+    }
+    const std::vector<Status> st = dec.decode(jobs);
+    std::atomic<bool> failed{false};
+    Status first;
+    std::mutex mu;
+    ThreadPool::shared().parallel_for(
+        static_cast<int64_t>(nb),
+        [&](int64_t j) {
+          if (!st[j].is_ok()) return;
+          const size_t s = todo[b0 + j];
+          const SliceRef& ref = plan.slices[s];
+          const ImageInfo& im = series.images[ref.image];
+          const SliceMap map = slice_map(im, ref, options, plan.invert_monochrome1);
+          Status c = options.output == DType::kFloat32
+                         ? convert_samples(im, raw[j].get(), slice_voxels, map,
+                                           static_cast<float*>(dst) + s * slice_voxels)
+                         : convert_samples(im, raw[j].get(), slice_voxels, map,
+                                           static_cast<int16_t*>(dst) + s * slice_voxels);
+          if (c.is_ok()) {
+            done[s] = 1;
+          } else if (!failed.exchange(true)) {
+            std::lock_guard<std::mutex> lock(mu);
+            first = c;
+          }
+        },
+        threads);
+    if (failed) return first;
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Status load_into(const SeriesInfo& series, const VolumePlan& plan, const LoadOptions& options,
@@ -54,6 +112,17 @@ Status load_into(const SeriesInfo& series, const VolumePlan& plan, const LoadOpt
                             " bytes, the volume needs " + std::to_string(need));
   }
   const int threads = ThreadPool::resolve_threads(options.threads);
+  std::vector<char> done(plan.slices.size(), 0);  // slices a batched decoder wrote
+  if (options.decoder != FrameDecoder::kCpu) {
+    NvImageCodecDecoder* dec = shared_nvimgcodec(options.decoder == FrameDecoder::kGpu
+                                                     ? NvImageCodecDecoder::Backend::kGpu
+                                                     : NvImageCodecDecoder::Backend::kCpu,
+                                                 options.device);
+    if (dec != nullptr) {
+      MI_RETURN_IF_ERROR(
+          decode_batched(*dec, series, plan, options, dst, slice_voxels, done, threads));
+    }
+  }
   const std::vector<Task> tasks = make_tasks(series, plan, threads);
   std::mutex mu;
   Status first_error;
@@ -62,6 +131,9 @@ Status load_into(const SeriesInfo& series, const VolumePlan& plan, const LoadOpt
     if (failed.load()) return;
     const Task& task = tasks[static_cast<size_t>(t)];
     const ImageInfo& im = series.images[task.image];
+    if (std::all_of(task.slices.begin(), task.slices.end(), [&](size_t s) { return done[s]; })) {
+      return;
+    }
     Status st = [&]() -> Status {
       // Native grayscale pixel data is read directly; everything else through one DCMTK open.
       const bool direct = has_direct_pixels(im);
@@ -80,6 +152,7 @@ Status load_into(const SeriesInfo& series, const VolumePlan& plan, const LoadOpt
       std::unique_ptr<uint8_t[]> raw(new (std::nothrow) uint8_t[raw_bytes]);
       if (!raw) return out_of_memory(im.path + ": cannot allocate a frame buffer");
       for (size_t s : task.slices) {
+        if (done[s]) continue;
         const SliceRef& ref = plan.slices[s];
         MI_RETURN_IF_ERROR(direct ? read_direct_frame(im, ref.frame, raw.get(), raw_bytes)
                                   : decode_frame_from(*file, im, ref.frame, raw.get(), raw_bytes));

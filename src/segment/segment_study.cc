@@ -58,6 +58,8 @@ Result<PreparedStudy> prepare_study(const dicom::SeriesInfo& series, const Model
   Timer t;
   dicom::LoadOptions load_opt;
   load_opt.threads = options.threads;
+  load_opt.decoder = options.decoder;
+  load_opt.device = options.decode_device;
   auto hu = dicom::load(series, load_opt);
   if (!hu.is_ok()) return in_stage(hu.status(), name, "decode");
   study.hu = std::move(*hu);

@@ -34,6 +34,10 @@ struct StudyOptions {
   bool write_png = true;
   std::string device = "cpu";  // recorded in the summary
   int threads = 0;             // decode and preprocessing threads (0 = all cores)
+  // Compressed frames: on the CPU, or batched through nvImageCodec on the GPU (falling back
+  // to the CPU frame by frame where it cannot).
+  dicom::FrameDecoder decoder = dicom::FrameDecoder::kCpu;
+  int decode_device = 0;
 };
 
 // The spec segment_volume() runs from a model package's fields (dims, sizes, batch,

@@ -19,6 +19,14 @@ bins=("$BUILD/tools/medinfer/medinfer")
 for t in "$@"; do bins+=("$BUILD/tests/$t"); done
 bash "$ROOT/../shared/tools/device-bundle.sh" "$DIR/tests.tar.xz" "${bins[@]}"
 tar cf - -C "$SHARED" ${DATA//,/ } | xz -T0 -3 >"$DIR/data.tar.xz"
+# nvImageCodec's GPU decoder extensions and nvJPEG2000 (fetched by scripts/setup.sh), when the
+# build has them: run_tests.sh points MEDINFER_NVIMGCODEC_EXTENSIONS at them. The CPU back
+# ends' OpenCV extension (11 MB) stays behind: the GPU machine tests the GPU back ends.
+nvimg=$(ls -d "${MEDINFER_DEPS:-$ROOT/.deps}"/nvimgcodec-*/lib 2>/dev/null | tail -1 || true)
+rm -f "$DIR/nvimgcodec.tar.xz"
+if [ -n "$nvimg" ]; then
+  tar cf - -C "$nvimg/.." --exclude='*opencv*' lib | xz -T0 -6 >"$DIR/nvimgcodec.tar.xz"
+fi
 printf '%s\n' "$@" >"$DIR/TESTS"
 git -C "$ROOT" rev-parse --short=12 HEAD >"$DIR/COMMIT"
 du -sh "$DIR"

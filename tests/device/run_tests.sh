@@ -13,6 +13,11 @@ tar xJf "$DIR/tests.tar.xz" -C "$WORK/bundle"
 tar xJf "$DIR/data.tar.xz" -C "$WORK/data"
 # shellcheck disable=SC1091
 . "$WORK/bundle/env.sh"
+if [ -f "$DIR/nvimgcodec.tar.xz" ]; then  # GPU decode: nvImageCodec's extensions, nvJPEG2000
+  mkdir -p "$WORK/nvimgcodec" && tar xJf "$DIR/nvimgcodec.tar.xz" -C "$WORK/nvimgcodec"
+  export MEDINFER_NVIMGCODEC_EXTENSIONS=$WORK/nvimgcodec/lib/extensions
+  export LD_LIBRARY_PATH=$WORK/nvimgcodec/lib:$LD_LIBRARY_PATH
+fi
 export MEDINFER_SHARED_DATA=$WORK/data MEDINFER_TEST_PYTHON=${PYTHON:-python3}
 export MEDINFER_TEST_SOURCE_DIR=$ROOT MEDINFER_TEST_BINARY_DIR=$WORK/build
 export MEDINFER_TEST_CLI=$WORK/bundle/bin/medinfer

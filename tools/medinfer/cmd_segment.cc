@@ -2,7 +2,7 @@
 //     [--precision fp32|tf32|fp16|bf16] [--allow-host-fallback] [--autotune on|off]
 //                  [--batch N] [--format seg,nifti,png] [--threads N] [--plan PLAN]
 //                  [--resume] [--quiet] [--decode-workers N] [--write-workers N]
-//                  [--max-in-flight N]
+//                  [--max-in-flight N] [--decoder auto|cpu|gpu]
 //
 // --plan PLAN (medinfer build writes one): the engine is built from the plan, untuned, with
 // the plan's device, precision and batch for the flags not given; a missing, damaged or
@@ -22,6 +22,7 @@
 // --quiet.
 // Exit status: 0 when every series was segmented, 1 when any failed or none was found.
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -58,6 +59,7 @@ struct SegmentArgs {
   int decode_workers = 2;
   int write_workers = 2;
   int max_in_flight = 4;
+  std::string decoder = "auto";
 };
 
 int fail(const std::string& message) {
@@ -101,6 +103,13 @@ int run(const SegmentArgs& args, const CLI::App& app) {
   StudyOptions study;
   study.device = eopt.device;
   study.threads = args.threads;
+  const bool cuda = eopt.device.rfind("cuda", 0) == 0;
+  if (args.decoder == "gpu" || (args.decoder == "auto" && cuda)) {
+    study.decoder = dicom::FrameDecoder::kGpu;
+    const auto colon = eopt.device.find(':');
+    study.decode_device =
+        cuda && colon != std::string::npos ? std::atoi(eopt.device.c_str() + colon + 1) : 0;
+  }
   std::string bad;
   if (!parse_formats(args.formats, study, bad)) {
     std::fprintf(stderr, "medinfer segment: unknown --format '%s' (seg, nifti, png)\n",
@@ -284,6 +293,11 @@ RunFn register_segment(CLI::App& app) {
   app.add_option("--write-workers", args->write_workers,
                  "Series postprocessed and written concurrently (default 2)")
       ->check(CLI::Range(1, 64));
+  app.add_option("--decoder", args->decoder,
+                 "Compressed frames (JPEG, JPEG 2000, HTJ2K, grayscale): gpu (nvImageCodec, "
+                 "batched per series; the CPU for what it cannot), cpu, or auto (the default: "
+                 "gpu with a cuda device)")
+      ->check(CLI::IsMember({"auto", "cpu", "gpu"}));
   app.add_option("--max-in-flight", args->max_in_flight,
                  "Series held in memory at once, from decode to written (default 4): the "
                  "memory bound")
