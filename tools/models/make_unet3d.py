@@ -30,31 +30,23 @@ import argparse
 import json
 import sys
 
+import os
+
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_unet2d  # noqa: E402
 
 FEATURES = (32, 64, 128, 256, 320, 320)  # input block, four down blocks, the bottleneck
 IN_CHANNELS = 1
 OUT_CHANNELS = 3
 
 
-class Builder:
-    def __init__(self, seed):
-        self.rng = np.random.default_rng(seed)
-        self.nodes = []
-        self.inits = []
-        self.params = 0
-        self.macs_per_voxel = 0.0  # multiply-adds per input voxel (scaled by the level's volume)
-        self.count = 0
-
-    def _name(self, prefix):
-        self.count += 1
-        return f"{prefix}_{self.count}"
-
-    def _init(self, name, array):
-        self.inits.append(numpy_helper.from_array(array.astype(np.float32), name))
-        self.params += array.size
+class Builder(make_unet2d.Builder):
+    """make_unet2d's builder (random initializers, names, parameter count) with 3-D layers;
+    macs_per_pixel counts multiply-adds per input voxel here."""
 
     def conv(self, x, cin, cout, k, stride, out_scale, bias):
         """out_scale: the output's volume relative to the input patch (1, 1/8, ...)."""
@@ -69,7 +61,7 @@ class Builder:
         self.nodes.append(
             helper.make_node("Conv", inputs, [name], name=name, kernel_shape=[k] * 3,
                              pads=[pad] * 6, strides=[stride] * 3))
-        self.macs_per_voxel += out_scale * cin * cout * k ** 3
+        self.macs_per_pixel += out_scale * cin * cout * k ** 3
         return name
 
     def in_relu(self, x, c):
@@ -97,12 +89,7 @@ class Builder:
             helper.make_node("ConvTranspose", [x, name + ".weight", name + ".bias"], [name],
                              name=name, kernel_shape=[2] * 3, strides=[2] * 3))
         # Each input voxel feeds a 2x2x2 output block: cin*cout*8 per input voxel.
-        self.macs_per_voxel += (out_scale / 8.0) * cin * cout * 8
-        return name
-
-    def concat(self, a, b):
-        name = self._name("cat")
-        self.nodes.append(helper.make_node("Concat", [a, b], [name], name=name, axis=1))
+        self.macs_per_pixel += (out_scale / 8.0) * cin * cout * 8
         return name
 
 
@@ -137,7 +124,7 @@ def build(size, seed, opset):
                               producer_name="medinfer tools/models/make_unet3d.py")
     model.ir_version = 8
     onnx.checker.check_model(model, full_check=True)
-    return model, b.params, b.macs_per_voxel
+    return model, b.params, b.macs_per_pixel
 
 
 def main():
