@@ -18,12 +18,12 @@ namespace {
 
 const std::set<std::string>& decodable_syntaxes() {
   static const std::set<std::string> uids = {
-      "1.2.840.10008.1.2.4.50",  // JPEG baseline (process 1)
-      "1.2.840.10008.1.2.4.51",  // JPEG extended (processes 2 and 4)
-      "1.2.840.10008.1.2.4.57",  // JPEG lossless (process 14)
-      "1.2.840.10008.1.2.4.70",  // JPEG lossless, first-order prediction (process 14, SV1)
-      "1.2.840.10008.1.2.4.90",  // JPEG 2000 lossless only
-      "1.2.840.10008.1.2.4.91",  // JPEG 2000
+      "1.2.840.10008.1.2.4.50",   // JPEG baseline (process 1)
+      "1.2.840.10008.1.2.4.51",   // JPEG extended (processes 2 and 4)
+      "1.2.840.10008.1.2.4.57",   // JPEG lossless (process 14)
+      "1.2.840.10008.1.2.4.70",   // JPEG lossless, first-order prediction (process 14, SV1)
+      "1.2.840.10008.1.2.4.90",   // JPEG 2000 lossless only
+      "1.2.840.10008.1.2.4.91",   // JPEG 2000
       "1.2.840.10008.1.2.4.201",  // HTJ2K lossless only
       "1.2.840.10008.1.2.4.202",  // HTJ2K lossless RPCL
       "1.2.840.10008.1.2.4.203",  // HTJ2K
@@ -59,8 +59,9 @@ bool NvImageCodecDecoder::available() {
 }
 
 Result<std::unique_ptr<NvImageCodecDecoder>> NvImageCodecDecoder::create(Backend, int) {
-  return not_supported("this medinfer was built without nvImageCodec (scripts/setup.sh fetches "
-                       "it where nvcc is found); frames are decoded on the CPU");
+  return not_supported(
+      "this medinfer was built without nvImageCodec (scripts/setup.sh fetches "
+      "it where nvcc is found); frames are decoded on the CPU");
 }
 
 NvImageCodecDecoder::NvImageCodecDecoder(Backend backend, std::unique_ptr<Impl> impl)
@@ -153,8 +154,8 @@ Result<std::unique_ptr<NvImageCodecDecoder>> NvImageCodecDecoder::create(Backend
   auto impl = std::make_unique<Impl>();
   impl->device = device;
   const std::string ext = extensions_path();
-  auto info = make_struct<nvimgcodecInstanceCreateInfo_t>(
-      NVIMGCODEC_STRUCTURE_TYPE_INSTANCE_CREATE_INFO);
+  auto info =
+      make_struct<nvimgcodecInstanceCreateInfo_t>(NVIMGCODEC_STRUCTURE_TYPE_INSTANCE_CREATE_INFO);
   info.load_builtin_modules = 1;
   info.load_extension_modules = 1;
   info.extension_modules_path = ext.empty() ? nullptr : ext.c_str();
@@ -189,8 +190,7 @@ Result<std::unique_ptr<NvImageCodecDecoder>> NvImageCodecDecoder::create(Backend
                          (backend == Backend::kCpu ? "CPU" : "GPU") +
                          " decoder (no GPU, or its extensions are missing from '" + ext + "')");
   }
-  return std::unique_ptr<NvImageCodecDecoder>(
-      new NvImageCodecDecoder(backend, std::move(impl)));
+  return std::unique_ptr<NvImageCodecDecoder>(new NvImageCodecDecoder(backend, std::move(impl)));
 }
 
 std::vector<Status> NvImageCodecDecoder::decode(const std::vector<FrameJob>& jobs) {
@@ -240,8 +240,8 @@ std::vector<Status> NvImageCodecDecoder::decode(const std::vector<FrameJob>& job
     bytes[i] = std::move(*cs);
     nvimgcodecCodeStream_t stream = nullptr;
     if (nvimgcodecCodeStreamCreateFromHostMem(impl_->instance, &stream, bytes[i].data(),
-                                              bytes[i].size(), nullptr) !=
-        NVIMGCODEC_STATUS_SUCCESS) {
+                                              bytes[i].size(),
+                                              nullptr) != NVIMGCODEC_STATUS_SUCCESS) {
       out[i] = not_supported(where(i) + ": nvImageCodec does not recognise the codestream");
       continue;
     }
@@ -251,9 +251,11 @@ std::vector<Status> NvImageCodecDecoder::decode(const std::vector<FrameJob>& job
         in.plane_info[0].height != static_cast<uint32_t>(im.rows) ||
         in.plane_info[0].num_channels * in.num_planes != 1) {
       nvimgcodecCodeStreamDestroy(stream);
-      out[i] = corrupt(where(i) + ": the codestream's size or components disagree with the "
-                                  "DICOM header (" +
-                       std::to_string(im.columns) + " x " + std::to_string(im.rows) + ", 1 sample)");
+      out[i] =
+          corrupt(where(i) +
+                  ": the codestream's size or components disagree with the "
+                  "DICOM header (" +
+                  std::to_string(im.columns) + " x " + std::to_string(im.rows) + ", 1 sample)");
       continue;
     }
     const bool wide = im.bits_allocated == 16;
@@ -270,10 +272,9 @@ std::vector<Status> NvImageCodecDecoder::decode(const std::vector<FrameJob>& job
     plane.height = static_cast<uint32_t>(im.rows);
     plane.num_channels = 1;
     plane.row_stride = static_cast<size_t>(im.columns) * (wide ? 2 : 1);
-    plane.sample_type = wide ? (is_signed ? NVIMGCODEC_SAMPLE_DATA_TYPE_INT16
-                                          : NVIMGCODEC_SAMPLE_DATA_TYPE_UINT16)
-                             : (is_signed ? NVIMGCODEC_SAMPLE_DATA_TYPE_INT8
-                                          : NVIMGCODEC_SAMPLE_DATA_TYPE_UINT8);
+    plane.sample_type =
+        wide ? (is_signed ? NVIMGCODEC_SAMPLE_DATA_TYPE_INT16 : NVIMGCODEC_SAMPLE_DATA_TYPE_UINT16)
+             : (is_signed ? NVIMGCODEC_SAMPLE_DATA_TYPE_INT8 : NVIMGCODEC_SAMPLE_DATA_TYPE_UINT8);
     plane.precision = in.plane_info[0].precision;  // as coded: no rescaling to the type's range
     info.buffer = on_gpu ? static_cast<void*>(device_base + offset[i]) : job.dst;
     info.buffer_kind = on_gpu ? NVIMGCODEC_IMAGE_BUFFER_KIND_STRIDED_DEVICE
@@ -295,10 +296,9 @@ std::vector<Status> NvImageCodecDecoder::decode(const std::vector<FrameJob>& job
     nvimgcodecFuture_t future = nullptr;
     std::vector<nvimgcodecProcessingStatus_t> status(streams.size(),
                                                      NVIMGCODEC_PROCESSING_STATUS_UNKNOWN);
-    const bool started =
-        nvimgcodecDecoderDecode(impl_->decoder, streams.data(), images.data(),
-                                static_cast<int>(streams.size()), &params,
-                                &future) == NVIMGCODEC_STATUS_SUCCESS;
+    const bool started = nvimgcodecDecoderDecode(impl_->decoder, streams.data(), images.data(),
+                                                 static_cast<int>(streams.size()), &params,
+                                                 &future) == NVIMGCODEC_STATUS_SUCCESS;
     if (started) {
       nvimgcodecFutureWaitForAll(future);
       size_t count = status.size();
@@ -315,8 +315,8 @@ std::vector<Status> NvImageCodecDecoder::decode(const std::vector<FrameJob>& job
           const cudaError_t e = cudaMemcpy(jobs[i].dst, device_base + offset[i], frame_bytes(im),
                                            cudaMemcpyDeviceToHost);
           if (e != cudaSuccess) {
-            out[i] = io_error(where(i) + ": copying the decoded frame from the GPU: " +
-                              cudaGetErrorString(e));
+            out[i] = io_error(where(i) +
+                              ": copying the decoded frame from the GPU: " + cudaGetErrorString(e));
             nvimgcodecImageDestroy(images[b]);
             nvimgcodecCodeStreamDestroy(streams[b]);
             continue;

@@ -87,9 +87,9 @@ void check(NvImageCodecDecoder& dec, const char* what) {
   const std::map<std::string, Tally> tally = compare_all(dec);
   int same = 0;
   for (const auto& [uid, t] : tally) {
-    std::printf("%s %-24s %3d image(s): %3d frame(s) identical, %d differ, %d refused%s%s\n",
-                what, uid.c_str(), t.images, t.same, t.differ, t.refused,
-                t.first_refusal.empty() ? "" : " (first: ", 
+    std::printf("%s %-24s %3d image(s): %3d frame(s) identical, %d differ, %d refused%s%s\n", what,
+                uid.c_str(), t.images, t.same, t.differ, t.refused,
+                t.first_refusal.empty() ? "" : " (first: ",
                 t.first_refusal.empty() ? "" : (t.first_refusal + ")").c_str());
     EXPECT_EQ(t.differ, 0) << uid << ": " << t.first_difference;
     same += t.same;

@@ -4,8 +4,11 @@
 #include <string>
 
 #include "commands.h"
+#include "omp_wait.h"
 
 int main(int argc, char** argv) {
+  // segment: a pipeline of threads beside oneDNN's OpenMP team, which must not spin.
+  if (argc > 1 && std::string(argv[1]) == "segment") medinfer::cli::prefer_passive_openmp(argv);
   CLI::App app{"medinfer: medical images from DICOM to segmentation masks, fast"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("medinfer ") + MEDINFER_VERSION);
