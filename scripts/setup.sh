@@ -12,7 +12,7 @@
 #                             ccache, dcm2niix, dicom3tools (dciodvfy), DCMTK's command-line
 #                             tools, pydicom's test files, and the pinned Python reference
 #                             environment (PyTorch, MONAI, ONNX Runtime, pydicom, ...; about
-#                             3 GB) in $MEDINFER_VENV (default: .venv in the repository, so
+#                             6 GB) in $MEDINFER_VENV (default: .venv in the repository, so
 #                             that `make clean` keeps it).
 #
 # GPU build (both modes, when nvcc is found): what only PyPI ships
@@ -161,7 +161,9 @@ if [ "$mode" = test ]; then
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "setup: python reference tools into $venv"
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-    pip=("$venv/bin/pip" install -q --disable-pip-version-check)
+    # No wheel cache: the venv holds ~6 GB already (PyTorch with its CUDA libraries), and a
+    # cached second copy would take as much again (the CI disk filled up once).
+    pip=("$venv/bin/pip" install -q --disable-pip-version-check --no-cache-dir)
     retry 3 "${pip[@]}" -r "$req"
     retry 3 "${pip[@]}" --no-deps -r "$nodeps"
     echo "$want" >"$stamp"
