@@ -182,6 +182,11 @@ TEST_F(CliPlan, BadBuildFlagsAreUsageErrors) {
   EXPECT_NE(log.find("for --precision int8"), std::string::npos) << log;
   EXPECT_EQ(cli(base + " --precision int8", &log), 2) << log;
   EXPECT_NE(log.find("needs --calib"), std::string::npos) << log;
+  const std::string int8 = base + " --precision int8 --calib " + q(fixture());
+  EXPECT_EQ(cli(int8 + " --val-gt -", &log), 2) << log;
+  EXPECT_NE(log.find("--val-gt needs --val"), std::string::npos) << log;
+  EXPECT_EQ(cli(int8 + " --val " + q(fixture()) + " --val-gt - -", &log), 2) << log;
+  EXPECT_NE(log.find("2 for 1 folders"), std::string::npos) << log;
   EXPECT_EQ(cli(base + " --precision fp16", &log), 1) << log;
   EXPECT_NE(log.find("not supported on device 'cpu'"), std::string::npos) << log;
   EXPECT_FALSE(fs::exists(dir_ + "/x.plan"));

@@ -143,6 +143,15 @@ int run(const BuildArgs& args) {
   if (int8 && args.calib.empty()) {
     return usage("--precision " + args.precision + " needs --calib DICOM_DIR...");
   }
+  // Before any calibration: these cost nothing to check.
+  if (!args.val_gt.empty() && args.val.empty()) {
+    return usage("--val-gt needs --val: one ground truth per --val folder");
+  }
+  if (!args.val_gt.empty() && args.val_gt.size() != args.val.size()) {
+    return usage("--val-gt: one ground truth per --val folder ('-' for none): " +
+                 std::to_string(args.val_gt.size()) + " for " + std::to_string(args.val.size()) +
+                 " folders");
+  }
   if (!(args.gate > 0 && args.gate <= 1)) return usage("--gate must be in (0, 1]");
   EngineOptions eopt;
   eopt.device = args.device;
@@ -177,11 +186,6 @@ int run(const BuildArgs& args) {
     if (!amax.is_ok()) return fail(amax.status().to_string());
     eopt.activation_amax = *amax;
     if (!args.val.empty()) {
-      if (!args.val_gt.empty() && args.val_gt.size() != args.val.size()) {
-        return usage("--val-gt: one ground truth per --val folder ('-' for none): " +
-                     std::to_string(args.val_gt.size()) + " for " +
-                     std::to_string(args.val.size()) + " folders");
-      }
       // With ground truth, each folder on its own (one series each, in the given order).
       std::vector<std::vector<std::string>> groups;
       if (args.val_gt.empty()) {
