@@ -7,9 +7,9 @@ every floating-point initializer used as a tensor as a registered buffer (so .to
 shape-like operands (Reshape shapes, Resize scales, Clip bounds) as Python constants read at
 build time, and runs the nodes in graph order in forward().
 
-Ops: Conv, ConvTranspose, BatchNormalization (inference), Relu, LeakyRelu, Sigmoid, Tanh,
-Clip, Add, Mul, Sub, Div, MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, Gemm,
-MatMul, Concat, Softmax, Resize (nearest, linear), Identity, and Constant as a value. Any
+Ops: Conv, ConvTranspose, BatchNormalization (inference), InstanceNormalization, Relu,
+LeakyRelu, Sigmoid, Tanh, Clip, Add, Mul, Sub, Div, MaxPool, AveragePool, GlobalAveragePool,
+Flatten, Reshape, Gemm, MatMul, Concat, Softmax, Resize (nearest, linear), Identity, and Constant as a value. Any
 other op (or an attribute value these do not handle) is refused when the module is built,
 with the node's index, name and op type in the message.
 
@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from onnx import numpy_helper
 
-SUPPORTED = ("Conv", "ConvTranspose", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid",
-             "Tanh", "Clip", "Add", "Mul", "Sub", "Div", "MaxPool", "AveragePool",
+SUPPORTED = ("Conv", "ConvTranspose", "BatchNormalization", "InstanceNormalization", "Relu",
+             "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Add", "Mul", "Sub", "Div", "MaxPool", "AveragePool",
              "GlobalAveragePool", "Flatten", "Reshape", "Gemm", "MatMul", "Concat", "Softmax",
              "Resize", "Identity", "Constant")
 
@@ -235,6 +235,15 @@ class OnnxModule(torch.nn.Module):
         eps = a.get("epsilon", 1e-5)
         return (lambda x, s, b, m, v: F.batch_norm(x, m, v, s, b, False, 0.0, eps)), \
             [0, 1, 2, 3, 4]
+
+    def _op_InstanceNormalization(self, ctx, a):
+        eps = a.get("epsilon", 1e-5)
+
+        def fn(x, s, b):
+            if x[0, 0].numel() == 1:  # one value per channel: normalized to 0, the bias stays
+                return (x * 0 + b.reshape([1, -1] + [1] * (x.dim() - 2))).to(x.dtype)
+            return F.instance_norm(x, weight=s, bias=b, eps=eps)
+        return fn, [0, 1, 2]
 
     def _op_Relu(self, ctx, a):
         return F.relu, [0]

@@ -87,6 +87,9 @@ def cases():
                             [("w", rand(3, 4, 3))]), {"x": rand(2, 4, 11)}
     yield "Conv 3-D", graph([node("Conv", ["x", "w"], pads=[1] * 6)], (1, 2, 5, 6, 7),
                             [("w", rand(3, 2, 3, 3, 3))]), {"x": rand(1, 2, 5, 6, 7)}
+    yield "InstanceNormalization 3-D", graph(
+        [node("InstanceNormalization", ["x", "s", "b"], epsilon=1e-5)], (2, 3, 4, 5, 6),
+        [("s", rand(3)), ("b", rand(3))]), {"x": rand(2, 3, 4, 5, 6)}
     yield "ConvTranspose 2x2 s2 bias", graph(
         [node("ConvTranspose", ["x", "w", "b"], kernel_shape=[2, 2], strides=[2, 2])],
         x4.shape, [("w", rand(4, 3, 2, 2)), ("b", rand(3))]), {"x": x4}
@@ -177,6 +180,9 @@ def models():
     import make_unet2d
     m, _, _ = make_unet2d.build(64, 0, 17)
     yield "unet2d 64x64 batch 2", m, {"image": rand(2, 1, 64, 64)}
+    import make_unet3d
+    m, _, _ = make_unet3d.build(32, 0, 17)
+    yield "unet3d 32^3 batch 1", m, {"image": rand(1, 1, 32, 32, 32)}
     m, _, _ = make_resnet50.build(64, 0, 17)
     yield "resnet50 64x64 batch 2", m, {"input": rand(2, 3, 64, 64)}
     lung = os.path.join(ROOT, "models", "lung-ct-2d", "model.onnx")

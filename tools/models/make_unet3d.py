@@ -22,8 +22,15 @@ stride-2 levels).
 Weights are random (He-normal convolutions, IN affine terms near identity), drawn from
 numpy's default_rng(seed), so a seed gives the same file byte for byte.
 
+With --package DIR it also writes a medinfer model package around the network (DIR/model.onnx,
+DIR/model.json, DIR/MODEL_CARD.md), KiTS19's recipe: LPS, resampled to 1.2 x 1.2 x 1.6 mm
+(x, y, z), HU clipped to [-79, 304] and z-scored with mean 101 and std 76.9, 128^3 windows
+with overlap 0.5 and Gaussian blending, softmax over 3 channels (kidney 1, tumour 2). Its
+masks mean nothing: the weights are random; it is for timing the 3-D path end to end.
+
 Usage:
   python tools/models/make_unet3d.py --out unet3d.onnx [--size 128] [--seed 0] [--opset 17]
+  python tools/models/make_unet3d.py --package DIR [--size 128] [--batch 4]
 """
 
 import argparse
@@ -127,15 +134,63 @@ def build(size, seed, opset):
     return model, b.params, b.macs_per_pixel
 
 
+def package_json(size, batch):
+    """model.json of the KiTS19-like package (random weights)."""
+    def label(n, name, rgb, typ, cat):
+        return {"label": n, "name": name, "color": rgb, "category": cat, "type": typ}
+    anatomy = {"value": "123037004", "scheme": "SCT", "meaning": "Anatomical Structure"}
+    altered = {"value": "49755003", "scheme": "SCT", "meaning": "Morphologically Altered Structure"}
+    return {
+        "schema": "medinfer.model/1", "name": "unet3d-kits-random", "task": "segmentation",
+        "modality": "CT", "dims": 3, "onnx": "model.onnx",
+        "input": {"name": "image", "channels": 1, "layout": "NCDHW"},
+        "orientation": "LPS", "target_spacing": [1.2, 1.2, 1.6], "slice_size": None,
+        "patch_size": [size, size, size],
+        "preprocessing": [{"op": "clip", "min": -79, "max": 304},
+                          {"op": "zscore", "mean": 101.0, "std": 76.9}],
+        "inference": {"batch": batch, "overlap": 0.5, "blend": "gaussian",
+                      "sigma_scale": 0.125, "tta_flips": []},
+        "output": {"activation": "softmax", "channels": OUT_CHANNELS},
+        "postprocessing": {"largest_components": {}},
+        "labels": [
+            label(1, "kidney", [185, 102, 83],
+                  {"value": "64033007", "scheme": "SCT", "meaning": "Kidney"}, anatomy),
+            label(2, "tumour", [255, 0, 0],
+                  {"value": "108369006", "scheme": "SCT", "meaning": "Neoplasm"}, altered)]}
+
+
+CARD = """# unet3d-kits-random: timing model, random weights
+
+The 3-D UNet of tools/models/make_unet3d.py (MLPerf's KiTS19 shape: 32-64-128-256-320
+filters, instance norm, ReLU, transposed-convolution up, 3 classes; {params:,} parameters,
+{gflop:.1f} GFLOP per {size}^3 window) with **random weights** (seed {seed}). Its masks mean
+nothing. It exists to time medinfer's 3-D path (resampling, sliding window, Gaussian
+blending, outputs) end to end against MONAI's sliding_window_inference on the same network.
+Made by `python tools/models/make_unet3d.py --package DIR`; not committed.
+"""
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", required=True, help="output .onnx path")
+    ap.add_argument("--out", help="output .onnx path")
+    ap.add_argument("--package", help="write a model package (model.onnx, model.json) here")
+    ap.add_argument("--batch", type=int, default=4, help="windows per engine run (package)")
     ap.add_argument("--size", type=int, default=128, help="patch edge (default 128)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = ap.parse_args()
+    if not args.out and not args.package:
+        ap.error("give --out or --package")
     model, params, macs_per_voxel = build(args.size, args.seed, args.opset)
+    if args.package:
+        os.makedirs(args.package, exist_ok=True)
+        args.out = args.out or os.path.join(args.package, "model.onnx")
+        with open(os.path.join(args.package, "model.json"), "w") as f:
+            json.dump(package_json(args.size, args.batch), f, indent=1)
+        with open(os.path.join(args.package, "MODEL_CARD.md"), "w") as f:
+            f.write(CARD.format(params=params, size=args.size, seed=args.seed,
+                                gflop=2.0 * macs_per_voxel * args.size ** 3 / 1e9))
     onnx.save(model, args.out)
     gflop = 2.0 * macs_per_voxel * args.size ** 3 / 1e9
     gflop_128 = 2.0 * macs_per_voxel * 128 ** 3 / 1e9
