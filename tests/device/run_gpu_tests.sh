@@ -11,6 +11,8 @@
 #   backend_ops_test on reference + cuda at fp32 (1e-4 as on the CPU), fp16 and bf16 (1e-2 of
 #       the output's scale): MEDINFER_TEST_BACKENDS / MEDINFER_TEST_PRECISION
 #   onnx_node_test on reference + cuda (nodes the GPU does not run go to the host explicitly)
+#   dicom_test's NvImageCodec tests (GPU decode frame by frame against the CPU decoders), when
+#       the bundle has dicom_test and the data 'conformance' (its extensions travel along)
 # Each step's output goes to LOG_DIR (default: a temporary folder); exit status non-zero when
 # any step fails. Environment: JOBS (node-suite processes, default nproc), STEP_TIMEOUT
 # (seconds per step, default 600; T_<step> overrides it for one step, e.g. T_onnx_node=120),
@@ -27,6 +29,11 @@ tar xJf "$DIR/tests.tar.xz" -C "$WORK/bundle"
 tar xJf "$DIR/data.tar.xz" -C "$WORK/data"
 # shellcheck disable=SC1091
 . "$WORK/bundle/env.sh"
+if [ -f "$DIR/nvimgcodec.tar.xz" ]; then  # GPU decode: nvImageCodec's extensions, nvJPEG2000
+  mkdir -p "$WORK/nvimgcodec" && tar xJf "$DIR/nvimgcodec.tar.xz" -C "$WORK/nvimgcodec"
+  export MEDINFER_NVIMGCODEC_EXTENSIONS=$WORK/nvimgcodec/lib/extensions
+  export LD_LIBRARY_PATH=$WORK/nvimgcodec/lib:$LD_LIBRARY_PATH
+fi
 export MEDINFER_SHARED_DATA=$WORK/data MEDINFER_TEST_PYTHON=${PYTHON:-python3}
 export MEDINFER_TEST_SOURCE_DIR=$ROOT MEDINFER_TEST_BINARY_DIR=$WORK/build
 export MEDINFER_TEST_CLI=$WORK/bundle/bin/medinfer
@@ -52,5 +59,8 @@ for p in fp32 fp16 bf16; do
 done
 step onnx_node env MEDINFER_TEST_BACKENDS=reference,cuda MEDINFER_ONNX_NODE_JOBS="${JOBS:-$(nproc)}" \
   "$B/onnx_node_test"
+# GPU decode (nvImageCodec) against the CPU decoders, when the bundle has dicom_test and the
+# conformance corpora (bundle_tests.sh ... conformance dicom_test ...).
+if [[ -x $B/dicom_test ]]; then step gpu_decode "$B/dicom_test" --gtest_filter='NvImageCodec*'; fi
 if [[ -n ${ARCHIVE:-} ]]; then tar czf "$ARCHIVE" -C "$LOG" .; fi
 exit $rc
