@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace medinfer::pipeline {
@@ -27,6 +28,22 @@ ProgressMode progress_mode_for(std::FILE* stream, bool quiet) {
 Progress::Progress(ProgressMode mode, int64_t total_series, int64_t total_slices, std::FILE* stream)
     : mode_(mode), total_series_(total_series), total_slices_(total_slices), stream_(stream) {
   start_ = last_draw_ = std::chrono::steady_clock::now();
+  if (mode_ != ProgressMode::kBar) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    draw_locked(true);
+  }
+  refresher_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!finished_) {
+      wake_.wait_for(lock, std::chrono::seconds(1));
+      if (!finished_) draw_locked(false);
+    }
+  });
+}
+
+Progress::~Progress() {
+  finish();
 }
 
 std::string Progress::status_locked() const {
@@ -34,17 +51,22 @@ std::string Progress::status_locked() const {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = elapsed > 0 ? static_cast<double>(slices_) / elapsed : 0.0;
   char buf[160];
+  std::string notes;
+  if (failed_ > 0) notes += std::to_string(failed_) + " failed";
+  if (kept_ > 0) notes += (notes.empty() ? "" : ", ") + std::to_string(kept_) + " kept";
+  if (!notes.empty()) notes = " (" + notes + ")";
   std::snprintf(buf, sizeof buf, "%lld/%lld series%s, %lld slices, %.1f slices/s",
                 static_cast<long long>(series_), static_cast<long long>(total_series_),
-                failed_ > 0 ? (" (" + std::to_string(failed_) + " failed)").c_str() : "",
-                static_cast<long long>(slices_), rate);
+                notes.c_str(), static_cast<long long>(slices_), rate);
   std::string text = buf;
   if (series_ < total_series_) {
     double left = NAN;
+    const int64_t done_here = series_ - kept_;
     if (total_slices_ > 0 && rate > 0) {
       left = static_cast<double>(total_slices_ - slices_) / rate;
-    } else if (series_ > 0) {
-      left = elapsed / static_cast<double>(series_) * static_cast<double>(total_series_ - series_);
+    } else if (done_here > 0) {
+      left =
+          elapsed / static_cast<double>(done_here) * static_cast<double>(total_series_ - series_);
     }
     text += ", ETA " + clock_text(left);
   } else {
@@ -87,12 +109,27 @@ void Progress::series_done(const std::string& what, int64_t slices, bool ok) {
   }
 }
 
-void Progress::finish() {
+void Progress::series_kept(int64_t slices) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (mode_ != ProgressMode::kBar) return;
-  draw_locked(true);
-  std::fputc('\n', stream_);
-  std::fflush(stream_);
+  ++series_;
+  ++kept_;
+  total_slices_ = std::max<int64_t>(0, total_slices_ - slices);
+  if (mode_ == ProgressMode::kBar) draw_locked(series_ == total_series_);
+}
+
+void Progress::finish() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    finished_ = true;
+    wake_.notify_all();
+    if (mode_ == ProgressMode::kBar) {
+      draw_locked(true);
+      std::fputc('\n', stream_);
+      std::fflush(stream_);
+    }
+  }
+  if (refresher_.joinable()) refresher_.join();
 }
 
 }  // namespace medinfer::pipeline

@@ -3,16 +3,20 @@
 //    "[#######.............] 7/20 series, 1432 slices, 85.3 slices/s, ETA 0:01:42";
 //  - kLines (stderr is a file or a pipe): one plain line per series finished, same fields;
 //  - kQuiet: nothing.
-// The ETA assumes the remaining series have the mean slice count of those seen so far.
+// The bar appears at once and is redrawn every second (the ETA moves while a long series
+// runs). Series kept from an earlier run (--resume) count as done but not in the rate: the
+// ETA is the slices still to do over the slices per second of this run.
 //
 // Thread safety: series_done() and finish() may be called from any thread.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <string>
+#include <thread>
 
 namespace medinfer::pipeline {
 
@@ -26,10 +30,15 @@ class Progress {
   // `total_series` series holding `total_slices` slices (0 when unknown) are to be done.
   Progress(ProgressMode mode, int64_t total_series, int64_t total_slices,
            std::FILE* stream = stderr);
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
   // One series finished (or failed: ok = false), holding `slices` slices; `what` names it in
   // plain lines.
   void series_done(const std::string& what, int64_t slices, bool ok);
-  // Ends the bar's line (kBar); nothing in the other modes.
+  // One series whose outputs an earlier run left complete (--resume), of `slices` slices.
+  void series_kept(int64_t slices);
+  // Ends the bar's line (kBar); nothing in the other modes. Idempotent.
   void finish();
 
   // The status text without the bar, e.g. "7/20 series, 1432 slices, 85.3 slices/s, ETA
@@ -41,12 +50,15 @@ class Progress {
   std::string status_locked() const;
 
   const ProgressMode mode_;
-  const int64_t total_series_, total_slices_;
+  const int64_t total_series_;
+  int64_t total_slices_;  // less the kept series' slices
   std::FILE* const stream_;
   mutable std::mutex mu_;
-  int64_t series_ = 0, failed_ = 0, slices_ = 0;
+  std::condition_variable wake_;
+  int64_t series_ = 0, failed_ = 0, kept_ = 0, slices_ = 0;
   std::chrono::steady_clock::time_point start_, last_draw_;
-  bool drawn_ = false;
+  bool drawn_ = false, finished_ = false;
+  std::thread refresher_;  // kBar: redraws every second until finish()
 };
 
 }  // namespace medinfer::pipeline

@@ -87,12 +87,15 @@ PipelineRun run_segment_pipeline(const std::vector<SeriesJob>& jobs, const Model
   const auto done = [&](size_t i, JobResult r) {
     const SeriesJob& job = jobs[i];
     const bool ok = r.status.is_ok();
+    const bool resumed = r.resumed;
     {
       std::lock_guard<std::mutex> lock(result_mu);
       if (ok && !r.resumed) run.stats.slices += job.series->slice_count;
       run.results[i] = std::move(r);
     }
-    if (options.progress != nullptr) {
+    if (options.progress != nullptr && resumed) {
+      options.progress->series_kept(job.series->slice_count);
+    } else if (options.progress != nullptr) {
       options.progress->series_done(job.name, ok ? job.series->slice_count : 0, ok);
     }
   };

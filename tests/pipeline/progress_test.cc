@@ -41,11 +41,27 @@ TEST(Progress, TheBarRedrawsInPlaceAndEndsWithTheTotal) {
   p.series_done("S2", 10, true);
   p.finish();
   const std::string out = written(f);
-  EXPECT_EQ(out.rfind("\r[", 0), 0u) << out;
+  EXPECT_EQ(out.rfind("\r[........................] 0/2 series, 0 slices", 0), 0u)
+      << "the bar appears before the first series is done: " << out;
   EXPECT_NE(out.find("[########################] 2/2 series, 20 slices"), std::string::npos) << out;
   EXPECT_NE(out.find("done in "), std::string::npos) << out;
   EXPECT_EQ(out.back(), '\n');
   EXPECT_EQ(out.find("medinfer: done"), std::string::npos) << "no plain lines on a terminal";
+  std::fclose(f);
+}
+
+TEST(Progress, KeptSeriesCountAsDoneButNotAsSlicesOfThisRun) {
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  Progress p(ProgressMode::kLines, 3, 60, f);
+  p.series_kept(20);
+  EXPECT_NE(p.status_text().find("1/3 series (1 kept), 0 slices, 0.0 slices/s"), std::string::npos)
+      << p.status_text();
+  p.series_done("S2", 20, true);
+  const std::string text = p.status_text();
+  EXPECT_NE(text.find("2/3 series (1 kept), 20 slices"), std::string::npos) << text;
+  EXPECT_NE(text.find(", ETA "), std::string::npos) << text;
+  p.finish();
   std::fclose(f);
 }
 
