@@ -120,7 +120,7 @@ TEST_F(CliPipeline, KilledAtRandomPointsAndResumedGivesTheUninterruptedOutputs) 
   for (unsigned seed : {1u, 2u, 3u, 4u, 5u}) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     std::mt19937 rng(seed);
-    const double at = std::uniform_real_distribution<double>(0.1, 0.95)(rng) * seconds_;
+    const double at = std::uniform_real_distribution<double>(0.45, 0.97)(rng) * seconds_;
     const std::string out = tmp + "/run" + std::to_string(seed);
     const pid_t pid = spawn(segment_args(inputs_, out, {"--quiet"}), out + ".log");
     std::this_thread::sleep_for(std::chrono::duration<double>(at));
