@@ -44,7 +44,7 @@ from monai.transforms import ScaleIntensityRange, ThresholdIntensity
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from onnx_torch import OnnxModule  # noqa: E402
 from python_segment import (decode_hu, geometry, keep_largest, ras_affine,  # noqa: E402
-                            read_series, to_orientation)
+                            read_2d_package, read_series, to_orientation)
 
 
 def study_folders(inputs):
@@ -109,13 +109,8 @@ def main():
     ap.add_argument("--json", default="")
     a = ap.parse_args()
 
-    with open(os.path.join(a.model, "model.json")) as f:
-        pkg = json.load(f)
-    if pkg.get("dims") != 2 or pkg.get("target_spacing") or pkg["inference"].get("tta_flips"):
-        raise SystemExit("this peer runs 2-D packages without resampling or TTA")
-    sx, sy = pkg["slice_size"]
-    batch = a.batch or int(pkg["inference"]["batch"])
-    activation = pkg["output"]["activation"]
+    pkg, sx, sy, batch, activation = read_2d_package(a.model)
+    batch = a.batch or batch
     dev = torch.device(a.device)
     half = a.precision == "fp16"
     dtype = torch.float16 if half else torch.float32

@@ -204,6 +204,17 @@ def compare(summary_path, volumes, labels_xyz, affine, tolerance):
     return out
 
 
+def read_2d_package(model_dir):
+    """model.json of a 2-D package this peer can run (no resampling, no TTA): the package,
+    the slice size (sx, sy), its batch and its activation."""
+    with open(os.path.join(model_dir, "model.json")) as f:
+        pkg = json.load(f)
+    if pkg.get("dims") != 2 or pkg.get("target_spacing") or pkg["inference"].get("tta_flips"):
+        raise SystemExit("this peer runs 2-D packages without resampling or TTA")
+    sx, sy = pkg["slice_size"]
+    return pkg, sx, sy, int(pkg["inference"]["batch"]), pkg["output"]["activation"]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dicom_dir")
@@ -215,13 +226,7 @@ def main():
     ap.add_argument("--tolerance", type=float, default=0.02)
     a = ap.parse_args()
 
-    with open(os.path.join(a.model, "model.json")) as f:
-        pkg = json.load(f)
-    if pkg.get("dims") != 2 or pkg.get("target_spacing") or pkg["inference"].get("tta_flips"):
-        raise SystemExit("this peer runs 2-D packages without resampling or TTA")
-    sx, sy = pkg["slice_size"]
-    batch = int(pkg["inference"]["batch"])
-    activation = pkg["output"]["activation"]
+    pkg, sx, sy, batch, activation = read_2d_package(a.model)
     torch.set_num_threads(a.threads)
 
     t = time.perf_counter()

@@ -22,7 +22,6 @@
 // --quiet.
 // Exit status: 0 when every series was segmented, 1 when any failed or none was found.
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -33,6 +32,7 @@
 
 #include "commands.h"
 #include "core/timer.h"
+#include "engine/device.h"
 #include "medinfer/dicom.h"
 #include "medinfer/model.h"
 #include "pipeline/segment_pipeline.h"
@@ -103,12 +103,12 @@ int run(const SegmentArgs& args, const CLI::App& app) {
   StudyOptions study;
   study.device = eopt.device;
   study.threads = args.threads;
-  const bool cuda = eopt.device.rfind("cuda", 0) == 0;
+  auto device = engine::parse_device(eopt.device);
+  if (!device.is_ok()) return fail(device.status().to_string());
+  const bool cuda = device->backend == "cuda";
   if (args.decoder == "gpu" || (args.decoder == "auto" && cuda)) {
     study.decoder = dicom::FrameDecoder::kGpu;
-    const auto colon = eopt.device.find(':');
-    study.decode_device =
-        cuda && colon != std::string::npos ? std::atoi(eopt.device.c_str() + colon + 1) : 0;
+    study.decode_device = cuda ? device->ordinal : 0;  // the engine's GPU
   }
   std::string bad;
   if (!parse_formats(args.formats, study, bad)) {
