@@ -125,6 +125,8 @@ std::string summary_json(const RunSummary& run) {
     pj["slices_per_second"] = p.wall_s > 0 ? static_cast<double>(p.slices) / p.wall_s : 0.0;
     pj["resumed"] = p.resumed;
     pj["engine_busy_fraction"] = p.engine_busy;
+    pj["batched_engine_runs"] = p.engine_runs;
+    pj["batch_fill"] = p.batch_fill;
     pj["stages"] = nlohmann::ordered_json::array();
     for (const PipelineStage& s : p.stages) {
       pj["stages"].push_back(
@@ -240,7 +242,12 @@ std::string summary_markdown(const RunSummary& run) {
        << fixed(p.wall_s > 0 ? static_cast<double>(p.slices) / p.wall_s : 0.0, 1)
        << " slices/s), at most " << p.max_in_flight << " series in memory at once";
     if (p.resumed > 0) md << ", " << p.resumed << " series kept from an earlier run (--resume)";
-    md << "; engine busy " << fixed(100.0 * p.engine_busy, 1) << "% of the wall time.\n\n";
+    md << "; engine busy " << fixed(100.0 * p.engine_busy, 1) << "% of the wall time";
+    if (p.engine_runs > 0) {
+      md << "; " << p.engine_runs << " engine runs of slices across series, "
+         << fixed(100.0 * p.batch_fill, 1) << "% full on average";
+    }
+    md << ".\n\n";
     md << "| stage | workers | busy (s) |\n|---|---:|---:|\n";
     for (const PipelineStage& s : p.stages)
       md << "| " << s.name << " | " << s.workers << " | " << fixed(s.busy_s, 3) << " |\n";

@@ -18,10 +18,18 @@
 namespace medinfer::eval {
 
 // Named wall-clock durations in the order they ran ("read", "decode", "preprocess",
-// "infer", "postprocess", "write").
+// "infer", "postprocess", "write"); a stage added again adds to its first entry.
 struct StageTimes {
   std::vector<std::pair<std::string, double>> seconds;
-  void add(const std::string& stage, double s) { seconds.emplace_back(stage, s); }
+  void add(const std::string& stage, double s) {
+    for (auto& [name, total] : seconds) {
+      if (name == stage) {
+        total += s;
+        return;
+      }
+    }
+    seconds.emplace_back(stage, s);
+  }
   double total() const;
 };
 
@@ -72,6 +80,10 @@ struct PipelineStats {
   int64_t slices = 0;      // slices of the series segmented in this run
   int64_t resumed = 0;     // series whose complete outputs an earlier run left (--resume)
   double engine_busy = 0;  // engine stage busy time / wall time
+  // Engine runs that took slices of several series (2-D models without TTA): how many runs,
+  // and their mean share of the engine's batch capacity. engine_runs 0: one series at a time.
+  int64_t engine_runs = 0;
+  double batch_fill = 0;
   std::vector<PipelineStage> stages;
   std::vector<PipelineQueue> queues;
 };

@@ -54,6 +54,17 @@ class BoundedQueue {
     return item;
   }
 
+  // What pop() would give, without waiting: nothing while the queue is empty (open or not).
+  std::optional<T> try_pop() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (items_.empty()) return std::nullopt;
+    account();
+    T item = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return item;
+  }
+
   // No more pushes; consumers drain what is queued, then pop() returns nothing.
   void close() {
     std::lock_guard<std::mutex> lock(mu_);

@@ -9,15 +9,11 @@
 
 #include "core/timer.h"
 #include "pipeline/bounded_queue.h"
+#include "pipeline/slice_batcher.h"
 #include "pipeline/study_folder.h"
 
 namespace medinfer::pipeline {
 namespace {
-
-struct InFlight {
-  size_t job = 0;
-  PreparedStudy study;
-};
 
 // Adds seconds to a shared total.
 class BusyClock {
@@ -49,6 +45,9 @@ void rename_outputs(eval::StudySummary& sum, const StudyFolder& folder) {
 Result<eval::StudySummary> write_study(PreparedStudy&& study, const SeriesJob& job,
                                        const ModelPackage& package, const SegmentationSpec& spec,
                                        const PipelineOptions& options) {
+  if (!study.slice_outputs.empty()) {
+    MI_RETURN_IF_ERROR(probabilities_from_slice_outputs(spec, study));
+  }
   const StudyFolder folder = study_folder(options.out_root, job.name);
   MI_RETURN_IF_ERROR(clear_partial(folder));
   StudyOptions so = options.study;
@@ -114,6 +113,13 @@ PipelineRun run_segment_pipeline(const std::vector<SeriesJob>& jobs, const Model
     todo.push_back(i);
   }
 
+  // 2-D without TTA: slices of several series share engine runs (slice_batcher.h).
+  std::optional<SliceBatcher> batcher;
+  if (options.batch_across_series && batches_slices(spec)) {
+    auto made = SliceBatcher::make(engine, spec);
+    if (made.is_ok()) batcher.emplace(std::move(*made));  // else each series reports why
+  }
+  const bool batched = batcher.has_value();
   std::counting_semaphore<> tokens(in_flight);
   BoundedQueue<InFlight> to_engine(static_cast<size_t>(in_flight));
   BoundedQueue<InFlight> to_writers(static_cast<size_t>(in_flight));
@@ -129,10 +135,12 @@ PipelineRun run_segment_pipeline(const std::vector<SeriesJob>& jobs, const Model
         tokens.acquire();
         Timer t;
         auto prepared = prepare_study(*jobs[i].series, package, options.study, jobs[i].read_s);
+        Status st = prepared.status();
+        if (st.is_ok() && batched) st = stage_slice_inputs(spec, *prepared);
         decode_busy.add(t.seconds());
-        if (!prepared.is_ok()) {
+        if (!st.is_ok()) {
           tokens.release();
-          done(i, {std::nullopt, prepared.status(), false});
+          done(i, {std::nullopt, st, false});
           continue;
         }
         to_engine.push(InFlight{i, std::move(*prepared)});
@@ -157,19 +165,40 @@ PipelineRun run_segment_pipeline(const std::vector<SeriesJob>& jobs, const Model
       }
     });
   }
-  // The engine: on this thread, one series at a time, in the order they were decoded.
+  // The engine, on this thread. Batched: slices of the series held fill each run; it waits
+  // for a series only when it holds none. Otherwise one series at a time.
+  const auto engine_done = [&](InFlight&& item, const Status& st) {
+    if (st.is_ok()) {
+      to_writers.push(std::move(item));
+      return;
+    }
+    const size_t i = item.job;
+    item = InFlight();  // the series' memory goes before its token
+    tokens.release();
+    done(i, {std::nullopt, st, false});
+  };
+  double fill_sum = 0;
+  if (batcher) {
+    while (true) {
+      while (batcher->queued_slices() < batcher->capacity()) {
+        std::optional<InFlight> item = batcher->empty() ? to_engine.pop() : to_engine.try_pop();
+        if (!item) break;
+        batcher->add(std::move(*item));
+      }
+      if (batcher->empty()) break;  // nothing held, and the queue closed and drained
+      Timer t;
+      std::vector<SliceBatcher::Finished> finished = batcher->run_batch();
+      engine_busy.add(t.seconds());
+      ++run.stats.engine_runs;
+      fill_sum += static_cast<double>(batcher->last_batch()) / batcher->capacity();
+      for (SliceBatcher::Finished& f : finished) engine_done(std::move(f.item), f.status);
+    }
+  }
   while (std::optional<InFlight> item = to_engine.pop()) {
     Timer t;
     Status st = infer_study(engine, spec, item->study);
     engine_busy.add(t.seconds());
-    if (!st.is_ok()) {
-      const size_t i = item->job;
-      item.reset();
-      tokens.release();
-      done(i, {std::nullopt, st, false});
-      continue;
-    }
-    to_writers.push(std::move(*item));
+    engine_done(std::move(*item), st);
   }
   to_writers.close();
   for (std::thread& th : threads) th.join();
@@ -178,6 +207,7 @@ PipelineRun run_segment_pipeline(const std::vector<SeriesJob>& jobs, const Model
   s.wall_s = wall.seconds();
   s.max_in_flight = in_flight;
   s.engine_busy = s.wall_s > 0 ? engine_busy.total() / s.wall_s : 0.0;
+  s.batch_fill = s.engine_runs > 0 ? fill_sum / static_cast<double>(s.engine_runs) : 0.0;
   s.stages = {{"decode+preprocess", decoders, decode_busy.total()},
               {"engine", 1, engine_busy.total()},
               {"postprocess+write", writers, write_busy.total()}};

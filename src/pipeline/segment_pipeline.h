@@ -1,18 +1,26 @@
 // `medinfer segment` as one overlapped pipeline: while the engine runs one series, the next
 // ones are read, decoded and preprocessed, and the previous ones postprocessed and written.
 //
-//   scan (caller) ─▶ decode+preprocess workers ─▶ [queue] ─▶ engine (calling thread)
+//   scan (caller) ─▶ decode+preprocess workers ─▶ [queue] ─▶ engine (calling thread,
+//                                                            batching slices across series)
 //                 ─▶ [queue] ─▶ postprocess+write workers ─▶ OUTDIR/<name>/ (committed)
 //
 // The stages are those of segment_study() (segment/segment_study.h), called in the same
 // order on the same data, so the outputs equal the sequential path's bit for bit (the
-// DICOM SEG's new UIDs and dates aside).
+// DICOM SEG's new UIDs and dates aside). One exception, on by default: for 2-D models
+// without TTA (batch_across_series), the engine's runs take slices of several series
+// (slice_batcher.h), resized to the network's size on the decode workers and activated and
+// resized back on the writers, with segment_study's arithmetic per slice; the engine's
+// output for a slice may then differ in its last bits with the batch it ran in (the CPU
+// engine picks kernels by batch size), which moves a label only at an exact tie.
 //
 // Memory bound: at most `max_in_flight` series are held at once, from the start of their
 // decode to the end of their write (a counting semaphore taken before decoding and given
 // back after writing; the queues never hold more). Each holds its HU volume, its model-space
-// input (until the engine is done with it), the network's probabilities (output channels x
-// model-space voxels x 4 bytes, until labelled) and its label maps. The engine's own memory
+// input (until the engine is done with it; batched 2-D: its slices at the network's size
+// instead, and the network's outputs, channels x slices x the network's slice x 4 bytes,
+// until activated), the network's probabilities (output channels x model-space voxels x 4
+// bytes, until labelled) and its label maps. The engine's own memory
 // comes on top, once. However many series the inputs hold, memory stays within that.
 //
 // Outputs are committed per series (pipeline/study_folder.h): a killed run loses no complete
@@ -49,11 +57,13 @@ struct SeriesJob {
 
 struct PipelineOptions {
   std::string out_root;
-  StudyOptions study;            // outputs, device and threads (out_dir is set per series)
-  int decode_workers = 2;        // series decoded and preprocessed concurrently
-  int write_workers = 2;         // series postprocessed and written concurrently
-  int max_in_flight = 4;         // series held in memory at once (>= 1; the memory bound)
-  bool resume = false;           // keep the complete outputs of an earlier run
+  StudyOptions study;      // outputs, device and threads (out_dir is set per series)
+  int decode_workers = 2;  // series decoded and preprocessed concurrently
+  int write_workers = 2;   // series postprocessed and written concurrently
+  int max_in_flight = 4;   // series held in memory at once (>= 1; the memory bound)
+  bool resume = false;     // keep the complete outputs of an earlier run
+  // 2-D models without TTA: engine runs take slices of several series (slice_batcher.h).
+  bool batch_across_series = true;
   Progress* progress = nullptr;  // told of every series done, may be null
 };
 

@@ -7,6 +7,7 @@
 #include "dicom/seg_writer.h"
 #include "eval/png_overlay.h"
 #include "image/label_nifti.h"
+#include "segment/slice_inference.h"
 
 namespace medinfer {
 namespace {
@@ -82,6 +83,35 @@ Status infer_study(Engine& engine, const SegmentationSpec& spec, PreparedStudy& 
   study.probabilities = std::move(*probabilities);
   study.prepared.image = Volume();  // the engine's input is no longer needed
   study.summary.stages.add("infer", t.seconds());
+  return Status::ok();
+}
+
+bool batches_slices(const SegmentationSpec& spec) {
+  return spec.dims == 2 && spec.tta_flips.empty();
+}
+
+Status stage_slice_inputs(const SegmentationSpec& spec, PreparedStudy& study) {
+  Timer t;
+  if (!batches_slices(spec)) {
+    return internal_error("stage_slice_inputs: the spec is not 2-D without TTA");
+  }
+  auto inputs = segment::slice_network_inputs(study.prepared.image, spec);
+  if (!inputs.is_ok()) return in_stage(inputs.status(), study.name, "preprocess");
+  study.slice_inputs = std::move(*inputs);
+  study.model_grid = study.prepared.image.geometry();
+  study.prepared.image = Volume();
+  study.summary.stages.add("preprocess", t.seconds());
+  return Status::ok();
+}
+
+Status probabilities_from_slice_outputs(const SegmentationSpec& spec, PreparedStudy& study) {
+  Timer t;
+  auto probabilities =
+      segment::slice_probabilities_from_outputs(study.slice_outputs, study.model_grid, spec);
+  if (!probabilities.is_ok()) return in_stage(probabilities.status(), study.name, "postprocess");
+  study.probabilities = std::move(*probabilities);
+  study.slice_outputs = std::vector<float>();
+  study.summary.stages.add("postprocess", t.seconds());
   return Status::ok();
 }
 

@@ -52,6 +52,11 @@ struct PreparedStudy {
   Volume hu;                // the series in HU on its native grid (the PNG overlays' background)
   PreparedVolume prepared;  // model space
   std::vector<Volume> probabilities;  // infer_study's output, on prepared.image's grid
+  // The batched 2-D path only (see batches_slices): every slice's network input, made from
+  // prepared.image (then freed; its grid is kept), and the network's outputs as they come.
+  std::vector<float> slice_inputs;
+  std::vector<float> slice_outputs;
+  Geometry model_grid;
 };
 
 // Decode + preprocess. `read_s` is the time the scan that found the series took (the
@@ -67,6 +72,18 @@ Status infer_study(Engine& engine, const SegmentationSpec& spec, PreparedStudy& 
 Result<eval::StudySummary> finish_study(PreparedStudy&& study, const dicom::SeriesInfo& series,
                                         const ModelPackage& package, const SegmentationSpec& spec,
                                         const StudyOptions& options);
+
+// The batched 2-D path: a pipeline may run the engine on slices of several series at once
+// (pipeline/slice_batcher.h) instead of infer_study. It applies to 2-D specs without TTA.
+// Per slice the arithmetic is infer_study's (segment/slice_inference.h), so given the same
+// network outputs per slice the probabilities are the same, bit for bit.
+bool batches_slices(const SegmentationSpec& spec);
+// After prepare_study: the network inputs of every slice into study.slice_inputs (stage
+// "preprocess"); frees study.prepared.image.
+Status stage_slice_inputs(const SegmentationSpec& spec, PreparedStudy& study);
+// Once study.slice_outputs holds every slice's network output: the probabilities, as
+// infer_study leaves them (stage "postprocess"); frees the slice outputs.
+Status probabilities_from_slice_outputs(const SegmentationSpec& spec, PreparedStudy& study);
 
 // The three in a row.
 Result<eval::StudySummary> segment_study(const dicom::SeriesInfo& series,

@@ -17,6 +17,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+void check_pipeline(const std::vector<pipeline::SeriesJob>& jobs, const std::string& broken,
+                    const std::string& seq, const std::string& out_root,
+                    const ModelPackage& package, Engine& engine, const SegmentationSpec& spec,
+                    bool across);
+
 TEST(PipelineEquivalence, OutputsEqualTheSequentialPathsAndABadSeriesStopsNothing) {
   const std::string tmp = testing::temp_dir("pipeline_equivalence");
   const std::string fixtures = testing::source_dir() + "/tests/fixtures/dicom";
@@ -71,14 +76,27 @@ TEST(PipelineEquivalence, OutputsEqualTheSequentialPathsAndABadSeriesStopsNothin
     ASSERT_TRUE(eval::write_summary(one, so.out_dir + "/summary.json", "").is_ok());
   }
 
-  // The pipeline: two decoders, two writers, three series in flight.
+  // The pipeline: two decoders, two writers, three series in flight; engine runs take
+  // slices of several series (the default), then one series at a time.
+  for (const bool across : {true, false}) {
+    SCOPED_TRACE(across ? "slices batched across series" : "one series per engine run");
+    check_pipeline(jobs, broken, seq, tmp + (across ? "/across" : "/per-series"), *package,
+                   **engine, *spec, across);
+  }
+}
+
+void check_pipeline(const std::vector<pipeline::SeriesJob>& jobs, const std::string& broken,
+                    const std::string& seq, const std::string& out_root,
+                    const ModelPackage& package, Engine& engine, const SegmentationSpec& spec,
+                    bool across) {
   pipeline::PipelineOptions po;
-  po.out_root = tmp + "/pipeline";
+  po.out_root = out_root;
   po.study.device = "cpu";
   po.decode_workers = 2;
   po.write_workers = 2;
   po.max_in_flight = 3;
-  pipeline::PipelineRun run = pipeline::run_segment_pipeline(jobs, *package, **engine, *spec, po);
+  po.batch_across_series = across;
+  pipeline::PipelineRun run = pipeline::run_segment_pipeline(jobs, package, engine, spec, po);
 
   ASSERT_EQ(run.results.size(), jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -108,6 +126,15 @@ TEST(PipelineEquivalence, OutputsEqualTheSequentialPathsAndABadSeriesStopsNothin
   for (const auto& stage : st.stages) EXPECT_GT(stage.busy_s, 0) << stage.name;
   EXPECT_GT(st.engine_busy, 0);
   EXPECT_LE(st.engine_busy, 1.0);
+  if (across) {
+    // 83 slices in runs of at most 8; one series at a time would take 3 + 3 + 1 + 3 + 3.
+    EXPECT_GE(st.engine_runs, 11);
+    EXPECT_LE(st.engine_runs, 13);
+    EXPECT_GT(st.batch_fill, 0.6);
+    EXPECT_LE(st.batch_fill, 1.0);
+  } else {
+    EXPECT_EQ(st.engine_runs, 0);
+  }
   ASSERT_EQ(st.queues.size(), 2u);
   for (const auto& q : st.queues) {
     EXPECT_EQ(q.capacity, 3u) << q.name;
