@@ -59,9 +59,9 @@ std::vector<SliceBatcher::Finished> SliceBatcher::run_batch() {
     for (size_t h = 0; h < failed; ++h) {
       Held& s = held_.front();
       queued_ -= s.slices - s.next;
-      const std::string& name = s.item.study.name;
-      out.push_back({std::move(s.item), Status(st.code(), "series " + name + ": inference: " +
-                                                              st.message())});
+      const std::string name = s.item.study.name;  // before the item is moved out
+      out.push_back({std::move(s.item),
+                     Status(st.code(), "series " + name + ": inference: " + st.message())});
       held_.pop_front();
     }
     return out;

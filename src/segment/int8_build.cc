@@ -49,21 +49,6 @@ struct Evaluation {
   std::vector<bool> failing;           // per series: some label misses the gate
 };
 
-// Dice and IoU of each segment of `map` against `truth`'s segment with the same label value,
-// by the segment's name; labels the truth lacks are left out.
-Result<std::map<std::string, eval::MaskMetrics>> truth_metrics(const SegmentMasks& got,
-                                                               const SegmentMasks& truth) {
-  std::map<std::string, eval::MaskMetrics> out;
-  for (size_t i = 0; i < got.segments.size(); ++i) {
-    for (size_t j = 0; j < truth.segments.size(); ++j) {
-      if (truth.segments[j].label != got.segments[i].label) continue;
-      MI_ASSIGN_OR_RETURN(out[got.segments[i].name],
-                          eval::overlap_metrics(got.masks[i], truth.masks[j]));
-    }
-  }
-  return out;
-}
-
 // The candidate's masks (`maps`) against FP32's (`reference`) and, where a series has ground
 // truth, against it next to FP32's own scores (`fp32_truth`, one entry per series).
 Result<Evaluation> score(const std::vector<LabelMap>& maps, const std::vector<PreparedSeries>& val,
@@ -127,6 +112,19 @@ Result<Evaluation> evaluate(const Model& model, const SegmentationSpec& spec,
 }
 
 }  // namespace
+
+Result<std::map<std::string, eval::MaskMetrics>> truth_metrics(const SegmentMasks& got,
+                                                               const SegmentMasks& truth) {
+  std::map<std::string, eval::MaskMetrics> out;
+  for (size_t i = 0; i < got.segments.size(); ++i) {
+    for (size_t j = 0; j < truth.segments.size(); ++j) {
+      if (truth.segments[j].label != got.segments[i].label) continue;
+      MI_ASSIGN_OR_RETURN(out[got.segments[i].name],
+                          eval::overlap_metrics(got.masks[i], truth.masks[j]));
+    }
+  }
+  return out;
+}
 
 Result<std::vector<PreparedSeries>> prepare_series(const std::vector<std::string>& paths,
                                                    const ModelPackage& package, int threads,

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/quantize/histogram.h"
+#include "eval/metrics.h"
 #include "medinfer/engine.h"
 #include "medinfer/model.h"
 #include "medinfer/segment.h"
@@ -43,6 +44,11 @@ Result<std::vector<PreparedSeries>> prepare_series(const std::vector<std::string
 // with any of the labels.
 Status attach_truth(PreparedSeries& series, const std::string& path,
                     const std::vector<int>& labels);
+
+// Dice and IoU of each segment of `got` against `truth`'s segment with the same label
+// value, by `got`'s segment name; labels the truth lacks are left out.
+Result<std::map<std::string, eval::MaskMetrics>> truth_metrics(const SegmentMasks& got,
+                                                               const SegmentMasks& truth);
 
 // Runs `model` in FP32 on the CPU over every slice of `series` as segment_volume() feeds
 // them (options: the batch range and threads of the build) and picks each quantized

@@ -92,10 +92,12 @@ bool parse_formats(const std::string& list, StudyOptions& o, std::string& bad) {
 // Series pass through in buffers of megabytes (decoded volumes, network inputs and outputs,
 // probabilities), allocated on one thread and freed on another. glibc raises its mmap
 // threshold after the first such free (up to 32 MB), and from then on they come from the
-// threads' heaps, which fragment: the resident memory grew with the number of series (+140 MB
-// over four more series, measured by the pipeline's memory test). A fixed threshold keeps
-// every buffer of 1 MiB or more in its own mapping, given back to the system when freed.
-void map_large_buffers() { mallopt(M_MMAP_THRESHOLD, 1 << 20); }
+// threads' heaps, which fragment and keep what was freed. A fixed threshold keeps every
+// buffer of 1 MiB or more in its own mapping, given back to the system when freed: the peak
+// RSS of `segment` on two 20-slice series fell from ~1.65 GB to ~1.17 GB (docs/BENCHMARKS.md).
+void map_large_buffers() {
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+}
 
 int run(const SegmentArgs& args, const CLI::App& app) {
   map_large_buffers();

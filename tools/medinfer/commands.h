@@ -16,5 +16,6 @@ RunFn register_bench_model(CLI::App& app);
 RunFn register_eval(CLI::App& app);
 RunFn register_segment(CLI::App& app);
 RunFn register_build(CLI::App& app);
+RunFn register_bench(CLI::App& app);
 
 }  // namespace medinfer::cli

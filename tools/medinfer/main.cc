@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
   CLI::App* build = app.add_subcommand(
       "build", "Build a model package's engine for a device and write its plan (no tuning later)");
   runs["build"] = medinfer::cli::register_build(*build);
+  CLI::App* bench = app.add_subcommand(
+      "bench", "The configuration table: speed and accuracy per precision and batch size");
+  runs["bench"] = medinfer::cli::register_bench(*bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
