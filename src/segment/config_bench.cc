@@ -91,10 +91,11 @@ Status time_inference(Engine& engine, const SegmentationSpec& spec,
   const int64_t passes = 1 + static_cast<int64_t>(spec.tta_flips.size());
   for (const PreparedSeries& s : series) {
     const auto& d = s.volume.image.geometry().dims;
-    images += passes * (spec.dims == 2 ? d[2]
-                                       : static_cast<int64_t>(segment::plan_windows(
-                                                                  d, spec.patch_size, spec.overlap)
-                                                                  .windows.size()));
+    images += passes *
+              (spec.dims == 2
+                   ? d[2]
+                   : static_cast<int64_t>(
+                         segment::plan_windows(d, spec.patch_size, spec.overlap).windows.size()));
   }
   double best = std::numeric_limits<double>::infinity();
   std::vector<std::vector<Volume>> last(series.size());
@@ -216,8 +217,8 @@ void recommend(BenchReport& report, double min_iou) {
     return;
   }
   report.recommended = best->config;
-  std::string s = "deploy " + case_name(best->config) + ": " + fmt(best->images_per_s, 1) +
-                  " images/s";
+  std::string s =
+      "deploy " + case_name(best->config) + ": " + fmt(best->images_per_s, 1) + " images/s";
   if (best != &ref && ref.images_per_s > 0) {
     s += ", " + fmt(best->images_per_s / ref.images_per_s, 2) + "x the reference (" +
          case_name(ref.config) + ")";
@@ -333,8 +334,8 @@ std::string bench_json(const BenchReport& report) {
 std::string bench_markdown(const BenchReport& report) {
   std::ostringstream md;
   md << "# medinfer bench\n\n"
-     << report.series.size() << " series, " << report.slices << " slices, device "
-     << report.device << ". Reference: the first row (its masks are the ones the IoU against "
+     << report.series.size() << " series, " << report.slices << " slices, device " << report.device
+     << ". Reference: the first row (its masks are the ones the IoU against "
      << "the reference compares with).\n\n"
      << "| precision | batch | timed | images/s | x reference | ms/batch | ms/image | "
      << "min IoU vs reference | mean IoU vs reference | mean IoU vs truth | "
@@ -353,9 +354,8 @@ std::string bench_markdown(const BenchReport& report) {
     md << r.timed << " | " << fmt(r.images_per_s, 1) << " | "
        << (ref_speed > 0 ? fmt(r.images_per_s / ref_speed, 2) : "-") << " | "
        << (r.runs > 0 ? fmt(r.ms_per_batch, 3) : "-") << " | " << fmt(r.ms_per_image, 3) << " | "
-       << fmt(r.min_iou_ref, 4) << " | " << fmt(r.mean_iou_ref, 4) << " | "
-       << opt(r.mean_iou_truth) << " | " << opt(r.mean_dice_truth) << " | " << fmt(r.build_s, 1)
-       << " |\n";
+       << fmt(r.min_iou_ref, 4) << " | " << fmt(r.mean_iou_ref, 4) << " | " << opt(r.mean_iou_truth)
+       << " | " << opt(r.mean_dice_truth) << " | " << fmt(r.build_s, 1) << " |\n";
   }
   md << "\n**" << report.recommendation << ".**\n";
   return md.str();

@@ -49,7 +49,7 @@ struct BenchSettings {
 struct BenchSeriesScore {
   std::string series;
   std::string label;
-  double iou_ref = 0, dice_ref = 0;              // against the reference's mask
+  double iou_ref = 0, dice_ref = 0;             // against the reference's mask
   std::optional<double> iou_truth, dice_truth;  // against the ground truth
 };
 

@@ -15,6 +15,7 @@
 #include <random>
 
 #include "medinfer/model.h"
+#include "segment/observed_engine.h"
 #include "segment/slice_inference.h"
 #include "testing/test_data.h"
 
@@ -117,6 +118,58 @@ TEST(SliceBatcher, SeriesShareRunsInOrderAndGetTheirOwnProbabilities) {
                   static_cast<long long>(got.geometry().voxel_count()), worst);
     }
   }
+}
+
+// The engine fails on its second run: the series with slices in that run come back with the
+// error, named; the one before (done in the first run) and the one after are untouched.
+TEST(SliceBatcher, AFailedRunFailsTheSeriesInItAndNoOthers) {
+  auto package = load_model_package(testing::source_dir() + "/models/lung-ct-2d");
+  ASSERT_TRUE(package.is_ok()) << package.status().to_string();
+  auto spec = spec_from_package(*package);
+  ASSERT_TRUE(spec.is_ok());
+  auto model = Model::load(package->onnx_path);
+  ASSERT_TRUE(model.is_ok());
+  EngineOptions eo;
+  eo.device = "cpu";
+  auto engine = build_segmentation_engine(**model, *spec, eo);
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  int runs = 0;
+  segment::ObservedEngine flaky(
+      **engine, [&](const std::vector<TensorView>& in, const std::vector<TensorView>& out) {
+        if (++runs == 2) return out_of_memory("device memory exhausted (injected)");
+        return (*engine)->run(in, out);
+      });
+  auto batcher = pipeline::SliceBatcher::make(flaky, *spec);
+  ASSERT_TRUE(batcher.is_ok()) << batcher.status().to_string();
+  // 8 slices (run 1), then 6 + the first 2 of 7 (run 2, fails: the other 5 of the third
+  // series are dropped with it); a fourth series added after the failure runs.
+  std::vector<Volume> volumes;
+  volumes.push_back(synthetic_volume(32, 32, 8, 4));
+  volumes.push_back(synthetic_volume(32, 32, 6, 5));
+  volumes.push_back(synthetic_volume(32, 32, 7, 6));
+  for (size_t i = 0; i < volumes.size(); ++i) batcher->add(staged(i, volumes[i], *spec));
+  auto first = batcher->run_batch();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_TRUE(first[0].status.is_ok());
+  EXPECT_EQ(first[0].item.job, 0u);
+  auto failed = batcher->run_batch();
+  ASSERT_EQ(failed.size(), 2u);
+  for (size_t k = 0; k < 2; ++k) {
+    EXPECT_EQ(failed[k].item.job, k + 1);
+    EXPECT_EQ(failed[k].status.code(), StatusCode::kOutOfMemory);
+    EXPECT_NE(failed[k].status.message().find("series synthetic-" + std::to_string(k + 1)),
+              std::string::npos)
+        << failed[k].status.to_string();
+    EXPECT_NE(failed[k].status.message().find("injected"), std::string::npos);
+  }
+  EXPECT_TRUE(batcher->empty());
+  EXPECT_EQ(batcher->queued_slices(), 0) << "the failed series' other slices are dropped";
+  Volume late = synthetic_volume(32, 32, 2, 7);
+  batcher->add(staged(3, late, *spec));
+  auto after = batcher->run_batch();
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_TRUE(after[0].status.is_ok()) << after[0].status.to_string();
+  EXPECT_EQ(after[0].item.job, 3u);
 }
 
 TEST(SliceBatcher, RefusesSpecsItCannotBatch) {

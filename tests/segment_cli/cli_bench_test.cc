@@ -48,8 +48,8 @@ std::string bench(const std::string& extra) {
 TEST(CliBench, TimesAndScoresEveryCaseAndRecommendsTheFastestThatKeepsTheMasks) {
   const std::string dir = testing::temp_dir("cli_bench");
   std::string log;
-  ASSERT_EQ(cli("segment -i " + q(series20()) + " -o " + q(dir + "/seg") + " -m " +
-                    q(model_dir()) + " --device cpu --threads 2 --format nifti --quiet",
+  ASSERT_EQ(cli("segment -i " + q(series20()) + " -o " + q(dir + "/seg") + " -m " + q(model_dir()) +
+                    " --device cpu --threads 2 --format nifti --quiet",
                 &log),
             0)
       << log;
@@ -93,8 +93,7 @@ TEST(CliBench, TimesAndScoresEveryCaseAndRecommendsTheFastestThatKeepsTheMasks) 
     for (const json& s : r.at("scores")) {
       // The truth is FP32's masks at batch 8: the same comparison as against the reference
       // (FP32 at batch 1) up to the last bits of a batch size, which move no voxel here.
-      EXPECT_NEAR(s.at("iou_vs_truth").get<double>(), s.at("iou_vs_reference").get<double>(),
-                  1e-3);
+      EXPECT_NEAR(s.at("iou_vs_truth").get<double>(), s.at("iou_vs_reference").get<double>(), 1e-3);
       if (r.at("precision") == "fp32") EXPECT_GE(s.at("iou_vs_reference").get<double>(), 0.999);
     }
     EXPECT_NEAR(r.at("mean_iou_vs_truth").get<double>(),

@@ -87,7 +87,9 @@ Result<std::vector<int64_t>> parse_batches(const std::string& list) {
   return out;
 }
 
-bool is_cuda(const std::string& device) { return device.rfind("cuda", 0) == 0; }
+bool is_cuda(const std::string& device) {
+  return device.rfind("cuda", 0) == 0;
+}
 
 std::vector<std::string> default_precisions(const std::string& device, bool calibrated) {
   std::vector<std::string> out = {"fp32"};
@@ -107,10 +109,9 @@ int run(const BenchArgs& args) {
   if (!(args.min_iou > 0 && args.min_iou <= 1)) return usage("--min-iou must be in (0, 1]");
   auto batches = parse_batches(args.batches);
   if (!batches.is_ok()) return usage(batches.status().message());
-  const std::vector<std::string> precisions = args.precisions.empty()
-                                                  ? default_precisions(args.device,
-                                                                       !args.calib.empty())
-                                                  : split(args.precisions);
+  const std::vector<std::string> precisions =
+      args.precisions.empty() ? default_precisions(args.device, !args.calib.empty())
+                              : split(args.precisions);
   if (precisions.empty()) return usage("--precisions is empty");
   bool quantized = false;
   for (const std::string& p : precisions) {
