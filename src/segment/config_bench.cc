@@ -8,7 +8,8 @@
 #include <sstream>
 
 #include "core/timer.h"
-#include "segment/batch_runner.h"
+#include "engine/device.h"
+#include "medinfer/buffer.h"
 #include "segment/segment_study.h"
 #include "segment/slice_inference.h"
 #include "segment/sliding_window.h"
@@ -31,53 +32,57 @@ Result<LabelMap> native_labels(const std::vector<Volume>& probabilities,
 }
 
 // The engine alone on every slice's network input, slices of consecutive series sharing
-// batches as the pipeline runs them.
-Status time_slices(Engine& engine, const SegmentationSpec& spec,
+// batches as the pipeline runs them, every batch full (the last one padded with zeros, as
+// `segment` pads on a GPU). Inputs and outputs stay in the engine's memory (device memory on
+// a GPU) during the passes, as bench-model and the PyTorch peer time it.
+Status time_slices(Engine& engine, const SegmentationSpec& spec, const std::string& device,
                    const std::vector<PreparedSeries>& series, int repeats, CaseRun& run) {
   const int64_t sx = spec.slice_size[0], sy = spec.slice_size[1], net = sx * sy;
   const int channels = spec.channels;
-  MI_ASSIGN_OR_RETURN(segment::BatchRunner runner,
-                      segment::BatchRunner::make(engine, spec.batch, {sy, sx}, channels));
-  std::vector<std::vector<float>> inputs, outputs;
-  std::vector<std::pair<size_t, int64_t>> slices;  // (series, slice), in order
-  for (size_t i = 0; i < series.size(); ++i) {
-    MI_ASSIGN_OR_RETURN(std::vector<float> in,
-                        segment::slice_network_inputs(series[i].volume.image, spec));
-    const int64_t nz = static_cast<int64_t>(in.size()) / net;
-    for (int64_t k = 0; k < nz; ++k) slices.emplace_back(i, k);
-    outputs.emplace_back(static_cast<size_t>(nz * channels * net));
-    inputs.push_back(std::move(in));
+  const int64_t batch = spec.batch;
+  MI_ASSIGN_OR_RETURN(const engine::DeviceChoice where, engine::parse_device(device));
+  const Storage storage = where.backend == "cuda" ? Storage::kDevice : Storage::kHost;
+  std::vector<float> host_in;
+  std::vector<int64_t> first_slice;  // of each series in the concatenation
+  for (const PreparedSeries& s : series) {
+    MI_ASSIGN_OR_RETURN(std::vector<float> in, segment::slice_network_inputs(s.volume.image, spec));
+    first_slice.push_back(static_cast<int64_t>(host_in.size()) / net);
+    host_in.insert(host_in.end(), in.begin(), in.end());
   }
-  const int64_t total = static_cast<int64_t>(slices.size());
-  const int64_t cap = runner.capacity();
+  const int64_t total = static_cast<int64_t>(host_in.size()) / net;
+  const int64_t runs = (total + batch - 1) / batch;
+  host_in.resize(static_cast<size_t>(runs * batch * net), 0.0f);
+  const size_t out_floats = static_cast<size_t>(runs * batch * channels * net);
+  MI_ASSIGN_OR_RETURN(Buffer in, Buffer::allocate(host_in.size() * 4, storage, where.ordinal));
+  MI_ASSIGN_OR_RETURN(Buffer out, Buffer::allocate(out_floats * 4, storage, where.ordinal));
+  MI_RETURN_IF_ERROR(in.copy_in(0, host_in.data(), host_in.size() * 4));
   double best = std::numeric_limits<double>::infinity();
   for (int pass = 0; pass <= repeats; ++pass) {  // pass 0 warms up
     Timer t;
-    for (int64_t first = 0; first < total; first += cap) {
-      const int64_t n = std::min(cap, total - first);
-      for (int64_t j = 0; j < n; ++j) {
-        const auto [s, k] = slices[static_cast<size_t>(first + j)];
-        std::copy_n(inputs[s].data() + k * net, net, runner.input(j));
-      }
-      MI_RETURN_IF_ERROR(runner.run(n));
-      for (int64_t j = 0; j < n; ++j) {
-        const auto [s, k] = slices[static_cast<size_t>(first + j)];
-        for (int c = 0; c < channels; ++c) {
-          std::copy_n(runner.output(j, c), net, outputs[s].data() + (k * channels + c) * net);
-        }
-      }
+    for (int64_t b = 0; b < runs; ++b) {
+      TensorView iv{DType::kFloat32, {batch, 1, sy, sx}, in.as<float>() + b * batch * net, storage};
+      TensorView ov{DType::kFloat32,
+                    {batch, channels, sy, sx},
+                    out.as<float>() + b * batch * channels * net,
+                    storage};
+      MI_RETURN_IF_ERROR(engine.run({iv}, {ov}));
     }
     if (pass > 0) best = std::min(best, t.seconds());
   }
   run.row.timed = "engine";
   run.row.images = total;
-  run.row.runs = (total + cap - 1) / cap;
+  run.row.runs = runs;
   run.row.pass_s = best;
+  std::vector<float> host_out(out_floats);
+  MI_RETURN_IF_ERROR(out.copy_out(0, host_out.data(), out_floats * 4));
   for (size_t i = 0; i < series.size(); ++i) {
     const PreparedVolume& v = series[i].volume;
+    const int64_t nz = v.image.geometry().dims[2];
+    const auto from = host_out.begin() + first_slice[i] * channels * net;
+    const std::vector<float> outputs(from, from + nz * channels * net);
     MI_ASSIGN_OR_RETURN(
         std::vector<Volume> probabilities,
-        segment::slice_probabilities_from_outputs(outputs[i], v.image.geometry(), spec));
+        segment::slice_probabilities_from_outputs(outputs, v.image.geometry(), spec));
     MI_ASSIGN_OR_RETURN(LabelMap map, native_labels(probabilities, spec, v.native));
     run.maps.push_back(std::move(map));
   }
@@ -135,7 +140,7 @@ CaseRun run_case(const Model& model, const SegmentationSpec& package_spec,
     return run;
   }
   const Status st = batches_slices(spec)
-                        ? time_slices(**engine, spec, series, settings.repeats, run)
+                        ? time_slices(**engine, spec, options.device, series, settings.repeats, run)
                         : time_inference(**engine, spec, series, settings.repeats, run);
   if (!st.is_ok()) {
     run.row.status = st;

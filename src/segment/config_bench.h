@@ -6,8 +6,9 @@
 // Timing, per case: one warm-up pass, then `repeats` passes over every network input of
 // every series; the fastest pass counts. What a pass times:
 //  - 2-D models without TTA ("engine"): the engine alone on every slice's network input, in
-//    batches of the case's size (a short last batch as `segment` runs it), host buffers in
-//    and out (on a GPU the copies are in the time);
+//    full batches of the case's size (the last one padded, as `segment` pads on a GPU), the
+//    inputs and outputs resident in the engine's memory (device memory on a GPU: no copies
+//    in the time, as bench-model and the PyTorch peer time it);
 //  - 3-D or TTA ("inference"): predict_probabilities on each series (windows, blending,
 //    flips included); images are the network inputs it runs (windows or slices x passes).
 // Masks: the last pass's outputs through segment's postprocessing (labels, component rules,
