@@ -46,23 +46,13 @@ class BoundedQueue {
   std::optional<T> pop() {
     std::unique_lock<std::mutex> lock(mu_);
     not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
-    if (items_.empty()) return std::nullopt;
-    account();
-    T item = std::move(items_.front());
-    items_.pop_front();
-    not_full_.notify_one();
-    return item;
+    return take();
   }
 
   // What pop() would give, without waiting: nothing while the queue is empty (open or not).
   std::optional<T> try_pop() {
     std::lock_guard<std::mutex> lock(mu_);
-    if (items_.empty()) return std::nullopt;
-    account();
-    T item = std::move(items_.front());
-    items_.pop_front();
-    not_full_.notify_one();
-    return item;
+    return take();
   }
 
   // No more pushes; consumers drain what is queued, then pop() returns nothing.
@@ -86,6 +76,14 @@ class BoundedQueue {
 
  private:
   using Clock = std::chrono::steady_clock;
+  std::optional<T> take() {  // under mu_: the front item, if any
+    if (items_.empty()) return std::nullopt;
+    account();
+    T item = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return item;
+  }
   void account() {  // under mu_, before the depth changes
     const auto now = Clock::now();
     weighted_ +=

@@ -22,7 +22,7 @@ namespace {
 using nlohmann::json;
 
 std::string q(const std::string& s) {
-  return "'" + s + "'";
+  return testing::quoted(s);
 }
 
 json read_json(const std::string& path) {

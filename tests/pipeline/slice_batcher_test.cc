@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 
 #include "medinfer/model.h"
@@ -47,25 +48,39 @@ pipeline::InFlight staged(size_t job, const Volume& v, const SegmentationSpec& s
   return item;
 }
 
-TEST(SliceBatcher, SeriesShareRunsInOrderAndGetTheirOwnProbabilities) {
-  auto package = load_model_package(testing::source_dir() + "/models/lung-ct-2d");
-  ASSERT_TRUE(package.is_ok()) << package.status().to_string();
-  auto spec = spec_from_package(*package);
-  ASSERT_TRUE(spec.is_ok()) << spec.status().to_string();
-  ASSERT_EQ(spec->batch, 8);
-  auto model = Model::load(package->onnx_path);
-  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+struct LungEngine {
+  SegmentationSpec spec;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Engine> engine;
+};
+
+// The lung model package's engine on the CPU; `tta` flips axis 0 (a spec the batcher refuses).
+Result<LungEngine> lung_engine(bool tta = false) {
+  MI_ASSIGN_OR_RETURN(const ModelPackage package,
+                      load_model_package(testing::source_dir() + "/models/lung-ct-2d"));
+  LungEngine out;
+  MI_ASSIGN_OR_RETURN(out.spec, spec_from_package(package));
+  if (tta) out.spec.tta_flips = {{0}};
+  MI_ASSIGN_OR_RETURN(out.model, Model::load(package.onnx_path));
   EngineOptions eo;
   eo.device = "cpu";
-  auto engine = build_segmentation_engine(**model, *spec, eo);
-  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  MI_ASSIGN_OR_RETURN(out.engine, build_segmentation_engine(*out.model, out.spec, eo));
+  return out;
+}
+
+TEST(SliceBatcher, SeriesShareRunsInOrderAndGetTheirOwnProbabilities) {
+  auto lung = lung_engine();
+  ASSERT_TRUE(lung.is_ok()) << lung.status().to_string();
+  const SegmentationSpec* spec = &lung->spec;
+  Engine* engine = lung->engine.get();
+  ASSERT_EQ(spec->batch, 8);
 
   // 5 + 7 + 6 slices: runs of 8 (5 + 3), 8 (4 + 4) and 2.
   std::vector<Volume> volumes;
   volumes.push_back(synthetic_volume(96, 80, 5, 1));
   volumes.push_back(synthetic_volume(64, 64, 7, 2));
   volumes.push_back(synthetic_volume(40, 72, 6, 3));
-  auto batcher = pipeline::SliceBatcher::make(**engine, *spec);
+  auto batcher = pipeline::SliceBatcher::make(*engine, *spec);
   ASSERT_TRUE(batcher.is_ok()) << batcher.status().to_string();
   EXPECT_EQ(batcher->capacity(), 8);
   for (size_t i = 0; i < volumes.size(); ++i) batcher->add(staged(i, volumes[i], *spec));
@@ -98,7 +113,7 @@ TEST(SliceBatcher, SeriesShareRunsInOrderAndGetTheirOwnProbabilities) {
     }
     EXPECT_GT(infer_s, 0) << "the series' share of the engine time";
     ASSERT_TRUE(probabilities_from_slice_outputs(*spec, item.study).is_ok());
-    auto alone = segment::slice_probabilities(**engine, v, *spec);
+    auto alone = segment::slice_probabilities(*engine, v, *spec);
     ASSERT_TRUE(alone.is_ok()) << alone.status().to_string();
     ASSERT_EQ(item.study.probabilities.size(), alone->size());
     for (size_t c = 0; c < alone->size(); ++c) {
@@ -123,21 +138,15 @@ TEST(SliceBatcher, SeriesShareRunsInOrderAndGetTheirOwnProbabilities) {
 // The engine fails on its second run: the series with slices in that run come back with the
 // error, named; the one before (done in the first run) and the one after are untouched.
 TEST(SliceBatcher, AFailedRunFailsTheSeriesInItAndNoOthers) {
-  auto package = load_model_package(testing::source_dir() + "/models/lung-ct-2d");
-  ASSERT_TRUE(package.is_ok()) << package.status().to_string();
-  auto spec = spec_from_package(*package);
-  ASSERT_TRUE(spec.is_ok());
-  auto model = Model::load(package->onnx_path);
-  ASSERT_TRUE(model.is_ok());
-  EngineOptions eo;
-  eo.device = "cpu";
-  auto engine = build_segmentation_engine(**model, *spec, eo);
-  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  auto lung = lung_engine();
+  ASSERT_TRUE(lung.is_ok()) << lung.status().to_string();
+  const SegmentationSpec* spec = &lung->spec;
+  Engine* engine = lung->engine.get();
   int runs = 0;
   segment::ObservedEngine flaky(
-      **engine, [&](const std::vector<TensorView>& in, const std::vector<TensorView>& out) {
+      *engine, [&](const std::vector<TensorView>& in, const std::vector<TensorView>& out) {
         if (++runs == 2) return out_of_memory("device memory exhausted (injected)");
-        return (*engine)->run(in, out);
+        return engine->run(in, out);
       });
   auto batcher = pipeline::SliceBatcher::make(flaky, *spec);
   ASSERT_TRUE(batcher.is_ok()) << batcher.status().to_string();
@@ -173,19 +182,10 @@ TEST(SliceBatcher, AFailedRunFailsTheSeriesInItAndNoOthers) {
 }
 
 TEST(SliceBatcher, RefusesSpecsItCannotBatch) {
-  auto package = load_model_package(testing::source_dir() + "/models/lung-ct-2d");
-  ASSERT_TRUE(package.is_ok()) << package.status().to_string();
-  auto spec = spec_from_package(*package);
-  ASSERT_TRUE(spec.is_ok());
-  spec->tta_flips = {{0}};
-  EXPECT_FALSE(batches_slices(*spec));
-  auto model = Model::load(package->onnx_path);
-  ASSERT_TRUE(model.is_ok());
-  EngineOptions eo;
-  eo.device = "cpu";
-  auto engine = build_segmentation_engine(**model, *spec, eo);
-  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
-  auto batcher = pipeline::SliceBatcher::make(**engine, *spec);
+  auto lung = lung_engine(/*tta=*/true);
+  ASSERT_TRUE(lung.is_ok()) << lung.status().to_string();
+  EXPECT_FALSE(batches_slices(lung->spec));
+  auto batcher = pipeline::SliceBatcher::make(*lung->engine, lung->spec);
   ASSERT_FALSE(batcher.is_ok());
   EXPECT_NE(batcher.status().message().find("TTA"), std::string::npos);
 }

@@ -19,14 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-std::string q(const std::string& s) {
-  return "'" + s + "'";
-}
-
-std::string model_dir() {
-  return testing::source_dir() + "/models/lung-ct-2d";
-}
+using testing::run_cli;
 
 std::string series20() {
   return testing::source_dir() + "/tests/fixtures/dicom/totalseg-example";
@@ -36,22 +29,21 @@ std::string series3() {
   return testing::source_dir() + "/tests/fixtures/dicom/dcmqi-ct3slice";
 }
 
-int cli(const std::string& args, std::string* out) {
-  return testing::run_command(testing::cli() + " " + args + " 2>&1", out);
-}
-
 std::string bench(const std::string& extra) {
-  return "bench -m " + q(model_dir()) + " -i " + q(series20()) +
-         " --device cpu --threads 2 --autotune off --repeats 1 " + extra;
+  return "bench -m " + testing::quoted(testing::lung_model_dir()) + " -i " +
+         testing::quoted(series20()) + " --device cpu --threads 2 --autotune off --repeats 1 " +
+         extra;
 }
 
 TEST(CliBench, TimesAndScoresEveryCaseAndRecommendsTheFastestThatKeepsTheMasks) {
   const std::string dir = testing::temp_dir("cli_bench");
   std::string log;
-  ASSERT_EQ(cli("segment -i " + q(series20()) + " -o " + q(dir + "/seg") + " -m " + q(model_dir()) +
-                    " --device cpu --threads 2 --format nifti --quiet",
-                &log),
-            0)
+  ASSERT_EQ(
+      run_cli("segment -i " + testing::quoted(series20()) + " -o " + testing::quoted(dir + "/seg") +
+                  " -m " + testing::quoted(testing::lung_model_dir()) +
+                  " --device cpu --threads 2 --format nifti --quiet",
+              &log),
+      0)
       << log;
   std::string truth;
   for (const auto& e : fs::recursive_directory_iterator(dir + "/seg")) {
@@ -60,10 +52,11 @@ TEST(CliBench, TimesAndScoresEveryCaseAndRecommendsTheFastestThatKeepsTheMasks) 
   ASSERT_FALSE(truth.empty()) << "segment wrote no labels.nii.gz";
 
   // int8 listed first: the fp32 case at the first batch still becomes the reference row.
-  ASSERT_EQ(cli(bench("--precisions int8,fp32 --batches 1,8 --calib " + q(series3()) + " --gt " +
-                      q(truth) + " --out " + q(dir + "/out")),
-                &log),
-            0)
+  ASSERT_EQ(
+      run_cli(bench("--precisions int8,fp32 --batches 1,8 --calib " + testing::quoted(series3()) +
+                    " --gt " + testing::quoted(truth) + " --out " + testing::quoted(dir + "/out")),
+              &log),
+      0)
       << log;
   EXPECT_NE(log.find("| fp32 | 8 |"), std::string::npos) << log;
   std::ifstream in(dir + "/out/bench.json");
@@ -117,20 +110,23 @@ TEST(CliBench, TimesAndScoresEveryCaseAndRecommendsTheFastestThatKeepsTheMasks) 
 
 TEST(CliBench, BadFlagsAreUsageErrors) {
   std::string log;
-  EXPECT_EQ(cli(bench("--precisions int8 --batches 8"), &log), 2) << log;
+  EXPECT_EQ(run_cli(bench("--precisions int8 --batches 8"), &log), 2) << log;
   EXPECT_NE(log.find("--calib"), std::string::npos) << log;
-  EXPECT_EQ(cli(bench("--batches 0,8"), &log), 2) << log;
+  EXPECT_EQ(run_cli(bench("--batches 0,8"), &log), 2) << log;
   EXPECT_NE(log.find("--batches"), std::string::npos) << log;
-  EXPECT_EQ(cli(bench("--precisions fp64"), &log), 2) << log;
-  EXPECT_EQ(cli(bench("--gt a.nii.gz b.nii.gz"), &log), 2) << log;
+  EXPECT_EQ(run_cli(bench("--precisions fp64"), &log), 2) << log;
+  EXPECT_EQ(run_cli(bench("--gt a.nii.gz b.nii.gz"), &log), 2) << log;
   EXPECT_NE(log.find("one ground truth per --input"), std::string::npos) << log;
-  EXPECT_EQ(cli(bench("--repeats 0"), &log), 2) << log;
+  EXPECT_EQ(run_cli(bench("--repeats 0"), &log), 2) << log;
 }
 
 TEST(CliBench, AnInputWithNoSeriesIsAFailureNamingIt) {
   const std::string empty = testing::temp_dir("cli_bench_empty");
   std::string log;
-  EXPECT_EQ(cli("bench -m " + q(model_dir()) + " -i " + q(empty) + " --device cpu", &log), 1)
+  EXPECT_EQ(run_cli("bench -m " + testing::quoted(testing::lung_model_dir()) + " -i " +
+                        testing::quoted(empty) + " --device cpu",
+                    &log),
+            1)
       << log;
   EXPECT_NE(log.find(empty), std::string::npos) << log;
 }

@@ -22,11 +22,11 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 std::string q(const std::string& s) {
-  return "'" + s + "'";
+  return testing::quoted(s);
 }
 
 std::string model_dir() {
-  return testing::source_dir() + "/models/lung-ct-2d";
+  return testing::lung_model_dir();
 }
 
 std::string fixture() {
@@ -34,7 +34,7 @@ std::string fixture() {
 }
 
 int cli(const std::string& args, std::string* out) {
-  return testing::run_command(testing::cli() + " " + args + " 2>&1", out);
+  return testing::run_cli(args, out);
 }
 
 // Voxels per label name from a run's summary.json.

@@ -22,11 +22,11 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 std::string q(const std::string& s) {
-  return "'" + s + "'";
+  return testing::quoted(s);
 }
 
 std::string model_dir() {
-  return testing::source_dir() + "/models/lung-ct-2d";
+  return testing::lung_model_dir();
 }
 
 json read_json(const std::string& path) {

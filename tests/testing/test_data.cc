@@ -92,4 +92,16 @@ std::string test_precision() {
   return e != nullptr && *e != '\0' ? e : "fp32";
 }
 
+std::string quoted(const std::string& s) {
+  return "'" + s + "'";
+}
+
+int run_cli(const std::string& args, std::string* output) {
+  return run_command(cli() + " " + args, output);
+}
+
+std::string lung_model_dir() {
+  return source_dir() + "/models/lung-ct-2d";
+}
+
 }  // namespace medinfer::testing

@@ -29,6 +29,12 @@ std::string test_precision();
 std::string temp_dir(const std::string& name);
 // Runs a shell command; returns its exit status, stdout+stderr in *output when given.
 int run_command(const std::string& command, std::string* output = nullptr);
+// `s` in single quotes, for run_command (paths here hold no quote).
+std::string quoted(const std::string& s);
+// The medinfer executable with `args` (already quoted where needed), through run_command.
+int run_cli(const std::string& args, std::string* output = nullptr);
+// The bundled lung model package, models/lung-ct-2d.
+std::string lung_model_dir();
 
 }  // namespace medinfer::testing
 
