@@ -156,6 +156,16 @@ if [[ ${#failed_regressions[@]} -gt 0 ]]; then
 fi
 if [[ $status -ne 0 || -n $found ]]; then
   grep -v 'NEW_FUNC' "$log" | tail -n 60
+  # CI keeps only the end of its output: the finding's own frames go last (libFuzzer's,
+  # the sanitizers' and libc's left out), with the error line and the input's size.
+  echo "run_fuzz: the finding, its frames below the fuzzer's:" >&2
+  grep -E '^==[0-9]+== ?ERROR|^SUMMARY' "$log" | tail -n 2 >&2 || true
+  awk '/ERROR: (libFuzzer|AddressSanitizer|UndefinedBehavior)/ {keep = 1; n = 0}
+       keep && /^ *#[0-9]+ / && !/fuzzer::|__sanitizer|__asan|__ubsan|libc_start|_start |RunMallocHooks|MallocHook/ {
+         if (n++ < 24) print}' "$log" | sed -E 's/ \(BuildId: [0-9a-f]+\)//' >&2 || true
+  for f in $found; do
+    echo "run_fuzz: input $f: $(stat -c %s "$f") bytes, sha1 $(sha1sum <"$f" | cut -c1-40)" >&2
+  done
   echo "run_fuzz: FAILED (fuzzer exit status $status). Inputs:" >&2
   echo "${found:-  (none saved)}" >&2
   echo "Reproduce: $fuzzer <input>; keep small reproducers in ${regressions#"$repo"/}/." >&2
