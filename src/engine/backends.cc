@@ -28,10 +28,10 @@ class HostContext : public ExecContext {
       if (v.storage == Storage::kDevice) return device_error("an output");
     }
     std::vector<Tensor> out;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      MI_RETURN_IF_ERROR(exe_.run(in, out));
-    }
+    // The outputs may be the executable's own memory, which the next run (from another
+    // context) overwrites: they are copied out before the lock goes.
+    std::lock_guard<std::mutex> lock(mutex_);
+    MI_RETURN_IF_ERROR(exe_.run(in, out));
     if (out.size() != outputs.size()) {
       return internal_error("the backend produced " + std::to_string(out.size()) +
                             " outputs, the model has " + std::to_string(outputs.size()));

@@ -125,6 +125,7 @@ std::string summary_json(const RunSummary& run) {
     pj["slices_per_second"] = p.wall_s > 0 ? static_cast<double>(p.slices) / p.wall_s : 0.0;
     pj["resumed"] = p.resumed;
     pj["engine_busy_fraction"] = p.engine_busy;
+    pj["engine_workers"] = p.engine_workers;
     pj["batched_engine_runs"] = p.engine_runs;
     pj["batch_fill"] = p.batch_fill;
     pj["stages"] = nlohmann::ordered_json::array();

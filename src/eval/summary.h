@@ -79,7 +79,8 @@ struct PipelineStats {
   int max_in_flight = 0;   // series held in memory at once, at most (the memory bound)
   int64_t slices = 0;      // slices of the series segmented in this run
   int64_t resumed = 0;     // series whose complete outputs an earlier run left (--resume)
-  double engine_busy = 0;  // engine stage busy time / wall time
+  double engine_busy = 0;  // time any engine worker is busy / wall time
+  int engine_workers = 1;
   // Engine runs that took slices of several series (2-D models without TTA): how many runs,
   // and their mean share of the engine's batch capacity. engine_runs 0: one series at a time.
   int64_t engine_runs = 0;

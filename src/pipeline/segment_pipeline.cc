@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
 #include <mutex>
 #include <semaphore>
 #include <thread>
@@ -30,6 +33,43 @@ class BusyClock {
  private:
   mutable std::mutex mu_;
   double total_ = 0;
+};
+
+// The time during which at least one of several workers is busy (begin/end around each
+// piece of work), and the workers' summed busy time.
+class BusyUnion {
+ public:
+  void begin() {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto now = Clock::now();
+    if (active_++ == 0) since_ = now;
+    starts_.push_back(now);
+  }
+  void end() {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto now = Clock::now();
+    // Which start this end pairs with does not matter: the sum of (end - start) over all
+    // pieces is the sum of the ends minus the sum of the starts.
+    worker_ += std::chrono::duration<double>(now - starts_.front()).count();
+    starts_.pop_front();
+    if (--active_ == 0) union_ += std::chrono::duration<double>(now - since_).count();
+  }
+  double total() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return union_;
+  }
+  double worker_total() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return worker_;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  mutable std::mutex mu_;
+  int active_ = 0;
+  Clock::time_point since_;
+  std::deque<Clock::time_point> starts_;  // of the pieces in progress, oldest first
+  double union_ = 0, worker_ = 0;
 };
 
 // Output paths under the partial folder are recorded under the final one.
@@ -113,17 +153,31 @@ PipelineRun run_segment_pipeline(const std::vector<SeriesJob>& jobs, const Model
     todo.push_back(i);
   }
 
-  // 2-D without TTA: slices of several series share engine runs (slice_batcher.h).
-  std::optional<SliceBatcher> batcher;
+  // 2-D without TTA: slices of several series share engine runs (slice_batcher.h), on
+  // engine_workers threads, each with an execution context of its own when there are several.
+  std::vector<std::unique_ptr<ExecutionContext>> contexts;
+  std::vector<std::unique_ptr<SliceBatcher>> batchers;
   if (options.batch_across_series && batches_slices(spec)) {
-    auto made = SliceBatcher::make(engine, spec);
-    if (made.is_ok()) batcher.emplace(std::move(*made));  // else each series reports why
+    const int wanted = std::max(1, options.engine_workers);
+    for (int e = 0; e < wanted; ++e) {
+      ExecutionContext* context = nullptr;
+      if (wanted > 1) {
+        auto made = engine.create_context();
+        if (!made.is_ok()) break;  // fewer workers (device memory), not a failure
+        contexts.push_back(std::move(*made));
+        context = contexts.back().get();
+      }
+      auto made = SliceBatcher::make(engine, spec, context);
+      if (!made.is_ok()) break;  // then each series reports why, through infer_study
+      batchers.push_back(std::make_unique<SliceBatcher>(std::move(*made)));
+    }
   }
-  const bool batched = batcher.has_value();
+  const bool batched = !batchers.empty();
   std::counting_semaphore<> tokens(in_flight);
   BoundedQueue<InFlight> to_engine(static_cast<size_t>(in_flight));
   BoundedQueue<InFlight> to_writers(static_cast<size_t>(in_flight));
-  BusyClock decode_busy, engine_busy, write_busy;
+  BusyClock decode_busy, write_busy;
+  BusyUnion engine_busy;
   std::atomic<size_t> next{0};
   std::atomic<int> decoders_left{decoders};
 
@@ -165,8 +219,9 @@ PipelineRun run_segment_pipeline(const std::vector<SeriesJob>& jobs, const Model
       }
     });
   }
-  // The engine, on this thread. Batched: slices of the series held fill each run; it waits
-  // for a series only when it holds none. Otherwise one series at a time.
+  // The engine. Batched: each worker's batcher fills its runs with slices of the series it
+  // holds, and waits for a series only when it holds none. Otherwise one series at a time,
+  // on this thread.
   const auto engine_done = [&](InFlight&& item, const Status& st) {
     if (st.is_ok()) {
       to_writers.push(std::move(item));
@@ -177,27 +232,37 @@ PipelineRun run_segment_pipeline(const std::vector<SeriesJob>& jobs, const Model
     tokens.release();
     done(i, {std::nullopt, st, false});
   };
+  std::mutex runs_mu;
   double fill_sum = 0;
-  if (batcher) {
+  const auto engine_worker = [&](SliceBatcher& batcher) {
     while (true) {
-      while (batcher->queued_slices() < batcher->capacity()) {
-        std::optional<InFlight> item = batcher->empty() ? to_engine.pop() : to_engine.try_pop();
+      while (batcher.queued_slices() < batcher.capacity()) {
+        std::optional<InFlight> item = batcher.empty() ? to_engine.pop() : to_engine.try_pop();
         if (!item) break;
-        batcher->add(std::move(*item));
+        batcher.add(std::move(*item));
       }
-      if (batcher->empty()) break;  // nothing held, and the queue closed and drained
-      Timer t;
-      std::vector<SliceBatcher::Finished> finished = batcher->run_batch();
-      engine_busy.add(t.seconds());
-      ++run.stats.engine_runs;
-      fill_sum += static_cast<double>(batcher->last_batch()) / batcher->capacity();
+      if (batcher.empty()) break;  // nothing held, and the queue closed and drained
+      engine_busy.begin();
+      std::vector<SliceBatcher::Finished> finished = batcher.run_batch();
+      engine_busy.end();
+      {
+        std::lock_guard<std::mutex> lock(runs_mu);
+        ++run.stats.engine_runs;
+        fill_sum += static_cast<double>(batcher.last_batch()) / batcher.capacity();
+      }
       for (SliceBatcher::Finished& f : finished) engine_done(std::move(f.item), f.status);
     }
+  };
+  std::vector<std::thread> engine_threads;
+  for (size_t e = 1; e < batchers.size(); ++e) {
+    engine_threads.emplace_back([&, e] { engine_worker(*batchers[e]); });
   }
+  if (batched) engine_worker(*batchers[0]);
+  for (std::thread& th : engine_threads) th.join();
   while (std::optional<InFlight> item = to_engine.pop()) {
-    Timer t;
+    engine_busy.begin();
     Status st = infer_study(engine, spec, item->study);
-    engine_busy.add(t.seconds());
+    engine_busy.end();
     engine_done(std::move(*item), st);
   }
   to_writers.close();
@@ -207,9 +272,10 @@ PipelineRun run_segment_pipeline(const std::vector<SeriesJob>& jobs, const Model
   s.wall_s = wall.seconds();
   s.max_in_flight = in_flight;
   s.engine_busy = s.wall_s > 0 ? engine_busy.total() / s.wall_s : 0.0;
+  s.engine_workers = batched ? static_cast<int>(batchers.size()) : 1;
   s.batch_fill = s.engine_runs > 0 ? fill_sum / static_cast<double>(s.engine_runs) : 0.0;
   s.stages = {{"decode+preprocess", decoders, decode_busy.total()},
-              {"engine", 1, engine_busy.total()},
+              {"engine", s.engine_workers, engine_busy.worker_total()},
               {"postprocess+write", writers, write_busy.total()}};
   for (const auto& [name, q] :
        {std::pair<const char*, const BoundedQueue<InFlight>*>{"to engine", &to_engine},

@@ -62,8 +62,12 @@ struct PipelineOptions {
   int write_workers = 2;   // series postprocessed and written concurrently
   int max_in_flight = 4;   // series held in memory at once (>= 1; the memory bound)
   bool resume = false;     // keep the complete outputs of an earlier run
-  // 2-D models without TTA: engine runs take slices of several series (slice_batcher.h).
+  // 2-D models without TTA: engine runs take slices of several series (slice_batcher.h),
+  // on `engine_workers` threads at once, each with its own execution context (on a GPU its
+  // own stream and activations, so one's copies and kernels overlap another's; the CPU
+  // devices run one context at a time). Other specs: one series at a time, one thread.
   bool batch_across_series = true;
+  int engine_workers = 1;
   Progress* progress = nullptr;  // told of every series done, may be null
 };
 

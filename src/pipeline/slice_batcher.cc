@@ -8,13 +8,15 @@
 
 namespace medinfer::pipeline {
 
-Result<SliceBatcher> SliceBatcher::make(Engine& engine, const SegmentationSpec& spec) {
+Result<SliceBatcher> SliceBatcher::make(Engine& engine, const SegmentationSpec& spec,
+                                        ExecutionContext* context) {
   if (!batches_slices(spec)) {
     return invalid_argument("slice batching needs a 2-D segmentation spec without TTA");
   }
   const int64_t sx = spec.slice_size[0], sy = spec.slice_size[1];
   MI_ASSIGN_OR_RETURN(segment::BatchRunner runner,
                       segment::BatchRunner::make(engine, spec.batch, {sy, sx}, spec.channels));
+  runner.use_context(context);
   return SliceBatcher(std::move(runner), spec.channels, sx * sy);
 }
 

@@ -8,7 +8,7 @@
 // Memory: each series held keeps its network inputs (slices x H x W floats) until its last
 // slice has run, and its outputs (slices x channels x H x W floats) until it is taken back.
 //
-// Thread safety: one thread (the engine's).
+// Thread safety: one thread per batcher.
 #pragma once
 
 #include <cstddef>
@@ -32,8 +32,11 @@ struct InFlight {
 
 class SliceBatcher {
  public:
-  // `engine` must come from build_segmentation_engine with `spec` (2-D, no TTA).
-  static Result<SliceBatcher> make(Engine& engine, const SegmentationSpec& spec);
+  // `engine` must come from build_segmentation_engine with `spec` (2-D, no TTA). With a
+  // `context` (the engine's; it must outlive the batcher) the runs go through it, so that
+  // several batchers on several threads run the engine at once.
+  static Result<SliceBatcher> make(Engine& engine, const SegmentationSpec& spec,
+                                   ExecutionContext* context = nullptr);
 
   int64_t capacity() const { return runner_.capacity(); }  // slices per engine run
   int64_t queued_slices() const { return queued_; }        // added and not yet run

@@ -80,7 +80,7 @@ Status BatchRunner::run(int64_t count) {
   out_shape.insert(out_shape.end(), spatial_.begin(), spatial_.end());
   TensorView in{DType::kFloat32, in_shape, in_.data(), Storage::kHost};
   TensorView out{DType::kFloat32, out_shape, out_.data(), Storage::kHost};
-  return engine_->run({in}, {out});
+  return context_ != nullptr ? context_->run({in}, {out}) : engine_->run({in}, {out});
 }
 
 }  // namespace medinfer::segment

@@ -30,9 +30,13 @@ class BatchRunner {
   }
   // Runs the first `count` items (1..capacity()).
   Status run(int64_t count);
+  // Runs through `context` (one of the engine's, made by create_context; it must outlive
+  // the runner) instead of the engine's own: how several threads run one engine at once.
+  void use_context(ExecutionContext* context) { context_ = context; }
 
  private:
   Engine* engine_ = nullptr;
+  ExecutionContext* context_ = nullptr;
   int64_t capacity_ = 0;
   bool fixed_batch_ = false;
   bool pad_ = false;  // short batches run padded to the capacity

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "testing/npy.h"
 #include "testing/test_data.h"
@@ -424,6 +425,59 @@ TEST(EngineReport, FlopCountAgreesWithThePeersCounter) {
   auto engine = Engine::build(**model, opt);
   ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
   EXPECT_DOUBLE_EQ((*engine)->build_report().flop_per_sample, 6031409152.0);
+}
+
+}  // namespace
+}  // namespace medinfer
+
+namespace medinfer {
+namespace {
+
+// An engine is built on one thread and run on others (ExecutionContext's contract): the
+// lung model on the CPU, whose oneDNN kernels need scratch memory. oneDNN keeps the default
+// ("library") scratchpad per thread, where the primitives were created: runs from another
+// thread wrote through a null scratchpad and crashed, so the CPU backend gives each plan
+// its own (the "user" scratchpad mode). Runs from two threads at once, each through its own
+// context, give the bits of a run on the building thread.
+TEST(EngineThreads, AnEngineBuiltOnOneThreadRunsOnOthersWithTheSameResults) {
+  auto model = Model::load(testing::source_dir() + "/models/lung-ct-2d/model.onnx");
+  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  EngineOptions opt;
+  opt.max_batch = 2;
+  opt.input_shapes = {{"image", {-1, 1, 256, 256}}};
+  auto engine = Engine::build(**model, opt);
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  std::vector<float> x(2 * 256 * 256);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 1000) / 1000.0f;
+  const size_t out_size = 2 * 3 * 256 * 256;
+  const auto run = [&](ExecutionContext* ctx, std::vector<float>& out) {
+    out.assign(out_size, -1.0f);
+    TensorView in{DType::kFloat32, {2, 1, 256, 256}, x.data()};
+    TensorView y{DType::kFloat32, {2, 3, 256, 256}, out.data()};
+    return ctx != nullptr ? ctx->run({in}, {y}) : (*engine)->run({in}, {y});
+  };
+  std::vector<float> here;
+  ASSERT_TRUE(run(nullptr, here).is_ok());
+  std::vector<float> there;
+  Status st;
+  std::thread([&] { st = run(nullptr, there); }).join();
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  EXPECT_EQ(here, there) << "Engine::run from another thread";
+  auto c1 = (*engine)->create_context();
+  auto c2 = (*engine)->create_context();
+  ASSERT_TRUE(c1.is_ok() && c2.is_ok());
+  std::vector<float> a, b;
+  Status sa, sb;
+  for (int round = 0; round < 3; ++round) {
+    std::thread ta([&] { sa = run(c1->get(), a); });
+    std::thread tb([&] { sb = run(c2->get(), b); });
+    ta.join();
+    tb.join();
+    ASSERT_TRUE(sa.is_ok()) << sa.to_string();
+    ASSERT_TRUE(sb.is_ok()) << sb.to_string();
+    EXPECT_EQ(a, here) << "round " << round;
+    EXPECT_EQ(b, here) << "round " << round;
+  }
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 //                  [--batch N] [--format seg,nifti,png] [--threads N] [--plan PLAN]
 //                  [--resume] [--quiet] [--decode-workers N] [--write-workers N]
 //                  [--max-in-flight N] [--decoder auto|cpu|gpu] [--batch-across-series on|off]
+//                  [--engine-workers N]
 //
 // --plan PLAN (medinfer build writes one): the engine is built from the plan, untuned, with
 // the plan's device, precision and batch for the flags not given; a missing, damaged or
@@ -63,6 +64,7 @@ struct SegmentArgs {
   int max_in_flight = 4;
   std::string decoder = "auto";
   std::string batch_across = "on";
+  int engine_workers = 0;  // 0: 2 on a cuda device, 1 otherwise
 };
 
 int fail(const std::string& message) {
@@ -230,6 +232,8 @@ int run(const SegmentArgs& args, const CLI::App& app) {
   popt.max_in_flight = args.max_in_flight;
   popt.resume = args.resume;
   popt.batch_across_series = args.batch_across == "on";
+  popt.engine_workers =
+      args.engine_workers > 0 ? args.engine_workers : (args.device.rfind("cuda", 0) == 0 ? 2 : 1);
   popt.progress = &progress;
   pipeline::PipelineRun result = pipeline::run_segment_pipeline(jobs, *package, **engine, sp, popt);
   progress.finish();
@@ -321,6 +325,11 @@ RunFn register_segment(CLI::App& app) {
                  "2-D models without TTA: engine runs take slices of several series, so no "
                  "series ends in a short batch (on, the default), or one series per run (off)")
       ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--engine-workers", args->engine_workers,
+                 "Threads running the engine at once, each with its own context (a CUDA stream "
+                 "and activations): default 2 on a cuda device, 1 otherwise; 2-D models "
+                 "without TTA")
+      ->check(CLI::Range(1, 16));
   return [args, &app] { return run(*args, app); };
 }
 

@@ -238,7 +238,8 @@ class CpuExecutable : public Executable {
         plan.output_slot.push_back(id);
       } else if (direct) {
         dnnl::memory target(plain_desc(g.value(id).shape), engine_, DNNL_MEMORY_NONE);
-        b.add(dnnl::reorder(s.mem, target), {{DNNL_ARG_FROM, s.mem}, {DNNL_ARG_TO, target}});
+        b.add(dnnl::reorder(s.mem, target, plan_attr()),
+              {{DNNL_ARG_FROM, s.mem}, {DNNL_ARG_TO, target}});
         plan.output_targets.push_back(target);
         plan.output_slot.push_back(-1);
       } else {
@@ -246,7 +247,7 @@ class CpuExecutable : public Executable {
         plan.output_slot.push_back(-1);
       }
     }
-    return Status::ok();
+    return attach_scratchpads(plan, engine_);
   }
 
   Status execute(Plan& plan, const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) {

@@ -1,5 +1,7 @@
 #include "engine/backends/cpu/cpu_plan.h"
 
+#include <algorithm>
+
 #include <dlfcn.h>
 
 #include <thread>
@@ -128,7 +130,7 @@ dnnl::memory PlanBuilder::src(int id, const md& want) {
     if (d == want) return m;
   }
   dnnl::memory view(want, engine_);
-  add(dnnl::reorder(s.mem, view), {{DNNL_ARG_FROM, s.mem}, {DNNL_ARG_TO, view}});
+  add(dnnl::reorder(s.mem, view, plan_attr()), {{DNNL_ARG_FROM, s.mem}, {DNNL_ARG_TO, view}});
   s.views.emplace_back(want, view);
   return view;
 }
@@ -222,6 +224,48 @@ dnnl::memory PlanBuilder::weights(const std::string& key, const Tensor& t, const
                                   const md& want) {
   dnnl::memory src(plain, engine_, const_cast<void*>(t.data()));
   return constants_.get(key, src, want, engine_);
+}
+
+dnnl::primitive_attr plan_attr(dnnl::primitive_attr attr) {
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+Status attach_scratchpads(Plan& plan, const dnnl::engine& engine) {
+  std::vector<std::pair<Step*, md>> needs;
+  size_t bytes = 0;
+  for (Step& step : plan.steps) {
+    if (step.node != nullptr || !step.prim) continue;
+    const_dnnl_primitive_desc_t pd = nullptr;
+    const_dnnl_primitive_attr_t attr = nullptr;
+    dnnl_scratchpad_mode_t mode = dnnl_scratchpad_mode_library;
+    if (dnnl_primitive_get_primitive_desc(step.prim.get(), &pd) != dnnl_success ||
+        dnnl_primitive_desc_get_attr(pd, &attr) != dnnl_success ||
+        dnnl_primitive_attr_get_scratchpad_mode(attr, &mode) != dnnl_success) {
+      return internal_error("oneDNN: cannot query a planned primitive's attributes");
+    }
+    if (mode != dnnl_scratchpad_mode_user) {
+      const char* impl = nullptr;
+      dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+      return internal_error(std::string("CPU plan: primitive ") + (impl ? impl : "?") +
+                            " was made without plan_attr() (library scratchpad)");
+    }
+    const dnnl_memory_desc_t* scratch =
+        dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (scratch == nullptr) continue;
+    const md d(*scratch);
+    if (d.get_size() == 0) continue;
+    bytes = std::max(bytes, d.get_size());
+    needs.emplace_back(&step, d);
+  }
+  if (bytes == 0) return Status::ok();
+  plan.scratchpad = dnnl::memory(
+      md({static_cast<int64_t>(bytes)}, dnnl::memory::data_type::u8, dnnl::memory::format_tag::a),
+      engine);
+  for (auto& [step, d] : needs) {
+    step->args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(d, engine, plan.scratchpad.get_data_handle());
+  }
+  return Status::ok();
 }
 
 void PlanBuilder::add(dnnl::primitive prim, std::unordered_map<int, dnnl::memory> args) {

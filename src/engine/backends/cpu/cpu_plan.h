@@ -58,8 +58,21 @@ struct Plan {
   std::set<int> sums_in_place;
   int native_nodes = 0;
   int residual_sums = 0;  // fused residual Convs run as one convolution with a sum post-op
-  TuningReport tuning;    // what autotuning chose (BuildOptions::autotune)
+  // The steps' scratch memory, one buffer for all (they run one after the other): every
+  // primitive a plan runs is made with plan_attr() and gets its scratchpad here.
+  dnnl::memory scratchpad;
+  TuningReport tuning;  // what autotuning chose (BuildOptions::autotune)
 };
+
+// The attributes every primitive that a plan runs is made with: `attr` in oneDNN's "user"
+// scratchpad mode. oneDNN's default ("library") scratchpad belongs to the thread that
+// created the primitive; a run from another thread (ExecutionContext allows any) would find
+// none and write through a null pointer. The plan provides it instead (attach_scratchpads).
+dnnl::primitive_attr plan_attr(dnnl::primitive_attr attr = dnnl::primitive_attr());
+
+// Gives every primitive step of `plan` its scratch memory (Plan::scratchpad, sized for the
+// largest). A step made without plan_attr() is kInternal, naming the primitive.
+Status attach_scratchpads(Plan& plan, const dnnl::engine& engine);
 
 // Constant operands (weights) in a primitive's layout, prepared once and shared by the
 // plans of every batch size. Keyed by node and operand; a plan that wants another layout

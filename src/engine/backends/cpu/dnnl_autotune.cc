@@ -63,6 +63,10 @@ TunedNode time_and_pick(const std::vector<Candidate>& candidates, const ArgsFor&
   for (size_t i = 0; i < candidates.size(); ++i) {
     const Candidate& c = candidates[i];
     Timed t{dnnl::primitive(c.pd), args_for(c.pd)};
+    // Candidates made with plan_attr() take their scratch memory from the caller.
+    if (c.pd.scratchpad_desc().get_size() > 0) {
+      t.args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(c.pd.scratchpad_desc(), c.pd.get_engine());
+    }
     const double ms = time_primitive(t.prim, t.args, stream, best);
     out.candidates.push_back({c.pd.impl_info_str(), c.algorithm, ms});
     if (i == 0) {

@@ -84,7 +84,7 @@ Status build_patch_deconv(PlanBuilder& b, const Node& node, const ConvAttrs& a) 
   const dims ones(sp, 1), zeros(sp, 0);
   dnnl::post_ops ops;
   append_activation(node.activation, ops);
-  dnnl::primitive_attr attr;
+  dnnl::primitive_attr attr = plan_attr();
   attr.set_post_ops(ops);
   dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
                                     dnnl::algorithm::convolution_direct,
@@ -140,7 +140,7 @@ Status build_patch_deconv(PlanBuilder& b, const Node& node, const ConvAttrs& a) 
   b.add(dnnl::convolution_forward(pd), std::move(args));
   const dnnl::memory from(src_view, b.engine(), mid_mem.get_data_handle());
   const dnnl::memory to = b.view(target, dst_view);
-  b.add(dnnl::reorder(from, to), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+  b.add(dnnl::reorder(from, to, plan_attr()), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
   if (slice.out >= 0) b.mark_in_place(yid, slice.out);
   return Status::ok();
 }
@@ -324,7 +324,7 @@ Status build_conv(PlanBuilder& b, const Node& node) {
   dnnl::post_ops ops;
   if (sum) ops.append_sum(1.0f);
   append_activation(node.activation, ops);
-  dnnl::primitive_attr attr;
+  dnnl::primitive_attr attr = plan_attr();
   attr.set_post_ops(ops);
   // The residual as stored, and whether the convolution may accumulate into it.
   dnnl::memory residual;
@@ -399,7 +399,8 @@ Status build_conv(PlanBuilder& b, const Node& node) {
   } else {
     // The sum post-op accumulates into dst: it starts as a copy of the residual.
     const dnnl::memory out = b.dst(node.outputs[0], dst_md);
-    b.add(dnnl::reorder(residual, out), {{DNNL_ARG_FROM, residual}, {DNNL_ARG_TO, out}});
+    b.add(dnnl::reorder(residual, out, plan_attr()),
+          {{DNNL_ARG_FROM, residual}, {DNNL_ARG_TO, out}});
     args[DNNL_ARG_DST] = out;
   }
   b.add(prim, std::move(args));

@@ -83,7 +83,7 @@ Status build_conv_int8(PlanBuilder& b, const Node& node) {
   }
   if (residual_id >= 0) ops.append_sum(1.0f);
   append_activation(node.activation, ops);
-  dnnl::primitive_attr attr;
+  dnnl::primitive_attr attr = plan_attr();
   if (exact) attr.set_output_scales(1 << 1, out_scales);
   attr.set_post_ops(ops);
   const auto io = exact ? kS8 : kF32;
@@ -97,7 +97,7 @@ Status build_conv_int8(PlanBuilder& b, const Node& node) {
   // The input, quantized by a reorder step before the convolution.
   const dnnl::memory from = b.src(node.inputs[0]);
   if (!from) return node.error(StatusCode::kNotSupported, "int8: the input is not in memory");
-  dnnl::primitive_attr quantize;
+  dnnl::primitive_attr quantize = plan_attr();
   quantize.set_output_scales(0, {sx});
   dnnl::memory xq(exact ? pd.src_desc() : md(to_dims(x), kS8, row_major(to_dims(x))), b.engine());
   b.add(dnnl::reorder(from, xq, quantize), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, xq}});
@@ -105,7 +105,7 @@ Status build_conv_int8(PlanBuilder& b, const Node& node) {
   if (!exact) {
     // Back to float32, the quantized values exactly (q / s_x).
     src = dnnl::memory(pd.src_desc(), b.engine());
-    dnnl::primitive_attr dequantize;
+    dnnl::primitive_attr dequantize = plan_attr();
     dequantize.set_output_scales(0, {1.0f / sx});
     b.add(dnnl::reorder(xq, src, dequantize), {{DNNL_ARG_FROM, xq}, {DNNL_ARG_TO, src}});
   }
@@ -141,7 +141,8 @@ Status build_conv_int8(PlanBuilder& b, const Node& node) {
     // The sum post-op accumulates into dst: it starts as a copy of the residual.
     const dnnl::memory residual = b.src(residual_id);
     if (!residual) return node.error(StatusCode::kNotSupported, "the residual is not in memory");
-    b.add(dnnl::reorder(residual, out), {{DNNL_ARG_FROM, residual}, {DNNL_ARG_TO, out}});
+    b.add(dnnl::reorder(residual, out, plan_attr()),
+          {{DNNL_ARG_FROM, residual}, {DNNL_ARG_TO, out}});
   }
   args[DNNL_ARG_DST] = out;
   b.add(dnnl::convolution_forward(pd), std::move(args));

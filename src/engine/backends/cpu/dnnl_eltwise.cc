@@ -85,7 +85,7 @@ Status build_eltwise(PlanBuilder& b, const Node& node) {
   const dnnl::memory src = b.src(node.inputs[0]);
   dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, e.algorithm, src.get_desc(),
                                 e.alpha, e.beta);
-  dnnl::eltwise_forward::primitive_desc pd(d, b.engine());
+  dnnl::eltwise_forward::primitive_desc pd(d, plan_attr(), b.engine());
   b.add(dnnl::eltwise_forward(pd),
         {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, b.dst(node.outputs[0], pd.dst_desc())}});
   return Status::ok();
@@ -141,7 +141,7 @@ Status build_binary(PlanBuilder& b, const Node& node) {
   if (node.op_type == "Mul") a = alg::binary_mul;
   if (node.op_type == "Div") a = alg::binary_div;
   dnnl::binary::desc d(a, src0.get_desc(), src1.get_desc(), src0.get_desc());
-  dnnl::binary::primitive_desc pd(d, b.engine());
+  dnnl::binary::primitive_desc pd(d, plan_attr(), b.engine());
   b.add(dnnl::binary(pd), {{DNNL_ARG_SRC_0, src0},
                            {DNNL_ARG_SRC_1, src1},
                            {DNNL_ARG_DST, b.dst(node.outputs[0], pd.dst_desc())}});
@@ -193,7 +193,7 @@ bool build_channel_concat(PlanBuilder& b, const Node& node) {
       offsets[1] = offset;
       const dnnl::memory slice = b.view(out, dst_md.submemory_desc(part, offsets));
       const dnnl::memory src = b.src(id);
-      b.add(dnnl::reorder(src, slice), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, slice}});
+      b.add(dnnl::reorder(src, slice, plan_attr()), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, slice}});
     }
     offset += part[1];
   }
@@ -210,7 +210,7 @@ Status build_concat(PlanBuilder& b, const Node& node) {
   }
   const md dst_any(to_dims(b.shape(node.outputs[0])), kF32, dnnl::memory::format_tag::any);
   dnnl::concat::primitive_desc pd(dst_any, static_cast<int>(concat_axis(b.graph(), node)), srcs,
-                                  b.engine());
+                                  b.engine(), plan_attr());
   std::unordered_map<int, dnnl::memory> args;
   for (size_t i = 0; i < mems.size(); ++i)
     args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = mems[i];

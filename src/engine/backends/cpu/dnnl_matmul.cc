@@ -65,7 +65,7 @@ Status build_gemm(PlanBuilder& b, const Node& node) {
   }
   dnnl::post_ops ops;
   append_activation(node.activation, ops);
-  dnnl::primitive_attr attr;
+  dnnl::primitive_attr attr = plan_attr();
   attr.set_post_ops(ops);
   const md dst_md = plain_desc(ys);
   dnnl::matmul::desc d(a_md, b_want, bias_md, dst_md);
@@ -114,7 +114,7 @@ Status build_matmul(PlanBuilder& b, const Node& node) {
   const md b_want = b_const ? md(to_dims(bs), kF32, dnnl::memory::format_tag::any) : b_plain;
   dnnl::post_ops ops;
   append_activation(node.activation, ops);
-  dnnl::primitive_attr attr;
+  dnnl::primitive_attr attr = plan_attr();
   attr.set_post_ops(ops);
   dnnl::matmul::desc d(a_md, b_want, dst_md);
   dnnl::matmul::primitive_desc pd(d, attr, b.engine());

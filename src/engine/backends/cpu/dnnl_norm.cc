@@ -46,7 +46,7 @@ Status build_batchnorm(PlanBuilder& b, const Node& node) {
   dnnl::batch_normalization_forward::desc d(
       dnnl::prop_kind::forward_inference, src.get_desc(), epsilon_of(node),
       flags::use_global_stats | flags::use_scale | flags::use_shift);
-  dnnl::batch_normalization_forward::primitive_desc pd(d, b.engine());
+  dnnl::batch_normalization_forward::primitive_desc pd(d, plan_attr(), b.engine());
   const int64_t c = b.shape(node.inputs[0])[1];
   const md vec({c}, kF32, tag::a);
   const std::string key = std::to_string(node.index) + ":" + node.name + ":";
@@ -85,7 +85,7 @@ Status build_instancenorm(PlanBuilder& b, const Node& node) {
   const md data = plain_desc(Shape(as.begin(), as.end()));
   dnnl::batch_normalization_forward::desc d(dnnl::prop_kind::forward_inference, data,
                                             epsilon_of(node), flags::use_scale | flags::use_shift);
-  dnnl::batch_normalization_forward::primitive_desc pd(d, b.engine());
+  dnnl::batch_normalization_forward::primitive_desc pd(d, plan_attr(), b.engine());
   MI_ASSIGN_OR_RETURN(Tensor scale, tiled(*b.constant(node.inputs[1]), x[0]));
   MI_ASSIGN_OR_RETURN(Tensor shift, tiled(*b.constant(node.inputs[2]), x[0]));
   const md vec({as[1]}, kF32, tag::a);
@@ -125,7 +125,7 @@ Status build_layernorm(PlanBuilder& b, const Node& node) {
   dnnl::layer_normalization_forward::desc d(dnnl::prop_kind::forward_inference,
                                             plain_desc(Shape(as.begin(), as.end())),
                                             epsilon_of(node), flags::use_scale | flags::use_shift);
-  dnnl::layer_normalization_forward::primitive_desc pd(d, b.engine());
+  dnnl::layer_normalization_forward::primitive_desc pd(d, plan_attr(), b.engine());
   const md vec({as[1]}, kF32, tag::a);
   const std::string key = std::to_string(node.index) + ":" + node.name + ":";
   dnnl::memory shift;
@@ -166,11 +166,11 @@ Status build_softmax(PlanBuilder& b, const Node& node) {
   const dnnl::memory dst = b.dst(node.outputs[0], src.get_desc());
   if (node.op_type == "LogSoftmax") {
     dnnl::logsoftmax_forward::desc d(prop, src.get_desc(), axis);
-    dnnl::logsoftmax_forward::primitive_desc pd(d, b.engine());
+    dnnl::logsoftmax_forward::primitive_desc pd(d, plan_attr(), b.engine());
     b.add(dnnl::logsoftmax_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
   } else {
     dnnl::softmax_forward::desc d(prop, src.get_desc(), axis);
-    dnnl::softmax_forward::primitive_desc pd(d, b.engine());
+    dnnl::softmax_forward::primitive_desc pd(d, plan_attr(), b.engine());
     b.add(dnnl::softmax_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
   }
   return Status::ok();

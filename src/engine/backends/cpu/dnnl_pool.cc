@@ -78,7 +78,7 @@ Status build_pool(PlanBuilder& b, const Node& node) {
       dnnl::prop_kind::forward_inference, alg, src.get_desc(), dst_any,
       dims(a.strides.begin(), a.strides.end()), dims(a.kernel.begin(), a.kernel.end()), dilation,
       dims(a.pads_begin.begin(), a.pads_begin.end()), end_pads(a, x, y));
-  dnnl::pooling_v2_forward::primitive_desc pd(d, b.engine());
+  dnnl::pooling_v2_forward::primitive_desc pd(d, plan_attr(), b.engine());
   b.add(dnnl::pooling_v2_forward(pd),
         {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, b.dst(node.outputs[0], pd.dst_desc())}});
   return Status::ok();
