@@ -277,6 +277,7 @@ Result<BenchReport> bench_cases(const Model& model, const SegmentationSpec& spec
     } else if (run.row.status.is_ok()) {
       MI_RETURN_IF_ERROR(score(run.maps, reference, series, run.row));
     }
+    if (settings.on_row) settings.on_row(run.row);
     report.rows.push_back(std::move(run.row));
   }
   recommend(report, min_iou);

@@ -24,6 +24,7 @@
 // Internal to segmentation; `medinfer bench` runs it.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,11 +41,15 @@ struct BenchCase {
   int64_t batch = 1;
 };
 
+struct BenchRow;
+
 struct BenchSettings {
   // device, threads, autotune and (int8 / fp8 cases) activation_amax; precision and the
   // batch range are set per case.
   EngineOptions engine;
   int repeats = 3;  // timed passes after the warm-up (>= 1)
+  // Called with each row as soon as it is scored (a GPU table of many cases takes minutes).
+  std::function<void(const BenchRow&)> on_row;
 };
 
 struct BenchSeriesScore {

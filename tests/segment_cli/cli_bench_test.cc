@@ -59,6 +59,7 @@ TEST(CliBench, TimesAndScoresEveryCaseAndRecommendsTheFastestThatKeepsTheMasks) 
       0)
       << log;
   EXPECT_NE(log.find("| fp32 | 8 |"), std::string::npos) << log;
+  EXPECT_NE(log.find("[I] int8 batch 8: "), std::string::npos) << "a line per case" << log;
   std::ifstream in(dir + "/out/bench.json");
   const json report = json::parse(in);
   EXPECT_EQ(report.at("schema"), "medinfer.bench/1");

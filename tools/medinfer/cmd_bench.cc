@@ -165,6 +165,16 @@ int run(const BenchArgs& args) {
   settings.engine.threads = args.threads;
   settings.engine.autotune = args.autotune == "on";
   settings.repeats = args.repeats;
+  settings.on_row = [](const BenchRow& r) {
+    if (r.status.is_ok()) {
+      std::fprintf(stderr, "[I] %s batch %lld: %.1f images/s, min IoU against fp32 %.4f\n",
+                   r.config.precision.c_str(), static_cast<long long>(r.config.batch),
+                   r.images_per_s, r.min_iou_ref);
+    } else {
+      std::fprintf(stderr, "[I] %s batch %lld: not run: %s\n", r.config.precision.c_str(),
+                   static_cast<long long>(r.config.batch), r.status.to_string().c_str());
+    }
+  };
   if (quantized) {
     std::vector<std::string> problems;
     auto calib = prepare_series(args.calib, *package, args.threads, &problems);
