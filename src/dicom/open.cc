@@ -170,6 +170,14 @@ bool meta_names(const std::vector<char>& head, size_t meta, const std::string& u
   return std::search(head.begin(), end, uid.begin(), uid.end()) != end;
 }
 
+// Whether the file names the deflated syntax: in its meta group, or, when the group's length
+// (0002,0000) is damaged (meta 0), anywhere in its head. DCMTK finds the syntax without the
+// length too, and then inflates and reads every value at once, its declared length allocated
+// (a 569-byte file asked for 1.2 GB): such a file must not reach DCMTK.
+bool names_deflated(const std::vector<char>& head, size_t meta) {
+  return meta_names(head, meta > 0 ? meta : head.size(), kDeflated);
+}
+
 }  // namespace
 
 std::string meta_transfer_syntax(DcmFileFormat& file) {
@@ -198,7 +206,13 @@ Result<std::unique_ptr<DcmFileFormat>> open_dicom(const std::string& path, size_
   }
   const bool preamble = head.size() >= 132 && std::memcmp(head.data() + 128, "DICM", 4) == 0;
   const size_t meta = meta_end(head);
-  if (meta > 0 && meta_names(head, meta, kDeflated)) {
+  if (names_deflated(head, meta)) {
+    if (meta == 0) {
+      return corrupt(path +
+                     ": names the deflated transfer syntax, but its meta group has no "
+                     "valid (0002,0000) group length: where the deflated dataset starts "
+                     "is unknown");
+    }
     MI_ASSIGN_OR_RETURN(std::vector<char> bytes, read_all(path));
     return open_deflated(path, bytes, meta);
   }
@@ -249,7 +263,7 @@ SeriesKey read_series_key(const std::string& path) {
     std::fclose(f);
   }
   const size_t meta = meta_end(head);
-  if (meta > 0 && meta_names(head, meta, kDeflated)) return {};  // not worth inflating
+  if (names_deflated(head, meta)) return {};  // not worth inflating (or not inflatable)
   if (!check_nesting(path, size, head.data(), head.size()).is_ok()) return {};
   // Values over 256 bytes stay on disk, and parsing stops at (0020,0010) StudyID, just
   // after the two UIDs: a file truncated in its pixel data still gives them.
