@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "image/label_nifti.h"
 #include "segment/segment_testing.h"
 #include "testing/test_data.h"
@@ -60,38 +62,48 @@ struct Cube {
   }
 };
 
-TEST(ConfigBench, ThreeDCasesAreTimedOnTheirWindowsAndScoredAgainstTheReferenceAndTruth) {
-  const std::string dir = temp_dir("config_bench");
-  std::string log;
-  const int rc = run_reference("threshold-model --dims 3 --out " + dir + "/t.onnx", &log);
-  MI_SKIP_IF_MODULE_MISSING(rc, log);
-  ASSERT_EQ(rc, 0) << log;
-  auto model = Model::load(dir + "/t.onnx");
-  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+// The threshold network (3-D, symbolic batch), a 3-D spec with its two labels and 8^3
+// windows, and the cube as a prepared series.
+class ConfigBench : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::string log;
+    const int rc = run_reference("threshold-model --dims 3 --out " + dir_ + "/t.onnx", &log);
+    MI_SKIP_IF_MODULE_MISSING(rc, log);
+    ASSERT_EQ(rc, 0) << log;
+    auto model = Model::load(dir_ + "/t.onnx");
+    ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+    model_ = std::move(*model);
+    spec_.dims = 3;
+    spec_.channels = 3;
+    spec_.patch_size = {8, 8, 8};
+    spec_.overlap = 0.5;
+    spec_.largest_components = {{1, 1}, {2, 1}};
+    SegmentInfo shell, core;
+    shell.label = 1;
+    shell.name = "synthetic shell";
+    core.label = 2;
+    core.name = "synthetic core";
+    spec_.labels = {shell, core};
+    series_.name = "synthetic cube";
+    series_.volume.image = cube_.input();
+    series_.volume.native = cube_.grid;
+  }
+  std::string dir_;
+  std::unique_ptr<Model> model_;
+  SegmentationSpec spec_;
+  const Cube cube_;
+  PreparedSeries series_;
+};
 
-  SegmentationSpec spec;
-  spec.dims = 3;
-  spec.channels = 3;
-  spec.patch_size = {8, 8, 8};
-  spec.overlap = 0.5;
+TEST_F(ConfigBench, ThreeDCasesAreTimedOnTheirWindowsAndScoredAgainstTheReferenceAndTruth) {
+  SegmentationSpec spec = spec_;
   spec.tta_flips = {{0}};
-  spec.largest_components = {{1, 1}, {2, 1}};
-  SegmentInfo shell, core;
-  shell.label = 1;
-  shell.name = "synthetic shell";
-  core.label = 2;
-  core.name = "synthetic core";
-  spec.labels = {shell, core};
-
-  const Cube cube;
-  PreparedSeries series;
-  series.name = "synthetic cube";
-  series.volume.image = cube.input();
-  series.volume.native = cube.grid;
-  ASSERT_TRUE(write_label_nifti(cube.labels(spec), dir + "/truth.nii.gz").is_ok());
-  ASSERT_TRUE(attach_truth(series, dir + "/truth.nii.gz", {1, 2}).is_ok());
+  ASSERT_TRUE(write_label_nifti(cube_.labels(spec), dir_ + "/truth.nii.gz").is_ok());
+  ASSERT_TRUE(attach_truth(series_, dir_ + "/truth.nii.gz", {1, 2}).is_ok());
   std::vector<PreparedSeries> all;
-  all.push_back(std::move(series));
+  all.push_back(std::move(series_));
 
   BenchSettings settings;
   settings.engine.device = "cpu";
@@ -99,7 +111,7 @@ TEST(ConfigBench, ThreeDCasesAreTimedOnTheirWindowsAndScoredAgainstTheReferenceA
   settings.repeats = 2;
   // fp16 is a GPU precision: the CPU device refuses it, and the row says so.
   const std::vector<BenchCase> cases = {{"fp32", 1}, {"fp16", 2}, {"fp32", 4}};
-  auto report = bench_cases(**model, spec, all, cases, settings);
+  auto report = bench_cases(*model_, spec, all, cases, settings);
   ASSERT_TRUE(report.is_ok()) << report.status().to_string();
   ASSERT_EQ(report->rows.size(), 3u);
   EXPECT_EQ(report->slices, 12);
@@ -140,31 +152,14 @@ TEST(ConfigBench, ThreeDCasesAreTimedOnTheirWindowsAndScoredAgainstTheReferenceA
   EXPECT_NE(bench_json(*report).find("\"schema\": \"medinfer.bench/1\""), std::string::npos);
 }
 
-TEST(ConfigBench, WithoutAnFp32CaseOneIsAddedAsTheReference) {
-  const Cube cube;
-  const std::string dir = temp_dir("config_bench_ref");
-  std::string log;
-  const int rc = run_reference("threshold-model --dims 3 --out " + dir + "/t.onnx", &log);
-  MI_SKIP_IF_MODULE_MISSING(rc, log);
-  ASSERT_EQ(rc, 0) << log;
-  auto model = Model::load(dir + "/t.onnx");
-  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
-  SegmentationSpec spec;
-  spec.dims = 3;
-  spec.channels = 3;
-  spec.patch_size = {8, 8, 8};
-  SegmentInfo shell;
-  shell.label = 1;
-  shell.name = "synthetic shell";
-  spec.labels = {shell};
-  std::vector<PreparedSeries> all(1);
-  all[0].name = "synthetic cube";
-  all[0].volume.image = cube.input();
-  all[0].volume.native = cube.grid;
+TEST_F(ConfigBench, WithoutAnFp32CaseOneIsAddedAsTheReference) {
+  const SegmentationSpec& spec = spec_;
+  std::vector<PreparedSeries> all;
+  all.push_back(std::move(series_));
   BenchSettings settings;
   settings.engine.device = "reference";
   settings.repeats = 1;
-  auto report = bench_cases(**model, spec, all, {{"tf32", 2}}, settings);
+  auto report = bench_cases(*model_, spec, all, {{"tf32", 2}}, settings);
   ASSERT_TRUE(report.is_ok()) << report.status().to_string();
   ASSERT_EQ(report->rows.size(), 2u);
   EXPECT_EQ(report->rows[0].config.precision, "fp32");
@@ -172,9 +167,9 @@ TEST(ConfigBench, WithoutAnFp32CaseOneIsAddedAsTheReference) {
   EXPECT_TRUE(report->rows[0].reference);
   EXPECT_TRUE(report->rows[0].status.is_ok()) << report->rows[0].status.to_string();
   EXPECT_FALSE(report->rows[1].status.is_ok()) << "tf32 is not a reference-device precision";
-  EXPECT_FALSE(bench_cases(**model, spec, {}, {{"fp32", 1}}, settings).is_ok());
-  EXPECT_FALSE(bench_cases(**model, spec, all, {}, settings).is_ok());
-  EXPECT_FALSE(bench_cases(**model, spec, all, {{"fp32", 0}}, settings).is_ok());
+  EXPECT_FALSE(bench_cases(*model_, spec, {}, {{"fp32", 1}}, settings).is_ok());
+  EXPECT_FALSE(bench_cases(*model_, spec, all, {}, settings).is_ok());
+  EXPECT_FALSE(bench_cases(*model_, spec, all, {{"fp32", 0}}, settings).is_ok());
 }
 
 }  // namespace

@@ -17,7 +17,6 @@
 // their reason), 1 when the reference could not run or no series loaded, 2 usage errors.
 #include <cstdio>
 #include <filesystem>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,6 +24,7 @@
 #include "core/atomic_write.h"
 #include "engine/ir/graph.h"
 #include "engine/quantize/histogram.h"
+#include "list_option.h"
 #include "medinfer/model.h"
 #include "segment/config_bench.h"
 #include "segment/int8_build.h"
@@ -58,35 +58,6 @@ int fail(const std::string& message) {
   return 1;
 }
 
-std::vector<std::string> split(const std::string& list) {
-  std::vector<std::string> out;
-  std::stringstream ss(list);
-  for (std::string item; std::getline(ss, item, ',');) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
-Result<std::vector<int64_t>> parse_batches(const std::string& list) {
-  std::vector<int64_t> out;
-  for (const std::string& item : split(list)) {
-    size_t used = 0;
-    long long n = 0;
-    try {
-      n = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != item.size() || n < 1 || n > 4096) {
-      return invalid_argument("--batches '" + list + "': '" + item +
-                              "' is not a batch size in 1..4096");
-    }
-    out.push_back(n);
-  }
-  if (out.empty()) return invalid_argument("--batches is empty");
-  return out;
-}
-
 bool is_cuda(const std::string& device) {
   return device.rfind("cuda", 0) == 0;
 }
@@ -107,11 +78,11 @@ int run(const BenchArgs& args) {
   }
   if (args.repeats < 1) return usage("--repeats must be at least 1");
   if (!(args.min_iou > 0 && args.min_iou <= 1)) return usage("--min-iou must be in (0, 1]");
-  auto batches = parse_batches(args.batches);
+  auto batches = parse_batches(args.batches, "--batches");
   if (!batches.is_ok()) return usage(batches.status().message());
   const std::vector<std::string> precisions =
       args.precisions.empty() ? default_precisions(args.device, !args.calib.empty())
-                              : split(args.precisions);
+                              : split(args.precisions, ',');
   if (precisions.empty()) return usage("--precisions is empty");
   bool quantized = false;
   for (const std::string& p : precisions) {

@@ -44,6 +44,7 @@
 #include "engine/npy.h"
 #include "engine/onnx/importer.h"
 #include "engine/quantize/calibrator.h"
+#include "list_option.h"
 #include "medinfer/buffer.h"
 #include "medinfer/engine.h"
 #include "plan_option.h"
@@ -87,36 +88,12 @@ int report(const Failure& f) {
   return f.code;
 }
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, sep)) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 bool parse_int(const std::string& s, int64_t* v) {
   if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 12) {
     return false;
   }
   *v = std::stoll(s);
   return true;
-}
-
-Result<std::vector<int64_t>> parse_batches(const std::string& text) {
-  std::vector<int64_t> out;
-  for (const std::string& b : split(text, ',')) {
-    int64_t v = 0;
-    if (!parse_int(b, &v) || v < 1) {
-      return invalid_argument("--batch takes positive integers separated by commas, not '" + text +
-                              "'");
-    }
-    out.push_back(v);
-  }
-  if (out.empty()) return invalid_argument("--batch is empty");
-  return out;
 }
 
 // "1x512x512" (the only input with unknown dimensions) or "image:1x512x512,mask:1x512x512".
@@ -473,7 +450,7 @@ struct BatchResult {
 int run(const BenchArgs& command_line, const CLI::App& app) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress survives a killed run
   BenchArgs args = command_line;
-  auto batches = parse_batches(args.batches);
+  auto batches = parse_batches(args.batches, "--batch");
   if (!batches.is_ok()) return report({2, batches.status().message()});
   auto given = parse_shapes(args.shape);
   if (!given.is_ok()) return report({2, given.status().message()});
