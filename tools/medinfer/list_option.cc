@@ -20,8 +20,8 @@ Result<std::vector<int64_t>> parse_batches(const std::string& text, const std::s
   for (const std::string& b : split(text, ',')) {
     if (b.find_first_not_of("0123456789") != std::string::npos || b.size() > 12 ||
         std::stoll(b) < 1) {
-      return invalid_argument(flag + " takes positive integers separated by commas, not '" +
-                              text + "'");
+      return invalid_argument(flag + " takes positive integers separated by commas, not '" + text +
+                              "'");
     }
     out.push_back(std::stoll(b));
   }
